@@ -1,0 +1,132 @@
+"""Users and hashed API tokens, plus the embedded-mode local user bootstrap."""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import secrets
+import uuid
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+
+import structlog
+from sqlalchemy import select, update
+
+from morgan.errors import Conflict, NotFound, Unauthorized
+from morgan.storage.db import Database
+from morgan.storage.models import ApiToken, User
+
+log = structlog.get_logger(__name__)
+
+TOKEN_PREFIX = "mgn_"
+LOCAL_USER = "local"
+
+
+@dataclass(frozen=True, slots=True)
+class CurrentUser:
+    id: uuid.UUID
+    name: str
+
+
+def new_token() -> str:
+    return TOKEN_PREFIX + secrets.token_urlsafe(32)
+
+
+def hash_token(token: str) -> str:
+    # Tokens carry 256 bits of entropy, so a plain SHA-256 is enough (no password stretching).
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+class AuthService:
+    def __init__(self, db: Database) -> None:
+        self.db = db
+
+    async def create_user(self, name: str, *, token_name: str = "default") -> tuple[CurrentUser, str]:
+        name = name.strip()
+        if not name:
+            raise ValueError("user name must not be empty")
+        async with self.db.transaction() as session:
+            exists = await session.scalar(select(User.id).where(User.name == name))
+            if exists:
+                raise Conflict(f"a user named {name!r} already exists")
+            user = User(name=name)
+            session.add(user)
+            await session.flush()
+            token = await self._add_token(session, user.id, token_name)
+        log.info("user_created", user_id=str(user.id))
+        return CurrentUser(user.id, user.name), token
+
+    async def create_token(self, user_name: str, *, token_name: str = "default") -> str:
+        async with self.db.transaction() as session:
+            user_id = await session.scalar(select(User.id).where(User.name == user_name))
+            if user_id is None:
+                raise NotFound(f"no user named {user_name!r}")
+            return await self._add_token(session, user_id, token_name)
+
+    async def _add_token(self, session, user_id: uuid.UUID, token_name: str) -> str:  # type: ignore[no-untyped-def]
+        token = new_token()
+        session.add(
+            ApiToken(user_id=user_id, token_hash=hash_token(token), prefix=token[:10], name=token_name)
+        )
+        return token
+
+    async def authenticate(self, token: str | None) -> CurrentUser:
+        if not token:
+            raise Unauthorized("send `Authorization: Bearer <token>`")
+        async with self.db.session() as session:
+            row = (
+                await session.execute(
+                    select(User.id, User.name)
+                    .join(ApiToken, ApiToken.user_id == User.id)
+                    .where(
+                        ApiToken.token_hash == hash_token(token),
+                        ApiToken.revoked_at.is_(None),
+                        User.is_active.is_(True),
+                    )
+                )
+            ).first()
+        if row is None:
+            raise Unauthorized("the API token is invalid or revoked")
+        return CurrentUser(row.id, row.name)
+
+    async def revoke_tokens(self, user_name: str) -> int:
+        async with self.db.transaction() as session:
+            user_id = await session.scalar(select(User.id).where(User.name == user_name))
+            if user_id is None:
+                raise NotFound(f"no user named {user_name!r}")
+            result = await session.execute(
+                update(ApiToken)
+                .where(ApiToken.user_id == user_id, ApiToken.revoked_at.is_(None))
+                .values(revoked_at=datetime.now(UTC))
+            )
+            return int(result.rowcount or 0)
+
+    async def count_users(self) -> int:
+        async with self.db.session() as session:
+            return len((await session.scalars(select(User.id))).all())
+
+    async def ensure_local_user(self, token_file: Path) -> None:
+        """First start in embedded mode: one local user whose token lives in a 0600 file."""
+        if token_file.is_file():
+            try:
+                await self.authenticate(token_file.read_text().strip())
+                return
+            except Unauthorized:
+                log.warning("local_token_invalid_rotating", path=str(token_file))
+        async with self.db.session() as session:
+            local_exists = await session.scalar(select(User.id).where(User.name == LOCAL_USER))
+        if local_exists:
+            token = await self.create_token(LOCAL_USER, token_name="local-token-file")
+        else:
+            _, token = await self.create_user(LOCAL_USER, token_name="local-token-file")
+        write_secret_file(token_file, token)
+        log.info("local_user_ready", token_file=str(token_file))
+
+
+def write_secret_file(path: Path, content: str) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w") as fh:
+        fh.write(content + "\n")
+    os.chmod(path, 0o600)

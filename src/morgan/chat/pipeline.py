@@ -1,0 +1,239 @@
+"""The chat path of ARCHITECTURE.md, as one orchestrator composing the modules' interfaces.
+
+`stream()` is the single implementation; `answer()` drains it. A generation that fails or is
+cancelled stores the user message with the error and never half an answer.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+import uuid
+from collections.abc import AsyncIterator, Sequence
+from typing import Any
+
+import msgspec
+import structlog
+
+from morgan.chat.conversations import ConversationRepository, TurnRecord, history_pairs
+from morgan.chat.ports import EmotionPort, LearningPort, NeutralTonePolicy, NoEmotionDetector, NoLearning, TonePort
+from morgan.chat.schemas import ChatRequest, ChatResponse, EmotionOut, SourceOut, StreamEvent
+from morgan.errors import DependencyUnavailable
+from morgan.llm.base import ChatMessage, Embedder, GenerationRequest, LLM, LLMUnavailable, SourcePassage
+from morgan.llm.citations import clean_citations
+from morgan.rag.retrieval import Passage, Retriever
+
+log = structlog.get_logger(__name__)
+
+HISTORY_TURNS = 8
+WINDOW_TTL_S = 3600
+
+
+class ChatPipeline:
+    def __init__(
+        self,
+        *,
+        conversations: ConversationRepository,
+        retriever: Retriever,
+        embedder: Embedder,
+        llm: LLM,
+        cache: Any = None,
+        emotion: EmotionPort | None = None,
+        tone: TonePort | None = None,
+        learning: LearningPort | None = None,
+    ) -> None:
+        self.conversations = conversations
+        self.retriever = retriever
+        self.embedder = embedder
+        self.llm = llm
+        self.cache = cache
+        self.emotion = emotion or NoEmotionDetector()
+        self.tone = tone or NeutralTonePolicy()
+        self.learning = learning or NoLearning()
+
+    async def answer(self, user_id: uuid.UUID, request: ChatRequest) -> ChatResponse:
+        final: ChatResponse | None = None
+        async for event in self.stream(user_id, request):
+            if event.event == "done":
+                final = msgspec.convert(event.data["response"], ChatResponse)
+            elif event.event == "error":
+                raise DependencyUnavailable(event.data.get("detail", "generation failed"))
+        assert final is not None
+        return final
+
+    async def stream(self, user_id: uuid.UUID, request: ChatRequest) -> AsyncIterator[StreamEvent]:
+        t_start = time.perf_counter()
+        timings: dict[str, float] = {}
+        degraded: list[str] = []
+
+        if request.conversation_id is not None:
+            conversation = await self.conversations.get(user_id, request.conversation_id)
+        else:
+            conversation = await self.conversations.create(user_id, request.message)
+        history = await self._history(user_id, conversation.id)
+        timings["history_ms"] = _ms(t_start)
+
+        t = time.perf_counter()
+        query_vector: list[float] | None = None
+        try:
+            query_vector = (await self.embedder.embed([request.message]))[0]
+        except Exception as exc:  # noqa: BLE001
+            log.warning("query_embedding_failed", error=str(exc)[:200])
+            degraded.append("embeddings")
+        timings["embed_ms"] = _ms(t)
+
+        t = time.perf_counter()
+        emotion_task = asyncio.create_task(
+            self.emotion.analyze(user_id, conversation.id, request.message, query_vector)
+        )
+        passages: list[Passage] = []
+        if request.rag:
+            retrieval = await self.retriever.retrieve(
+                user_id, request.message, top_k=request.top_k, query_vector=query_vector,
+                mode="hybrid" if query_vector is not None else "sparse",
+            )
+            passages = retrieval.passages
+            degraded.extend(d for d in retrieval.degraded if d not in degraded)
+            timings.update({f"retrieval_{k}": v for k, v in retrieval.timings.items()})
+        emotion_out, emotion_state = await emotion_task
+        timings["retrieve_emotion_ms"] = _ms(t)
+
+        tone = await self.tone.decide(user_id, emotion_state, history)
+        sources = [
+            SourceOut(
+                n=i, document_id=p.document_id, title=p.title, chunk_index=p.chunk_index,
+                page=p.page, heading=p.heading, score=p.score, snippet=p.snippet,
+            )
+            for i, p in enumerate(passages, start=1)
+        ]
+        yield StreamEvent(
+            event="meta",
+            data={
+                "conversation_id": str(conversation.id),
+                "sources": msgspec.to_builtins(sources),
+                "emotion": msgspec.to_builtins(emotion_out) if emotion_out else None,
+                "tone": tone.tone,
+            },
+        )
+
+        gen_request = GenerationRequest(
+            question=request.message,
+            system=tone.system,
+            history=tuple(ChatMessage(role=r, content=c) for r, c in history),  # type: ignore[arg-type]
+            sources=tuple(SourcePassage(n=i, title=_source_title(p), text=p.text) for i, p in enumerate(passages, 1)),
+            max_tokens=tone.max_tokens,
+            temperature=tone.temperature,
+            top_p=tone.top_p,
+            model=request.model,
+        )
+        t = time.perf_counter()
+        pieces: list[str] = []
+        first_token_ms: float | None = None
+        error: str | None = None
+        try:
+            async for delta in self.llm.stream(gen_request):
+                if first_token_ms is None:
+                    first_token_ms = _ms(t)
+                pieces.append(delta)
+                yield StreamEvent(event="token", data={"text": delta})
+        except LLMUnavailable as exc:
+            error = f"generation failed: {exc}"
+        except (asyncio.CancelledError, GeneratorExit):
+            await asyncio.shield(self._record_failure(user_id, conversation.id, request.message, "cancelled by client"))
+            raise
+        timings["generate_ms"] = _ms(t)
+        if first_token_ms is not None:
+            timings["first_token_ms"] = first_token_ms
+        for item in _llm_degraded(self.llm):
+            if item not in degraded:
+                degraded.append(item)
+
+        if error is not None:
+            await self._record_failure(user_id, conversation.id, request.message, error)
+            yield StreamEvent(event="error", data={"detail": error, "conversation_id": str(conversation.id)})
+            return
+
+        raw_text = "".join(pieces).strip()
+        text, removed = clean_citations(raw_text, len(sources))
+        check = self.tone.check(text, tone, emotion_state)
+        timings["total_ms"] = _ms(t_start)
+        model_name = _llm_model_name(self.llm)
+        _, assistant = await self.conversations.record_turn(
+            user_id,
+            conversation.id,
+            TurnRecord(
+                user_text=request.message,
+                assistant_text=text,
+                model=model_name,
+                prompt_tokens=self.llm.count_tokens(request.message) if pieces else 0,
+                completion_tokens=self.llm.count_tokens(text) if text else 0,
+                timings=timings,
+                sources=msgspec.to_builtins(sources),
+                degraded=degraded,
+                response_check=check,
+                emotion_ciphertext=self.emotion.encrypt_state(emotion_state),
+            ),
+        )
+        assert assistant is not None
+        await self._remember(conversation.id, history, request.message, text)
+        self.learning.observe_turn(
+            user_id, assistant.id, request.message, [p.document_id for p in passages]
+        )
+        response = ChatResponse(
+            conversation_id=conversation.id,
+            message_id=assistant.id,
+            text=text,
+            emotion=emotion_out,
+            sources=sources,
+            degraded=degraded,
+            timings=timings,
+            model=model_name,
+            removed_citations=removed,
+            tone=tone.tone,
+        )
+        yield StreamEvent(event="done", data={"response": msgspec.to_builtins(response)})
+
+    async def _history(self, user_id: uuid.UUID, conversation_id: uuid.UUID) -> list[tuple[str, str]]:
+        key = f"conv:{conversation_id}:window"
+        if self.cache is not None:
+            cached = await self.cache.get_json(key)
+            if cached is not None:
+                return [(r, c) for r, c in cached]
+        messages = await self.conversations.messages(user_id, conversation_id, last=HISTORY_TURNS * 2)
+        return history_pairs(messages)
+
+    async def _remember(
+        self, conversation_id: uuid.UUID, history: Sequence[tuple[str, str]], question: str, answer: str
+    ) -> None:
+        if self.cache is None:
+            return
+        window = [*history, ("user", question), ("assistant", answer)][-HISTORY_TURNS * 2 :]
+        await self.cache.set_json(f"conv:{conversation_id}:window", [list(p) for p in window], ttl_s=WINDOW_TTL_S)
+
+    async def _record_failure(self, user_id: uuid.UUID, conversation_id: uuid.UUID, text: str, error: str) -> None:
+        await self.conversations.record_turn(
+            user_id, conversation_id, TurnRecord(user_text=text, assistant_text=None, error=error)
+        )
+        if self.cache is not None:
+            await self.cache.delete(f"conv:{conversation_id}:window")
+
+
+def _source_title(p: Passage) -> str:
+    parts = [p.title]
+    if p.heading:
+        parts.append(p.heading)
+    if p.page:
+        parts.append(f"page {p.page}")
+    return " — ".join(parts)
+
+
+def _llm_degraded(llm: Any) -> list[str]:
+    return list(getattr(llm, "degraded", None) or [])
+
+
+def _llm_model_name(llm: Any) -> str:
+    return str(getattr(llm, "last_model", None) or getattr(llm, "name", "unknown"))
+
+
+def _ms(start: float) -> float:
+    return round((time.perf_counter() - start) * 1000, 2)

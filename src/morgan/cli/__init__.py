@@ -1,0 +1,1 @@
+"""The `morgan` command line."""

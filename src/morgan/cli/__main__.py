@@ -1,0 +1,3 @@
+from morgan.cli.main import cli
+
+cli()

@@ -1,0 +1,485 @@
+"""`morgan`: serve, ingest, ask, status and admin commands. Composes with shell pipes.
+
+Exit codes: 0 ok, 1 some items failed (ingest), 2 usage, 3 server unreachable,
+4 authentication, 5 server error.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import sys
+from pathlib import Path
+from typing import Any
+
+import click
+
+from morgan.cli.client import (
+    EXIT_FAILED_ITEMS,
+    EXIT_SERVER,
+    EXIT_USAGE,
+    CLIError,
+    MorganClient,
+)
+
+CONTEXT_SETTINGS = {"help_option_names": ["-h", "--help"]}
+
+
+def _connection_options(f: Any) -> Any:
+    f = click.option("--token", envvar="MORGAN_TOKEN", help="API token (default: MORGAN_HOME/token).")(f)
+    f = click.option("--url", envvar="MORGAN_URL", help="Server URL (default http://127.0.0.1:8000).")(f)
+    return f
+
+
+def _emit_json(obj: Any) -> None:
+    click.echo(json.dumps(obj, ensure_ascii=False, indent=None if not sys.stdout.isatty() else 2))
+
+
+@click.group(context_settings=CONTEXT_SETTINGS)
+@click.version_option(package_name="morgan")
+def cli() -> None:
+    """Morgan: a self-hosted assistant that answers from your own documents."""
+
+
+# -- server -----------------------------------------------------------------------------------
+@cli.command()
+@click.option("--host", default=None, help="Interface to bind (default MORGAN_HOST or 127.0.0.1).")
+@click.option("--port", type=int, default=None, help="Port (default MORGAN_PORT or 8000).")
+@click.option("--migrate", is_flag=True, help="Upgrade the database schema before starting.")
+def serve(host: str | None, port: int | None, migrate: bool) -> None:
+    """Run the Morgan server (embedded defaults: SQLite, local Qdrant, CPU models)."""
+    import uvicorn
+
+    from morgan.app import create_app
+    from morgan.errors import SchemaOutOfDate
+    from morgan.settings import load_settings
+
+    settings = load_settings()
+    if settings.database.url.startswith("sqlite") and not Path(
+        settings.database.url.split("///", 1)[-1]
+    ).exists():
+        migrate = True  # a brand-new embedded install: create the schema
+    app = create_app(settings, migrate=migrate)
+    config = uvicorn.Config(
+        app,
+        host=host or settings.server.host,
+        port=port or settings.server.port,
+        log_config=None,
+        lifespan="on",
+        timeout_graceful_shutdown=10,
+    )
+    server = uvicorn.Server(config)
+    try:
+        server.run()
+    except SchemaOutOfDate as exc:
+        raise CLIError(exc.detail, EXIT_USAGE) from exc
+    if not server.started:
+        raise CLIError("the server failed to start; see the log above", EXIT_SERVER)
+
+
+@cli.group()
+def db() -> None:
+    """Database schema management."""
+
+
+@db.command("upgrade")
+@click.option("--revision", default="head", show_default=True)
+def db_upgrade(revision: str) -> None:
+    """Run the Alembic migrations (SQLite or PostgreSQL, from MORGAN_DATABASE_URL)."""
+    from morgan.settings import load_settings
+    from morgan.storage.db import Database
+
+    async def run() -> str | None:
+        database = Database(load_settings().database.url)
+        try:
+            await database.upgrade(revision)
+            return await database.schema_revision()
+        finally:
+            await database.close()
+
+    click.echo(f"database at revision {asyncio.run(run())}", err=True)
+
+
+@db.command("current")
+def db_current() -> None:
+    """Print the schema revision of the configured database."""
+    from morgan.settings import load_settings
+    from morgan.storage.db import Database
+
+    async def run() -> str | None:
+        database = Database(load_settings().database.url)
+        try:
+            return await database.schema_revision()
+        finally:
+            await database.close()
+
+    click.echo(asyncio.run(run()) or "none")
+
+
+@cli.group()
+def users() -> None:
+    """User and token administration (talks to the database directly)."""
+
+
+@users.command("create")
+@click.argument("name")
+def users_create(name: str) -> None:
+    """Create a user; prints its API token alone on stdout (shown once)."""
+    from morgan.auth import AuthService
+    from morgan.errors import MorganError
+    from morgan.settings import load_settings
+    from morgan.storage.db import Database
+
+    async def run() -> str:
+        database = Database(load_settings().database.url)
+        try:
+            await database.ensure_schema(migrate=True)
+            _, token = await AuthService(database).create_user(name)
+            return token
+        finally:
+            await database.close()
+
+    try:
+        token = asyncio.run(run())
+    except (MorganError, ValueError) as exc:
+        raise CLIError(str(exc), EXIT_USAGE) from exc
+    click.echo(token)
+
+
+@users.command("token")
+@click.argument("name")
+def users_token(name: str) -> None:
+    """Issue an additional token for an existing user (printed alone on stdout)."""
+    from morgan.auth import AuthService
+    from morgan.errors import MorganError
+    from morgan.settings import load_settings
+    from morgan.storage.db import Database
+
+    async def run() -> str:
+        database = Database(load_settings().database.url)
+        try:
+            await database.ensure_schema(migrate=False)
+            return await AuthService(database).create_token(name)
+        finally:
+            await database.close()
+
+    try:
+        click.echo(asyncio.run(run()))
+    except MorganError as exc:
+        raise CLIError(exc.detail, EXIT_USAGE) from exc
+
+
+# -- client commands --------------------------------------------------------------------------
+SUPPORTED_SUFFIXES = {".pdf", ".docx", ".html", ".htm", ".md", ".markdown", ".txt", ".text", ".rst"}
+BACKGROUND_JOB_BYTES = 2 * 1024 * 1024
+
+
+def _collect_files(paths: tuple[str, ...]) -> list[Path]:
+    files: list[Path] = []
+    for raw in paths:
+        p = Path(raw)
+        if p.is_dir():
+            files.extend(
+                sorted(f for f in p.rglob("*") if f.is_file() and f.suffix.lower() in SUPPORTED_SUFFIXES)
+            )
+        elif p.is_file():
+            files.append(p)
+        else:
+            raise CLIError(f"no such file or folder: {raw}", EXIT_USAGE)
+    return files
+
+
+@cli.command()
+@click.argument("paths", nargs=-1, required=True)
+@click.option("--json", "as_json", is_flag=True, help="Print one JSON summary.")
+@_connection_options
+def ingest(paths: tuple[str, ...], as_json: bool, url: str | None, token: str | None) -> None:
+    """Add files or folders (recursive) to your library: PDF, DOCX, HTML, Markdown, text."""
+    from rich.console import Console
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+    files = _collect_files(paths)
+    if not files:
+        raise CLIError("no supported files found (pdf, docx, html, md, txt)", EXIT_USAGE)
+    client = MorganClient(url, token)
+    results: list[dict[str, Any]] = []
+    err_console = Console(stderr=True)
+    show_progress = not as_json and err_console.is_terminal
+    progress = Progress(
+        TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
+        console=err_console, disable=not show_progress, transient=True,
+    )
+    with progress:
+        overall = progress.add_task("ingesting", total=len(files))
+        for path in files:
+            progress.update(overall, description=f"ingesting {path.name[:40]}")
+            results.append(_ingest_one(client, path, progress))
+            progress.advance(overall)
+    client.close()
+
+    failed = [r for r in results if r["status"] == "failed"]
+    summary = {
+        "documents": results,
+        "ingested": sum(1 for r in results if r["status"] in ("ingested", "replaced")),
+        "skipped_duplicates": sum(1 for r in results if r["status"] == "skipped"),
+        "chunks": sum(r.get("chunks", 0) for r in results if r["status"] in ("ingested", "replaced")),
+        "errors": [{"path": r["path"], "error": r.get("error"), "code": r.get("code")} for r in failed],
+    }
+    if as_json:
+        _emit_json(summary)
+    else:
+        for r in failed:
+            click.echo(f"failed: {r['path']}: {r.get('error')}", err=True)
+        click.echo(
+            f"{summary['ingested']} ingested, {summary['skipped_duplicates']} unchanged, "
+            f"{len(failed)} failed, {summary['chunks']} chunks"
+        )
+    if failed:
+        sys.exit(EXIT_FAILED_ITEMS)
+
+
+def _ingest_one(client: MorganClient, path: Path, progress: Any) -> dict[str, Any]:
+    source = str(path.resolve())
+    try:
+        data = path.read_bytes()
+    except OSError as exc:
+        return {"path": str(path), "status": "failed", "error": str(exc), "code": "unreadable"}
+    files = {"file": (path.name, data, "application/octet-stream")}
+    form = {"source": source}
+    try:
+        if len(data) < BACKGROUND_JOB_BYTES:
+            body = client.json("POST", "/api/ingest", files=files, data=form)
+            doc = body["documents"][0]
+        else:
+            doc = _ingest_as_job(client, path, files, form, progress)
+    except CLIError as exc:
+        if exc.exit_code in (3, 4):
+            raise
+        return {"path": str(path), "status": "failed", "error": exc.message, "code": "rejected"}
+    return {
+        "path": str(path), "status": doc["status"], "document_id": doc.get("document_id"),
+        "chunks": doc.get("chunks", 0), "title": doc.get("title", ""), "error": doc.get("error"),
+        "code": doc.get("code"),
+    }
+
+
+def _ingest_as_job(client: MorganClient, path: Path, files: Any, form: Any, progress: Any) -> dict[str, Any]:
+    import time
+
+    job = client.json("POST", "/api/ingest?wait=false", files=files, data=form)["jobs"][0]
+    task = progress.add_task(f"  {path.name[:40]}: queued", total=None)
+    delay = 0.1
+    while job["status"] in ("queued", "running"):
+        time.sleep(delay)  # polling a remote job: there is no event to await across HTTP
+        delay = min(delay * 1.5, 1.0)
+        job = client.json("GET", f"/api/ingest/jobs/{job['id']}")
+        progress.update(task, description=f"  {path.name[:40]}: {job['stage']}",
+                        total=job["total"] or None, completed=job["done"])
+    progress.remove_task(task)
+    status = {"succeeded": "ingested", "skipped": "skipped"}.get(job["status"], "failed")
+    return {"status": status, "document_id": job.get("document_id"), "chunks": job.get("total", 0),
+            "error": job.get("error")}
+
+
+@cli.command()
+@click.argument("question", required=False)
+@click.option("--json", "as_json", is_flag=True, help="One JSON object (with --stream: NDJSON events).")
+@click.option("--stream/--no-stream", default=None, help="Stream tokens (default: on when stdout is a terminal).")
+@click.option("--no-rag", is_flag=True, help="Answer without searching your documents.")
+@click.option("--conversation", "conversation_id", default=None, help="Continue a conversation by id.")
+@click.option("--new", "new_conversation", is_flag=True, help="Start a new conversation.")
+@click.option("--model", default=None, help="Ask a specific model (Ollama / OpenAI-compatible backends).")
+@click.option("--top-k", default=5, show_default=True, type=click.IntRange(1, 20))
+@click.option("--emotion", "show_emotion", is_flag=True, help="Show the detected emotion.")
+@_connection_options
+def ask(
+    question: str | None, as_json: bool, stream: bool | None, no_rag: bool, conversation_id: str | None,
+    new_conversation: bool, model: str | None, top_k: int, show_emotion: bool,
+    url: str | None, token: str | None,
+) -> None:
+    """Ask a question; reads it from stdin when QUESTION is missing or `-`."""
+    if question in (None, "-"):
+        if sys.stdin.isatty():
+            raise CLIError("give a QUESTION or pipe one on stdin", EXIT_USAGE)
+        question = sys.stdin.read()
+    question = (question or "").strip()
+    if not question:
+        raise CLIError("the question is empty", EXIT_USAGE)
+    if conversation_id and new_conversation:
+        raise CLIError("--conversation and --new exclude each other", EXIT_USAGE)
+    body: dict[str, Any] = {"message": question, "rag": not no_rag, "top_k": top_k}
+    if conversation_id:
+        body["conversation_id"] = conversation_id
+    if model:
+        body["model"] = model
+    if stream is None:
+        stream = sys.stdout.isatty() and not as_json
+    client = MorganClient(url, token)
+    try:
+        if stream:
+            _ask_stream(client, body, as_json, show_emotion)
+        else:
+            response = client.json("POST", "/api/chat", json=body)
+            if as_json:
+                _emit_json(response)
+            else:
+                _print_answer(response, show_emotion)
+    finally:
+        client.close()
+
+
+def _ask_stream(client: MorganClient, body: dict[str, Any], as_json: bool, show_emotion: bool) -> None:
+    response: dict[str, Any] | None = None
+    for event in client.stream_lines("POST", "/api/chat/stream", json=body):
+        if as_json:
+            click.echo(json.dumps(event, ensure_ascii=False))
+        if event["event"] == "token" and not as_json:
+            click.echo(event["data"]["text"], nl=False)
+        elif event["event"] == "error":
+            raise CLIError(event["data"].get("detail", "generation failed"), EXIT_SERVER)
+        elif event["event"] == "done":
+            response = event["data"]["response"]
+    if response is not None and not as_json:
+        click.echo()
+        _print_sources(response, show_emotion)
+
+
+def _print_answer(response: dict[str, Any], show_emotion: bool) -> None:
+    click.echo(response["text"])
+    _print_sources(response, show_emotion)
+
+
+def _print_sources(response: dict[str, Any], show_emotion: bool) -> None:
+    color = sys.stdout.isatty()
+    if response.get("sources"):
+        click.echo()
+        click.secho("Sources:", bold=True, color=color)
+        for s in response["sources"]:
+            where = f", page {s['page']}" if s.get("page") else ""
+            heading = f" — {s['heading']}" if s.get("heading") else ""
+            click.echo(f"  [{s['n']}] {s['title']}{heading}{where}")
+    if show_emotion and response.get("emotion"):
+        e = response["emotion"]
+        click.echo(f"\nEmotion: {e['label']} ({e.get('ekman', '')}, intensity {e['intensity']:.2f})")
+    if response.get("degraded"):
+        click.secho(f"\n(degraded: {', '.join(response['degraded'])})", fg="yellow", color=color, err=True)
+
+
+@cli.command()
+@click.option("--json", "as_json", is_flag=True)
+@_connection_options
+def status(as_json: bool, url: str | None, token: str | None) -> None:
+    """Show the server's components, their backends and state."""
+    client = MorganClient(url, token)
+    body = client.json("GET", "/api/status")
+    client.close()
+    if as_json:
+        _emit_json(body)
+        return
+    click.echo(f"Morgan {body['version']} ({body['mode']}), user {body['user']}")
+    for c in body["components"]:
+        detail = f" — {c['detail']}" if c.get("detail") else ""
+        click.echo(f"  {c['name']:<12} {c['state']:<9} {c['backend']}{detail}")
+    counts = body["counts"]
+    click.echo(f"  {counts['documents']} documents, {counts['chunks']} chunks, "
+               f"{counts['conversations']} conversations")
+    if body["degraded"]:
+        click.echo(f"degraded: {', '.join(body['degraded'])}")
+
+
+@cli.group()
+def documents() -> None:
+    """List and remove documents in your library."""
+
+
+@documents.command("list")
+@click.option("--json", "as_json", is_flag=True)
+@_connection_options
+def documents_list(as_json: bool, url: str | None, token: str | None) -> None:
+    client = MorganClient(url, token)
+    docs = client.json("GET", "/api/documents", params={"limit": 1000})
+    client.close()
+    if as_json:
+        _emit_json(docs)
+        return
+    for d in docs:
+        click.echo(f"{d['id']}  {d['chunks']:>5} chunks  {d['title'][:60]}  ({d['source']})")
+
+
+@documents.command("rm")
+@click.argument("document_ids", nargs=-1, required=True)
+@_connection_options
+def documents_rm(document_ids: tuple[str, ...], url: str | None, token: str | None) -> None:
+    """Remove documents: their file, rows and vectors."""
+    client = MorganClient(url, token)
+    for doc_id in document_ids:
+        client.request("DELETE", f"/api/documents/{doc_id}")
+        click.echo(f"removed {doc_id}", err=True)
+    client.close()
+
+
+@cli.group()
+def conversations() -> None:
+    """List, show and remove conversations."""
+
+
+@conversations.command("list")
+@click.option("--json", "as_json", is_flag=True)
+@_connection_options
+def conversations_list(as_json: bool, url: str | None, token: str | None) -> None:
+    client = MorganClient(url, token)
+    rows = client.json("GET", "/api/conversations")
+    client.close()
+    if as_json:
+        _emit_json(rows)
+        return
+    for c in rows:
+        click.echo(f"{c['id']}  {c['updated_at'][:16]}  {c['messages']:>3} msgs  {c['title']}")
+
+
+@conversations.command("show")
+@click.argument("conversation_id")
+@click.option("--json", "as_json", is_flag=True)
+@_connection_options
+def conversations_show(conversation_id: str, as_json: bool, url: str | None, token: str | None) -> None:
+    client = MorganClient(url, token)
+    rows = client.json("GET", f"/api/conversations/{conversation_id}/messages")
+    client.close()
+    if as_json:
+        _emit_json(rows)
+        return
+    for m in rows:
+        click.echo(f"{m['role']}: {m['content'] if m['status'] == 'ok' else '(failed: ' + str(m['error']) + ')'}\n")
+
+
+@conversations.command("rm")
+@click.argument("conversation_id")
+@_connection_options
+def conversations_rm(conversation_id: str, url: str | None, token: str | None) -> None:
+    client = MorganClient(url, token)
+    client.request("DELETE", f"/api/conversations/{conversation_id}")
+    client.close()
+    click.echo(f"removed {conversation_id}", err=True)
+
+
+def _mount_optional_groups() -> None:
+    """Subcommands that live with their module (reranker service, cluster planner, models)."""
+    for module_name, attr, name in (
+        ("morgan.reranker.cli", "reranker_group", "reranker"),
+        ("morgan.cluster.cli", "cluster_group", "cluster"),
+        ("morgan.llm.cli", "models_group", "models"),
+        ("morgan.cli.learning", "feedback_command", "feedback"),
+        ("morgan.cli.learning", "preferences_group", "preferences"),
+        ("tui.cli", "chat_command", "chat"),
+    ):
+        try:
+            module = __import__(module_name, fromlist=[attr])
+        except ModuleNotFoundError:
+            continue
+        command = getattr(module, attr, None)
+        if command is not None:
+            cli.add_command(command, name=name)
+
+
+_mount_optional_groups()
+

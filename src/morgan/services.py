@@ -1,0 +1,237 @@
+"""Builds every module from settings and owns their lifecycles (the app's lifespan calls it).
+
+This is the only place that knows which implementation backs each interface; the rest of the
+code sees protocols. Each component reports itself through `health()`, and `component_health`
+gathers them for `/health/ready`, `/api/status` and `/metrics`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from dataclasses import dataclass, field
+from typing import Any
+
+import structlog
+
+from morgan.auth import AuthService
+from morgan.chat.conversations import ConversationRepository
+from morgan.chat.pipeline import ChatPipeline
+from morgan.components import ComponentHealth
+from morgan.llm.base import LLM, Embedder
+from morgan.rag.documents import DocumentRepository
+from morgan.rag.ingest import IngestService
+from morgan.rag.retrieval import Retriever
+from morgan.rag.sparse import SparseEncoder
+from morgan.reranker import DisabledReranker
+from morgan.settings import Settings
+from morgan.storage.db import Database
+from morgan.storage.vectors import QdrantVectorIndex
+
+log = structlog.get_logger(__name__)
+
+
+@dataclass
+class Services:
+    settings: Settings
+    db: Database
+    auth: AuthService
+    blobs: Any
+    cache: Any
+    vectors: QdrantVectorIndex
+    embedder: Embedder
+    llm: LLM
+    reranker: Any
+    documents: DocumentRepository
+    ingest: IngestService
+    retriever: Retriever
+    conversations: ConversationRepository
+    chat: ChatPipeline
+    extras: dict[str, Any] = field(default_factory=dict)
+    background: set[asyncio.Task[Any]] = field(default_factory=set)
+
+    async def component_health(self) -> list[ComponentHealth]:
+        checks = [
+            self.db.health(),
+            self.vectors.health(),
+            self.cache.health(),
+            self.blobs.health(),
+            self.embedder.health(),
+            self.llm.health(),
+            self.reranker.health(),
+        ]
+        for extra in self.extras.values():
+            if hasattr(extra, "health"):
+                checks.append(extra.health())
+        results = await asyncio.gather(*checks, return_exceptions=True)
+        out: list[ComponentHealth] = []
+        for r in results:
+            if isinstance(r, BaseException):
+                out.append(ComponentHealth("unknown", "unknown", "down", str(r)[:200]))
+            else:
+                out.append(r)
+        return out
+
+    def spawn(self, coro: Any) -> asyncio.Task[Any]:
+        """Background work the server owns; cancelled cleanly on shutdown."""
+        task = asyncio.create_task(coro)
+        self.background.add(task)
+        task.add_done_callback(self.background.discard)
+        return task
+
+    async def close(self) -> None:
+        if hasattr(self.blobs, "stop"):
+            await self.blobs.stop()
+        for task in list(self.background):
+            task.cancel()
+        await asyncio.gather(*self.background, return_exceptions=True)
+        for name, closer in (
+            ("vectors", self.vectors.close),
+            ("cache", getattr(self.cache, "close", None)),
+            ("blobs", getattr(self.blobs, "close", None)),
+            ("db", self.db.close),
+        ):
+            if closer is None:
+                continue
+            try:
+                await closer()
+            except Exception:  # noqa: BLE001 - shutting down; report and continue
+                log.exception("close_failed", component=name)
+
+
+def build_embedder(settings: Settings) -> Embedder:
+    from morgan.llm.minilm import MiniLMEmbedder
+
+    url = settings.models.embeddings_url
+    if url.startswith("embedded://"):
+        return MiniLMEmbedder()
+    from morgan.llm.fallback_embedder import FallbackEmbedder
+    from morgan.llm.ollama import OllamaEmbedder
+
+    base = url.replace("ollama://", "http://", 1)
+    return FallbackEmbedder(OllamaEmbedder(base, settings.models.embeddings_model), MiniLMEmbedder())
+
+
+def build_llm_chain(settings: Settings) -> LLM:
+    from morgan.llm.extractive import ExtractiveLLM
+    from morgan.llm.factory import build_llm
+    from morgan.llm.fallback import FallbackLLM
+
+    chain: list[LLM] = []
+    m = settings.models
+    if m.llm_url and not m.llm_url.startswith("extractive"):
+        chain.append(build_llm(m.llm_url, m.llm_model))
+    if m.fast_llm_url:
+        chain.append(build_llm(m.fast_llm_url, m.fast_llm_model or m.llm_model))
+    chain.append(ExtractiveLLM())
+    return FallbackLLM(chain) if len(chain) > 1 else chain[0]
+
+
+def build_reranker(settings: Settings) -> Any:
+    from morgan.reranker import create_reranker
+
+    url = settings.models.reranker_url
+    if url.startswith(("http://", "https://")):
+        return create_reranker(url=url)
+    return create_reranker(model_dir=url or None)
+
+
+def build_cache_for(settings: Settings) -> Any:
+    from morgan.storage.cache import build_cache
+    from morgan.storage.cache.resilient import ResilientCache
+
+    cache = build_cache(settings.cache.url)
+    # Redis down must mean "read the database", never a failed request.
+    return cache if settings.cache.url.startswith("memory") else ResilientCache(cache)
+
+
+def build_blobs_for(settings: Settings) -> Any:
+    from morgan.storage.blobs import QueuedBlobStore, build_blob_store
+
+    store = build_blob_store(settings.blobs.url)
+    if settings.blobs.url.startswith("file:"):
+        return store
+    # Object store down: uploads spool on local disk and are retried (bounded queue).
+    return QueuedBlobStore(store, settings.home / "blob-spool")
+
+
+async def build_services(settings: Settings, *, migrate: bool = False, warm: bool = True) -> Services:
+    db = Database(
+        settings.database.url,
+        pool_size=settings.database.pool_size,
+        max_overflow=settings.database.max_overflow,
+        echo=settings.database.echo,
+    )
+    try:
+        await db.ensure_schema(migrate=migrate)
+    except BaseException:
+        await db.close()
+        raise
+    auth = AuthService(db)
+    if settings.server.mode == "embedded" and settings.auth.create_local_user:
+        await auth.ensure_local_user(settings.token_file)
+
+    embedder = build_embedder(settings)
+    vectors = QdrantVectorIndex(
+        settings.vectors.url,
+        collection=settings.vectors.collection,
+        dimension=embedder.dimension,
+        api_key=settings.vectors.api_key,
+    )
+    await vectors.ensure_collection()
+    blobs = build_blobs_for(settings)
+    if hasattr(blobs, "start"):
+        await blobs.start()
+    cache = build_cache_for(settings)
+    sparse = SparseEncoder()
+    reranker = build_reranker(settings)
+    llm = build_llm_chain(settings)
+    documents = DocumentRepository(db)
+    interrupted = await documents.fail_interrupted_jobs()
+    if interrupted:
+        log.warning("ingestion_jobs_interrupted", count=interrupted)
+
+    from morgan.llm.minilm import MiniLMEmbedder
+
+    token_source = embedder if isinstance(embedder, MiniLMEmbedder) else MiniLMEmbedder()
+    ingest = IngestService(
+        documents=documents,
+        blobs=blobs,
+        vectors=vectors,
+        embedder=embedder,
+        sparse=sparse,
+        token_counter=token_source.tokenizer if warm else token_source,
+    )
+    retriever = Retriever(
+        documents=documents,
+        vectors=vectors,
+        embedder=embedder,
+        sparse=sparse,
+        reranker=None if isinstance(reranker, DisabledReranker) else reranker,
+    )
+    conversations = ConversationRepository(db)
+    chat = ChatPipeline(
+        conversations=conversations,
+        retriever=retriever,
+        embedder=embedder,
+        llm=llm,
+        cache=cache,
+    )
+    services = Services(
+        settings=settings, db=db, auth=auth, blobs=blobs, cache=cache, vectors=vectors,
+        embedder=embedder, llm=llm, reranker=reranker, documents=documents, ingest=ingest,
+        retriever=retriever, conversations=conversations, chat=chat,
+    )
+    if warm:
+        await asyncio.to_thread(_warm_up, embedder, llm, reranker)
+    return services
+
+
+def _warm_up(*components: Any) -> None:
+    for component in components:
+        warm = getattr(component, "warm_up", None)
+        if warm is None:
+            continue
+        try:
+            warm()
+        except Exception:  # noqa: BLE001 - a failed warm-up shows as `down` in status
+            log.exception("warm_up_failed", component=type(component).__name__)

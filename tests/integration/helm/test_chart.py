@@ -1,0 +1,336 @@
+"""Lint and render the chart for every example, validate each object against Kubernetes 1.30."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+from pathlib import Path
+from typing import Any
+
+import kubernetes_validate
+import pytest
+import yaml
+from click.testing import CliRunner
+
+from morgan.cluster.cli import cluster_group
+
+pytestmark = pytest.mark.helm
+
+REPO = Path(__file__).resolve().parents[3]
+CHART = REPO / "helm"
+EXAMPLES = sorted((CHART / "examples").glob("*.yaml"))
+KUBE_VERSION = "1.30.0"
+RELEASE = "morgan"
+GPU = "nvidia.com/gpu"
+
+
+def helm(helm_bin: str, *args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [helm_bin, *args], capture_output=True, text=True, timeout=120, check=check
+    )
+
+
+def render(helm_bin: str, *args: str) -> list[dict[str, Any]]:
+    result = helm(
+        helm_bin,
+        "template",
+        RELEASE,
+        str(CHART),
+        "--namespace",
+        "morgan",
+        "--kube-version",
+        KUBE_VERSION,
+        *args,
+    )
+    return [doc for doc in yaml.safe_load_all(result.stdout) if doc]
+
+
+def by_kind_name(objects: list[dict[str, Any]], kind: str, component: str) -> dict[str, Any]:
+    name = f"{RELEASE}-{component}"
+    matches = [o for o in objects if o["kind"] == kind and o["metadata"]["name"] == name]
+    assert len(matches) == 1, f"{kind}/{name} rendered {len(matches)} times"
+    return matches[0]
+
+
+def pod_spec(obj: dict[str, Any]) -> dict[str, Any]:
+    return obj["spec"]["template"]["spec"]
+
+
+def gpu_limit(obj: dict[str, Any]) -> int | None:
+    limits = pod_spec(obj)["containers"][0].get("resources", {}).get("limits", {})
+    return limits.get(GPU)
+
+
+def example_args(path: Path | None) -> list[str]:
+    return ["-f", str(path)] if path else []
+
+
+CASES = [None, *EXAMPLES]
+IDS = ["defaults", *(p.stem for p in EXAMPLES)]
+
+
+def test_every_documented_example_exists():
+    assert {p.stem for p in EXAMPLES} >= {"single-gpu", "two-gpus", "cpu-only", "external-services"}
+
+
+@pytest.mark.parametrize("values", CASES, ids=IDS)
+def test_lint_strict(helm_bin, values):
+    result = helm(helm_bin, "lint", "--strict", str(CHART), *example_args(values), check=False)
+    assert result.returncode == 0, result.stdout + result.stderr
+
+
+@pytest.mark.parametrize("values", CASES, ids=IDS)
+def test_rendered_objects_are_valid_kubernetes(helm_bin, values):
+    objects = render(helm_bin, *example_args(values))
+    assert len(objects) > 10
+    for obj in objects:
+        try:
+            kubernetes_validate.validate(obj, KUBE_VERSION, strict=True)
+        except kubernetes_validate.ValidationError as exc:
+            pytest.fail(
+                f"{obj['kind']}/{obj['metadata']['name']}: {exc.message} at {list(exc.path)}"
+            )
+
+
+@pytest.mark.parametrize("values", CASES, ids=IDS)
+def test_services_select_pods_and_name_their_ports(helm_bin, values):
+    objects = render(helm_bin, *example_args(values))
+    workloads = [o for o in objects if o["kind"] in ("Deployment", "StatefulSet")]
+    for service in (o for o in objects if o["kind"] == "Service"):
+        selector = service["spec"]["selector"]
+        targets = [
+            w
+            for w in workloads
+            if selector.items() <= w["spec"]["template"]["metadata"]["labels"].items()
+        ]
+        assert len(targets) == 1, service["metadata"]["name"]
+        ports = {p["name"] for c in pod_spec(targets[0])["containers"] for p in c.get("ports", [])}
+        for port in service["spec"]["ports"]:
+            assert port["targetPort"] in ports, (service["metadata"]["name"], port)
+
+
+@pytest.mark.parametrize("values", CASES, ids=IDS)
+def test_generated_secret_holds_every_referenced_key(helm_bin, values):
+    objects = render(helm_bin, *example_args(values))
+    generated = [o for o in objects if o["kind"] == "Secret"]
+    keys = {k for s in generated for k in s["data"]}
+    names = {s["metadata"]["name"] for s in generated}
+    text = json.dumps([o for o in objects if o["kind"] in ("Deployment", "StatefulSet", "Job")])
+    refs = [(ref["name"], ref["key"]) for ref in _walk_secret_refs(json.loads(text))]
+    assert refs
+    for name, key in refs:
+        if name in names:
+            assert key in keys, (name, key)
+        else:  # a user-provided secret, named in the example values
+            assert values is not None and name in values.read_text(), name
+
+
+def _walk_secret_refs(node: Any):
+    if isinstance(node, dict):
+        if "secretKeyRef" in node:
+            yield node["secretKeyRef"]
+        for value in node.values():
+            yield from _walk_secret_refs(value)
+    elif isinstance(node, list):
+        for value in node:
+            yield from _walk_secret_refs(value)
+
+
+@pytest.mark.parametrize("values", CASES, ids=IDS)
+def test_pods_run_as_non_root(helm_bin, values):
+    for obj in render(helm_bin, *example_args(values)):
+        if obj["kind"] not in ("Deployment", "StatefulSet", "Job"):
+            continue
+        spec = pod_spec(obj)
+        assert spec["securityContext"]["runAsNonRoot"] is True, obj["metadata"]["name"]
+        for container in spec["containers"] + spec.get("initContainers", []):
+            context = container["securityContext"]
+            assert context["allowPrivilegeEscalation"] is False
+            assert context["readOnlyRootFilesystem"] is True
+            assert context["capabilities"]["drop"] == ["ALL"]
+
+
+def test_two_gpu_placement_lands_in_the_right_pods(helm_bin):
+    objects = render(helm_bin, "-f", str(CHART / "examples" / "two-gpus.yaml"))
+    main = by_kind_name(objects, "Deployment", "ollama-main")
+    embed = by_kind_name(objects, "Deployment", "ollama-embed")
+    assert pod_spec(main)["nodeSelector"] == {"kubernetes.io/hostname": "gpu-a"}
+    assert pod_spec(embed)["nodeSelector"] == {"kubernetes.io/hostname": "gpu-b"}
+    assert gpu_limit(main) == 1 and gpu_limit(embed) == 1
+    assert {"key": GPU, "operator": "Exists", "effect": "NoSchedule"} in pod_spec(main)[
+        "tolerations"
+    ]
+    for component in ("core", "reranker", "redis"):
+        deployment = by_kind_name(objects, "Deployment", component)
+        assert pod_spec(deployment)["nodeSelector"] == {"kubernetes.io/hostname": "cpu-big"}
+        assert gpu_limit(deployment) is None
+    standby = by_kind_name(objects, "StatefulSet", "postgres-standby")
+    assert pod_spec(standby)["nodeSelector"] == {"kubernetes.io/hostname": "cpu-small"}
+    config = by_kind_name(objects, "ConfigMap", "core")["data"]
+    assert config["MORGAN_EMBEDDINGS_URL"] == f"ollama://{RELEASE}-ollama-embed:11434"
+    assert config["MORGAN_LLM_URL"] == f"ollama://{RELEASE}-ollama-main:11434"
+
+
+def test_fast_llm_is_absent_unless_enabled(helm_bin):
+    objects = render(helm_bin)
+    assert not [o for o in objects if "ollama-fast" in o["metadata"]["name"]]
+    assert "MORGAN_FAST_LLM_URL" not in by_kind_name(objects, "ConfigMap", "core")["data"]
+
+    objects = render(helm_bin, "--set", "ollama.fast.enabled=true")
+    fast = by_kind_name(objects, "Deployment", "ollama-fast")
+    assert by_kind_name(objects, "ConfigMap", "core")["data"]["MORGAN_FAST_LLM_URL"] == (
+        f"ollama://{RELEASE}-ollama-fast:11434"
+    )
+    assert by_kind_name(objects, "Service", "ollama-fast")
+    assert gpu_limit(fast) is None  # a GPU only where placement asks for one
+
+
+def test_single_gpu_main_ollama_also_serves_embeddings(helm_bin):
+    objects = render(helm_bin, "-f", str(CHART / "examples" / "single-gpu.yaml"))
+    main = by_kind_name(objects, "Deployment", "ollama-main")
+    env = {e["name"]: e.get("value") for e in pod_spec(main)["containers"][0]["env"]}
+    assert env["MORGAN_OLLAMA_MODELS"] == "llama3.1:8b nomic-embed-text"
+    config = by_kind_name(objects, "ConfigMap", "core")["data"]
+    assert config["MORGAN_EMBEDDINGS_URL"] == f"ollama://{RELEASE}-ollama-main:11434"
+    assert not [o for o in objects if "ollama-embed" in o["metadata"]["name"]]
+
+
+def test_cpu_only_uses_the_external_llm_and_no_gpu(helm_bin):
+    objects = render(helm_bin, "-f", str(CHART / "examples" / "cpu-only.yaml"))
+    assert not [o for o in objects if "ollama-main" in o["metadata"]["name"]]
+    assert all(gpu_limit(o) is None for o in objects if o["kind"] in ("Deployment", "StatefulSet"))
+    config = by_kind_name(objects, "ConfigMap", "core")["data"]
+    assert config["MORGAN_LLM_URL"] == "openai+https://llm.example.com/v1"
+    core_env = {
+        e["name"]: e
+        for e in pod_spec(by_kind_name(objects, "Deployment", "core"))["containers"][0]["env"]
+    }
+    assert core_env["MORGAN_LLM_API_KEY"]["valueFrom"]["secretKeyRef"] == {
+        "name": "llm-api",
+        "key": "api-key",
+    }
+
+
+def test_migration_job_is_a_hook(helm_bin):
+    job = by_kind_name(render(helm_bin), "Job", "migrations")
+    annotations = job["metadata"]["annotations"]
+    # The in-chart database only exists after install: first run is post-install.
+    assert annotations["helm.sh/hook"] == "post-install,pre-upgrade"
+    assert pod_spec(job)["containers"][0]["args"] == ["db", "upgrade"]
+    assert pod_spec(job)["initContainers"][0]["name"] == "wait-for-postgres"
+
+    external = by_kind_name(
+        render(helm_bin, "-f", str(CHART / "examples" / "external-services.yaml")),
+        "Job",
+        "migrations",
+    )
+    assert external["metadata"]["annotations"]["helm.sh/hook"] == "pre-install,pre-upgrade"
+    env = {e["name"]: e for e in pod_spec(external)["containers"][0]["env"]}
+    assert env["MORGAN_DATABASE_URL"]["valueFrom"]["secretKeyRef"] == {
+        "name": "morgan-db",
+        "key": "database-url",
+    }
+
+
+def test_core_settings_and_probes(helm_bin):
+    objects = render(helm_bin)
+    core = by_kind_name(objects, "Deployment", "core")
+    container = pod_spec(core)["containers"][0]
+    assert container["readinessProbe"]["httpGet"]["path"] == "/health/ready"
+    assert container["livenessProbe"]["httpGet"]["path"] == "/health/live"
+    env = {e["name"]: e for e in container["env"]}
+    assert env["MORGAN_DATABASE_URL"]["value"] == (
+        f"postgresql+asyncpg://morgan:$(MORGAN_POSTGRES_PASSWORD)@{RELEASE}-postgres:5432/morgan"
+    )
+    names = [e["name"] for e in container["env"]]
+    assert names.index("MORGAN_POSTGRES_PASSWORD") < names.index("MORGAN_DATABASE_URL")
+    assert "secretKeyRef" in env["MORGAN_EMOTION_KEY"]["valueFrom"]
+    config = by_kind_name(objects, "ConfigMap", "core")["data"]
+    assert config["MORGAN_MODE"] == "cluster"
+    assert config["MORGAN_VECTORS_URL"] == f"http://{RELEASE}-qdrant:6333"
+    assert config["MORGAN_RERANKER_URL"] == f"http://{RELEASE}-reranker:8081"
+    assert config["MORGAN_BLOBS_URL"].startswith("s3://morgan?endpoint=http://")
+    pdb = by_kind_name(objects, "PodDisruptionBudget", "core")
+    assert pdb["spec"]["minAvailable"] == 1
+
+
+def test_schema_rejects_bad_values(helm_bin):
+    for bad in ("placement.core.nodeSelectr.x=y", "ollama.main.enabled=false", "core.replicas=0"):
+        result = helm(helm_bin, "lint", "--strict", str(CHART), "--set", bad, check=False)
+        assert result.returncode != 0, bad
+
+
+def test_runtime_class_only_on_gpu_pods(helm_bin):
+    objects = render(
+        helm_bin,
+        "-f",
+        str(CHART / "examples" / "two-gpus.yaml"),
+        "--set",
+        "gpu.runtimeClassName=nvidia",
+    )
+    for obj in (o for o in objects if o["kind"] in ("Deployment", "StatefulSet")):
+        expected = "nvidia" if gpu_limit(obj) else None
+        assert pod_spec(obj).get("runtimeClassName") == expected, obj["metadata"]["name"]
+
+
+def _node(name: str, gpu_mib: int | None = None, memory: str = "64Gi") -> dict[str, Any]:
+    labels = {"kubernetes.io/hostname": name, "kubernetes.io/arch": "amd64"}
+    capacity = {"cpu": "16", "memory": memory}
+    if gpu_mib:
+        labels |= {
+            "nvidia.com/gpu.product": "NVIDIA-L4",
+            "nvidia.com/gpu.memory": str(gpu_mib),
+            "nvidia.com/gpu.count": "1",
+        }
+        capacity[GPU] = "1"
+    return {
+        "kind": "Node",
+        "metadata": {"name": name, "labels": labels},
+        "spec": {"taints": [{"key": GPU, "value": "present", "effect": "NoSchedule"}]}
+        if gpu_mib
+        else {},
+        "status": {"capacity": capacity},
+    }
+
+
+def test_planner_output_file_renders(helm_bin, tmp_path):
+    nodes = {
+        "kind": "List",
+        "items": [
+            _node("l4-1", 23034),
+            _node("l4-2", 23034),
+            _node("t4", 15360),
+            _node("db-1", memory="128Gi"),
+            _node("db-2", memory="32Gi"),
+        ],
+    }
+    (tmp_path / "nodes.json").write_text(json.dumps(nodes))
+    out = tmp_path / "placement.yaml"
+    result = CliRunner().invoke(
+        cluster_group, ["plan", "--nodes-json", str(tmp_path / "nodes.json"), "--out", str(out)]
+    )
+    assert result.exit_code == 0, result.output
+
+    lint = helm(helm_bin, "lint", "--strict", str(CHART), "-f", str(out), check=False)
+    assert lint.returncode == 0, lint.stdout + lint.stderr
+    objects = render(helm_bin, "-f", str(out))
+    for obj in objects:
+        kubernetes_validate.validate(obj, KUBE_VERSION, strict=True)
+
+    expected = {"ollama-main": "l4-1", "ollama-embed": "l4-2", "ollama-fast": "t4"}
+    for component, host in expected.items():
+        deployment = by_kind_name(objects, "Deployment", component)
+        assert pod_spec(deployment)["nodeSelector"] == {"kubernetes.io/hostname": host}
+        assert gpu_limit(deployment) == 1
+        assert pod_spec(deployment)["tolerations"] == [
+            {"key": GPU, "operator": "Equal", "value": "present", "effect": "NoSchedule"}
+        ]
+        # The plan adds the GPU; the chart's memory defaults survive the merge.
+        assert "memory" in pod_spec(deployment)["containers"][0]["resources"]["limits"]
+    assert gpu_limit(by_kind_name(objects, "Deployment", "reranker")) is None
+    assert pod_spec(by_kind_name(objects, "StatefulSet", "postgres"))["nodeSelector"] == {
+        "kubernetes.io/hostname": "db-1"
+    }
+    assert pod_spec(by_kind_name(objects, "StatefulSet", "postgres-standby"))["nodeSelector"] == {
+        "kubernetes.io/hostname": "db-2"
+    }
