@@ -39,6 +39,12 @@ def _emit_json(obj: Any) -> None:
 @click.version_option(package_name="morgan")
 def cli() -> None:
     """Morgan: a self-hosted assistant that answers from your own documents."""
+    import os
+
+    from morgan.observability import configure_logging
+
+    # Logs go to stderr so stdout stays clean for pipes (`morgan users create` prints a token).
+    configure_logging(os.environ.get("MORGAN_LOG_LEVEL", "warning"), "console")
 
 
 # -- server -----------------------------------------------------------------------------------

@@ -89,6 +89,7 @@ class EmbeddedGGUFLLM:
         self._generate_lock = threading.Lock()
         self._load_error: str | None = None
         self.load_seconds: float | None = None
+        self.last_finish_reason: str | None = None
 
     # -- loading -------------------------------------------------------------------------
     @property
@@ -150,7 +151,13 @@ class EmbeddedGGUFLLM:
         return len(self._llama.tokenize(text.encode("utf-8"), add_bos=False, special=False))
 
     # -- generation ----------------------------------------------------------------------
-    def _pieces(self, request: GenerationRequest, cancel: threading.Event) -> Iterator[str]:
+    @property
+    def busy(self) -> bool:
+        """True while a generation holds the model (a cancelled stream releases it)."""
+        return self._generate_lock.locked()
+
+    def _pieces(self, request: GenerationRequest, cancel: threading.Event,
+                outcome: dict[str, str]) -> Iterator[str]:
         """Blocking generator of text pieces; runs in a worker thread."""
         prompt = render_completion_prompt(request)
         with self._generate_lock:
@@ -167,14 +174,18 @@ class EmbeddedGGUFLLM:
                 for chunk in chunks:
                     if cancel.is_set():
                         chunks.close()
+                        outcome["finish_reason"] = "cancelled"
                         return
-                    text = chunk["choices"][0]["text"]
-                    if text:
-                        yield text
+                    choice = chunk["choices"][0]
+                    if choice.get("finish_reason"):
+                        outcome["finish_reason"] = choice["finish_reason"]
+                    if choice["text"]:
+                        yield choice["text"]
             except ValueError as exc:  # e.g. "Requested tokens exceed context window"
                 raise LLMUnavailable(f"{self.name}: {exc}") from exc
 
-    async def stream(self, request: GenerationRequest) -> AsyncIterator[str]:
+    async def _stream(self, request: GenerationRequest,
+                      outcome: dict[str, str]) -> AsyncIterator[str]:
         if self._llama is None:
             await self.warm_up()
         loop = asyncio.get_running_loop()
@@ -189,7 +200,7 @@ class EmbeddedGGUFLLM:
 
         def work() -> None:
             try:
-                for piece in self._pieces(request, cancel):
+                for piece in self._pieces(request, cancel, outcome):
                     publish(piece)
             except BaseException as exc:  # noqa: BLE001 - handed to the consumer
                 publish(exc)
@@ -197,7 +208,7 @@ class EmbeddedGGUFLLM:
                 publish(_END)
 
         worker = loop.run_in_executor(None, work)
-        delivered = False
+        delivered: list[str] = []
         held_space = ""  # trailing whitespace is sent only if more text follows
         try:
             while True:
@@ -207,7 +218,7 @@ class EmbeddedGGUFLLM:
                 if isinstance(item, BaseException):
                     if delivered:
                         raise LLMStreamInterrupted(str(item), backend=self.name,
-                                                   partial_text="") from item
+                                                   partial_text="".join(delivered)) from item
                     if isinstance(item, LLMUnavailable):
                         raise item
                     raise LLMUnavailable(f"{self.name}: generation failed: {item!r}") from item
@@ -217,15 +228,22 @@ class EmbeddedGGUFLLM:
                 stripped = text.rstrip()
                 held_space = text[len(stripped):]
                 if stripped:
-                    delivered = True
+                    delivered.append(stripped)
                     yield stripped
         finally:
             cancel.set()
             await asyncio.shield(worker)
+            self.last_finish_reason = outcome.get("finish_reason", "stop")
+
+    def stream(self, request: GenerationRequest) -> AsyncIterator[str]:
+        """Tokens as they are decoded, from a worker thread; closing the iterator stops
+        decoding at the next token and returns only once the model is free again."""
+        return self._stream(request, {})
 
     async def generate(self, request: GenerationRequest) -> Generation:
         started = time.perf_counter()
-        pieces = [piece async for piece in self.stream(request)]
+        outcome: dict[str, str] = {}
+        pieces = [piece async for piece in self._stream(request, outcome)]
         text = "".join(pieces)
         log.debug("llm.embedded.generated", seconds=round(time.perf_counter() - started, 3),
                   pieces=len(pieces))
@@ -234,6 +252,7 @@ class EmbeddedGGUFLLM:
             model=self.name,
             prompt_tokens=self.count_tokens(render_completion_prompt(request)),
             completion_tokens=self.count_tokens(text),
+            finish_reason=outcome.get("finish_reason", "stop"),
         )
 
     async def health(self) -> ComponentHealth:

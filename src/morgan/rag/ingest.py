@@ -21,7 +21,7 @@ import structlog
 from morgan.llm.base import Embedder
 from morgan.rag.chunking import chunk_document
 from morgan.rag.documents import DocumentRepository
-from morgan.rag.extract import ExtractionError, extract
+from morgan.rag.extract import ErrorCode, ExtractionError, extract
 from morgan.rag.sparse import SparseEncoder
 from morgan.storage.blobs import BlobStore, make_blob_key
 from morgan.storage.models import Document, DocumentChunk
@@ -116,7 +116,7 @@ class IngestService:
         await progress("chunking", 0, 1)
         chunks = await asyncio.to_thread(chunk_document, extracted, self.token_counter)
         if not chunks:
-            raise ExtractionError("empty", "no extractable text", filename=filename)  # type: ignore[arg-type]
+            raise ExtractionError(ErrorCode.EMPTY, "no extractable text", filename=filename)
 
         document = Document(
             id=uuid.uuid4(),

@@ -1,0 +1,97 @@
+"""The CLI in-process with click's CliRunner against a real server (an isolated home)."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from morgan.cli.main import cli
+from tests.conftest import DOCUMENTS_DIR
+from tests.e2e.conftest import RunningServer
+
+pytestmark = pytest.mark.slow
+
+
+@pytest.fixture
+def run(server: RunningServer, tmp_path: Path):  # type: ignore[no-untyped-def]
+    runner = CliRunner()
+    env = {"MORGAN_URL": server.url, "MORGAN_TOKEN": server.token, "MORGAN_HOME": str(tmp_path)}
+
+    def invoke(*args: str, input: str | None = None):  # type: ignore[no-untyped-def]
+        return runner.invoke(cli, list(args), input=input, env=env, catch_exceptions=False)
+
+    return invoke
+
+
+def test_ingest_folder_reports_each_file_and_fails_on_bad_ones(run, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    folder = tmp_path / "docs"
+    folder.mkdir()
+    shutil.copy(DOCUMENTS_DIR / "md" / "pypdf-extract-text.md", folder)
+    shutil.copy(DOCUMENTS_DIR / "pdf" / "libreoffice-writer-password.pdf", folder)
+    (folder / "nested").mkdir()
+    (folder / "nested" / "notes.txt").write_text("Morgan keeps notes about the heron migration in May.")
+    (folder / "ignored.bin").write_bytes(b"\x00\x01")
+    result = run("ingest", "--json", str(folder))
+    assert result.exit_code == 1
+    summary = json.loads(result.stdout)
+    by_name = {Path(d["path"]).name: d for d in summary["documents"]}
+    assert set(by_name) == {"pypdf-extract-text.md", "libreoffice-writer-password.pdf", "notes.txt"}
+    assert by_name["notes.txt"]["status"] == "ingested" and by_name["notes.txt"]["chunks"] >= 1
+    assert by_name["libreoffice-writer-password.pdf"]["status"] == "failed"
+    assert summary["errors"][0]["code"] == "encrypted"
+    assert all(d["document_id"] for n, d in by_name.items() if n != "libreoffice-writer-password.pdf")
+
+
+def test_ask_reads_stdin_and_prints_plain_text(run) -> None:  # type: ignore[no-untyped-def]
+    run("ingest", str(DOCUMENTS_DIR / "md" / "pypdf-extract-text.md"))
+    result = run("ask", input="How do I extract text from a PDF page with pypdf?\n")
+    assert result.exit_code == 0, result.output
+    assert "Sources:" in result.stdout and "[1]" in result.stdout
+    assert "\x1b[" not in result.stdout  # no colour codes when not a terminal
+
+
+def test_ask_json_stream_gives_ndjson_events(run) -> None:  # type: ignore[no-untyped-def]
+    result = run("ask", "--json", "--stream", "extract_text layout mode")
+    assert result.exit_code == 0, result.output
+    events = [json.loads(line) for line in result.stdout.splitlines()]
+    assert events[0]["event"] == "meta" and events[-1]["event"] == "done"
+
+
+def test_conversation_continue_list_show_rm(run) -> None:  # type: ignore[no-untyped-def]
+    first = json.loads(run("ask", "--json", "what is pypdf?").stdout)
+    cid = first["conversation_id"]
+    second = json.loads(run("ask", "--json", "--conversation", cid, "and layout mode?").stdout)
+    assert second["conversation_id"] == cid
+    listed = json.loads(run("conversations", "list", "--json").stdout)
+    assert any(c["id"] == cid and c["messages"] == 4 for c in listed)
+    shown = run("conversations", "show", cid)
+    assert "user: what is pypdf?" in shown.stdout
+    assert run("conversations", "rm", cid).exit_code == 0
+    assert all(c["id"] != cid for c in json.loads(run("conversations", "list", "--json").stdout))
+    assert run("ask", "--conversation", cid, "more?").exit_code == 2  # gone: 404 -> usage error
+
+
+def test_documents_list_and_rm(run, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    note = tmp_path / "kettle.md"
+    note.write_text("# Kettle\n\nDescale the kettle with citric acid every month.\n")
+    doc_id = json.loads(run("ingest", "--json", str(note)).stdout)["documents"][0]["document_id"]
+    assert doc_id in run("documents", "list").stdout
+    assert run("documents", "rm", doc_id).exit_code == 0
+    assert doc_id not in run("documents", "list").stdout
+    assert run("documents", "rm", doc_id).exit_code == 2
+
+
+def test_status_human_output(run) -> None:  # type: ignore[no-untyped-def]
+    result = run("status")
+    assert result.exit_code == 0
+    assert "database" in result.stdout and "up" in result.stdout
+    assert "reranker" in result.stdout and "off" in result.stdout
+
+
+def test_usage_errors(run) -> None:  # type: ignore[no-untyped-def]
+    assert run("ask", "--new", "--conversation", "x", "hi").exit_code == 2
+    assert run("ask", "-", input="   \n").exit_code == 2
