@@ -135,10 +135,12 @@ class OllamaClient:
             value = next((v for k, v in info.items() if k.endswith(".context_length")), None)
         return int(value) if value else None
 
-    async def list_models(self, *, timeout: httpx.Timeout | None = None) -> list[OllamaModel]:
+    async def list_models(self, *, probe: bool = False) -> list[OllamaModel]:
+        """`probe=True` is for health checks: short timeout, no retries."""
         payload = await request_json(
-            self._client, "GET", self.url("/api/tags"), backend="ollama", policy=self.policy,
-            timeout=timeout or self.timeout,
+            self._client, "GET", self.url("/api/tags"), backend="ollama",
+            policy=RetryPolicy(retries=0) if probe else self.policy,
+            timeout=_HEALTH_TIMEOUT if probe else self.timeout,
         )
         models = []
         for entry in payload.get("models", []):
@@ -293,7 +295,7 @@ class OllamaLLM:
 
     async def health(self) -> ComponentHealth:
         try:
-            models = await self.client.list_models(timeout=_HEALTH_TIMEOUT)
+            models = await self.client.list_models(probe=True)
         except LLMUnavailable as exc:
             return ComponentHealth("llm", self.name, "down", str(exc))
         if not any(_same_model(m.name, self.model) for m in models):
@@ -364,7 +366,7 @@ class OllamaEmbedder:
 
     async def health(self) -> ComponentHealth:
         try:
-            models = await self.client.list_models(timeout=_HEALTH_TIMEOUT)
+            models = await self.client.list_models(probe=True)
         except LLMUnavailable as exc:
             return ComponentHealth("embeddings", self.name, "down", str(exc))
         if not any(_same_model(m.name, self.model) for m in models):

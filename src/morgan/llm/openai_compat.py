@@ -67,8 +67,13 @@ class OpenAICompatibleLLM:
         if self._owns_client:
             await self._client.aclose()
 
-    async def _models(self, timeout: httpx.Timeout | None = None) -> list[dict[str, Any]]:
-        payload = await self._request("GET", "/models", timeout=timeout)
+    async def _models(self, *, probe: bool = False) -> list[dict[str, Any]]:
+        """`probe=True` is for health checks: short timeout, no retries."""
+        payload = await request_json(
+            self._client, "GET", f"{self.api_root}/models", backend="openai",
+            policy=RetryPolicy(retries=0) if probe else self.policy,
+            timeout=_HEALTH_TIMEOUT if probe else self.timeout, headers=self._headers,
+        )
         return list(payload.get("data") or [])
 
     async def warm_up(self) -> None:
@@ -162,7 +167,7 @@ class OpenAICompatibleLLM:
 
     async def health(self) -> ComponentHealth:
         try:
-            models = await self._models(timeout=_HEALTH_TIMEOUT)
+            models = await self._models(probe=True)
         except LLMUnavailable as exc:
             return ComponentHealth("llm", self.name, "down", str(exc))
         if models and not any(entry.get("id") == self.model for entry in models):

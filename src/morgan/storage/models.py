@@ -274,9 +274,9 @@ class UserPreference(Base):
     id: Mapped[uuid.UUID] = _id()
     user_id: Mapped[uuid.UUID] = _user_fk()
     key: Mapped[str] = mapped_column(String(64))
-    value: Mapped[dict[str, Any]] = mapped_column()
+    value: Mapped[Any] = mapped_column(JSONType)
     confidence: Mapped[float] = mapped_column(Float, default=1.0)
-    source: Mapped[str] = mapped_column(Text, default="")
+    source_text: Mapped[str] = mapped_column(Text, default="")
     created_at: Mapped[datetime] = _created()
     updated_at: Mapped[datetime] = mapped_column(default=utcnow)
 
@@ -292,29 +292,40 @@ class BehavioralPattern(Base):
     user_id: Mapped[uuid.UUID] = _user_fk()
     kind: Mapped[str] = mapped_column(String(32))
     key: Mapped[str] = mapped_column(String(256))
-    value: Mapped[dict[str, Any]] = mapped_column()
+    value: Mapped[Any] = mapped_column(JSONType)
     confidence: Mapped[float] = mapped_column(Float, default=0.0)
     count: Mapped[int] = mapped_column(default=0)
     updated_at: Mapped[datetime] = mapped_column(default=utcnow)
 
 
 class Feedback(Base):
+    """Explicit ratings and implicit signals (e.g. a rephrased question) on answers.
+
+    `feedback_key` is the caller's idempotency key: the same feedback twice is stored once.
+    """
+
     __tablename__ = "feedback"
     __table_args__ = (
-        CheckConstraint("rating >= 1 AND rating <= 5", name="rating_range"),
+        UniqueConstraint("user_id", "feedback_key", name="uq_feedback_user_key"),
+        CheckConstraint("rating IS NULL OR (rating >= 1 AND rating <= 5)", name="rating_range"),
+        CheckConstraint("rating IS NOT NULL OR implicit IS NOT NULL", name="has_signal"),
         CheckConstraint(
             "message_id IS NOT NULL OR conversation_id IS NOT NULL", name="has_target"
         ),
     )
     id: Mapped[uuid.UUID] = _id()
     user_id: Mapped[uuid.UUID] = _user_fk()
+    feedback_key: Mapped[str] = mapped_column(String(128), default=lambda: uuid.uuid4().hex)
     message_id: Mapped[uuid.UUID | None] = mapped_column(
         ForeignKey("messages.id", ondelete="CASCADE"), default=None, index=True
     )
     conversation_id: Mapped[uuid.UUID | None] = mapped_column(
         ForeignKey("conversations.id", ondelete="CASCADE"), default=None
     )
-    rating: Mapped[int] = mapped_column()
+    rating: Mapped[int | None] = mapped_column(default=None)
+    implicit: Mapped[str | None] = mapped_column(String(32), default=None)
+    document_ids: Mapped[list[Any]] = mapped_column(default=list)
+    answer_length_words: Mapped[int | None] = mapped_column(default=None)
     comment: Mapped[str] = mapped_column(Text, default="")
     created_at: Mapped[datetime] = _created()
 

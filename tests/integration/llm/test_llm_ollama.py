@@ -90,7 +90,7 @@ async def test_unknown_model_is_unavailable_without_retry(fake_ollama: FakeOllam
     llm = OllamaLLM(fake_ollama.base_url, "no-such-model", num_ctx=2048, backoff_s=0)
     with pytest.raises(LLMUnavailable, match="not found"):
         await llm.generate(REQUEST)
-    assert len(fake_ollama.requests_to("/api/chat")) == 1
+    assert len(fake_ollama.requests) == 1  # /api/show already answered 404; not retried
 
 
 async def test_connection_refused_is_retried_then_unavailable(closed_port_url: str) -> None:
