@@ -104,11 +104,13 @@ def build_embedder(settings: Settings) -> Embedder:
     url = settings.models.embeddings_url
     if url.startswith("embedded://"):
         return MiniLMEmbedder()
+    from morgan.llm.factory import build_embedder as build_remote_embedder
     from morgan.llm.fallback_embedder import FallbackEmbedder
-    from morgan.llm.ollama import OllamaEmbedder
 
-    base = url.replace("ollama://", "http://", 1)
-    return FallbackEmbedder(OllamaEmbedder(base, settings.models.embeddings_model), MiniLMEmbedder())
+    model = settings.models.embeddings_model
+    remote = build_remote_embedder(url, model)
+    same_space = model.split(":")[0] in ("all-minilm", "all-minilm-l6-v2")
+    return FallbackEmbedder(remote, MiniLMEmbedder(), same_space=same_space)
 
 
 def build_llm_chain(settings: Settings) -> LLM:
@@ -222,16 +224,20 @@ async def build_services(settings: Settings, *, migrate: bool = False, warm: boo
         retriever=retriever, conversations=conversations, chat=chat,
     )
     if warm:
-        await asyncio.to_thread(_warm_up, embedder, llm, reranker)
+        await warm_up(embedder, llm, reranker)
     return services
 
 
-def _warm_up(*components: Any) -> None:
+async def warm_up(*components: Any) -> None:
+    """Load heavy models before serving; sync loaders run in a thread, async ones awaited."""
     for component in components:
         warm = getattr(component, "warm_up", None)
         if warm is None:
             continue
         try:
-            warm()
+            if asyncio.iscoroutinefunction(warm):
+                await warm()
+            else:
+                await asyncio.to_thread(warm)
         except Exception:  # noqa: BLE001 - a failed warm-up shows as `down` in status
             log.exception("warm_up_failed", component=type(component).__name__)

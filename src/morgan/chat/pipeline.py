@@ -20,7 +20,10 @@ from morgan.chat.ports import EmotionPort, LearningPort, NeutralTonePolicy, NoEm
 from morgan.chat.schemas import ChatRequest, ChatResponse, EmotionOut, SourceOut, StreamEvent
 from morgan.errors import DependencyUnavailable
 from morgan.llm.base import ChatMessage, Embedder, GenerationRequest, LLM, LLMUnavailable, SourcePassage
+from morgan.llm.budget import fit_to_budget
 from morgan.llm.citations import clean_citations
+from morgan.llm.fallback import FallbackLLM, FallbackReport
+from morgan.llm.fallback_embedder import FallbackEmbedder
 from morgan.rag.retrieval import Passage, Retriever
 
 log = structlog.get_logger(__name__)
@@ -76,7 +79,13 @@ class ChatPipeline:
         t = time.perf_counter()
         query_vector: list[float] | None = None
         try:
-            query_vector = (await self.embedder.embed([request.message]))[0]
+            if isinstance(self.embedder, FallbackEmbedder):
+                vectors, fell_back = await self.embedder.embed_reporting([request.message])
+                if fell_back:
+                    degraded.append("embeddings")
+            else:
+                vectors = await self.embedder.embed([request.message])
+            query_vector = vectors[0]
         except Exception as exc:  # noqa: BLE001
             log.warning("query_embedding_failed", error=str(exc)[:200])
             degraded.append("embeddings")
@@ -126,12 +135,23 @@ class ChatPipeline:
             top_p=tone.top_p,
             model=request.model,
         )
+        budget = fit_to_budget(gen_request, self.llm.count_tokens, self.llm.context_window)
+        gen_request = budget.request
+        if budget.trimmed:
+            log.info("prompt_trimmed", dropped_sources=budget.dropped_sources,
+                     dropped_history=budget.dropped_history, budget=budget.budget_tokens)
+        report = FallbackReport()
+        deltas = (
+            self.llm.stream(gen_request, report=report)
+            if isinstance(self.llm, FallbackLLM)
+            else self.llm.stream(gen_request)
+        )
         t = time.perf_counter()
         pieces: list[str] = []
         first_token_ms: float | None = None
         error: str | None = None
         try:
-            async for delta in self.llm.stream(gen_request):
+            async for delta in deltas:
                 if first_token_ms is None:
                     first_token_ms = _ms(t)
                 pieces.append(delta)
@@ -144,9 +164,8 @@ class ChatPipeline:
         timings["generate_ms"] = _ms(t)
         if first_token_ms is not None:
             timings["first_token_ms"] = first_token_ms
-        for item in _llm_degraded(self.llm):
-            if item not in degraded:
-                degraded.append(item)
+        if report.degraded and "llm" not in degraded:
+            degraded.append("llm")
 
         if error is not None:
             await self._record_failure(user_id, conversation.id, request.message, error)
@@ -157,7 +176,7 @@ class ChatPipeline:
         text, removed = clean_citations(raw_text, len(sources))
         check = self.tone.check(text, tone, emotion_state)
         timings["total_ms"] = _ms(t_start)
-        model_name = _llm_model_name(self.llm)
+        model_name = report.answered_by or self.llm.name
         _, assistant = await self.conversations.record_turn(
             user_id,
             conversation.id,
@@ -165,7 +184,7 @@ class ChatPipeline:
                 user_text=request.message,
                 assistant_text=text,
                 model=model_name,
-                prompt_tokens=self.llm.count_tokens(request.message) if pieces else 0,
+                prompt_tokens=budget.prompt_tokens,
                 completion_tokens=self.llm.count_tokens(text) if text else 0,
                 timings=timings,
                 sources=msgspec.to_builtins(sources),
@@ -225,14 +244,6 @@ def _source_title(p: Passage) -> str:
     if p.page:
         parts.append(f"page {p.page}")
     return " — ".join(parts)
-
-
-def _llm_degraded(llm: Any) -> list[str]:
-    return list(getattr(llm, "degraded", None) or [])
-
-
-def _llm_model_name(llm: Any) -> str:
-    return str(getattr(llm, "last_model", None) or getattr(llm, "name", "unknown"))
 
 
 def _ms(start: float) -> float:
