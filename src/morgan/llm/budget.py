@@ -25,8 +25,9 @@ from morgan.llm.prompts import render_source
 MESSAGE_OVERHEAD_TOKENS = 4
 """Role markers and separators a chat template adds around every message."""
 
-PROMPT_FRAME_TOKENS = 32
-"""The fixed words a prompt renderer adds ("Sources:", "Question:", instructions)."""
+PROMPT_FRAME_TOKENS = 128
+"""The fixed text a prompt renderer adds: "Sources:", "Question:", and for base models the
+instructions and worked example of `prompts.render_completion_prompt` (~90 tokens)."""
 
 
 class BudgetResult(msgspec.Struct, frozen=True):

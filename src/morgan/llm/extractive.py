@@ -22,12 +22,15 @@ NOT_FOUND = "I could not find this in your documents."
 
 _WORD = re.compile(r"[^\W_]+", re.UNICODE)
 _SENTENCE_END = re.compile(r"(?<=[.!?])[\"')\]]*\s+(?=[\"'(\[]?[A-Z0-9])|\n\s*\n|\n(?=\s*[-*•\d])")
-_STOPWORDS = frozenset("""
-a an and are as at be been but by can could did do does for from had has have how i if in
-into is it its me my of on or our so than that the their them then there these they this
-to was we were what when where which who whom why will with would you your about tell
-please any all also just more most some such not no yes should shall may might
-""".split())
+_STOPWORDS = frozenset([
+    "a", "an", "and", "are", "as", "at", "be", "been", "but", "by", "can", "could", "did",
+    "do", "does", "for", "from", "had", "has", "have", "how", "i", "if", "in", "into", "is",
+    "it", "its", "me", "my", "of", "on", "or", "our", "so", "than", "that", "the", "their",
+    "them", "then", "there", "these", "they", "this", "to", "was", "we", "were", "what",
+    "when", "where", "which", "who", "whom", "why", "will", "with", "would", "you", "your",
+    "about", "tell", "please", "any", "all", "also", "just", "more", "most", "some", "such",
+    "not", "no", "yes", "should", "shall", "may", "might",
+])
 
 
 class _Sentence(msgspec.Struct, frozen=True):
@@ -50,7 +53,8 @@ def content_terms(text: str) -> list[str]:
             if w not in _STOPWORDS and (len(w) > 1 or w.isdigit())]
 
 
-_ABBREVIATION = re.compile(r"(?:^|\s)(?:Dr|Mr|Mrs|Ms|Prof|St|vs|etc|e\.g|i\.e|No|Fig)\.$", re.I)
+_ABBREVIATION = re.compile(r"(?:^|\s)(?:Dr|Mr|Mrs|Ms|Prof|St|vs|etc|e\.g|i\.e|No|Fig)\.$",
+                           re.IGNORECASE)
 
 
 def split_sentences(text: str) -> list[str]:

@@ -64,7 +64,8 @@ class FallbackLLM:
                 continue
             try:
                 await warm_up()
-            except Exception as exc:  # noqa: BLE001 - a backend that cannot warm up is skipped later
+            # A backend that cannot warm up stays in the chain; its calls fail over later.
+            except Exception as exc:  # noqa: BLE001
                 log.warning("llm.fallback.warm_up_failed", backend=backend.name, error=repr(exc))
 
     def _fail(self, report: FallbackReport, backend: LLM, exc: Exception) -> None:

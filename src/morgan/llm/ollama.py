@@ -375,5 +375,11 @@ class OllamaEmbedder:
         return ComponentHealth("embeddings", self.name, "up")
 
 
-__all__ = ["OllamaClient", "OllamaEmbedder", "OllamaLLM", "OllamaModel", "PullProgress",
-           "DEFAULT_NUM_CTX_CAP"]
+__all__ = [
+    "DEFAULT_NUM_CTX_CAP",
+    "OllamaClient",
+    "OllamaEmbedder",
+    "OllamaLLM",
+    "OllamaModel",
+    "PullProgress",
+]

@@ -14,8 +14,8 @@ _REPO_ROOT = Path(__file__).resolve().parents[3]
 if str(_REPO_ROOT) not in sys.path:  # makes `tests.contract_fakes` importable
     sys.path.insert(0, str(_REPO_ROOT))
 
-from tests.contract_fakes.ollama import FakeOllama  # noqa: E402
-from tests.contract_fakes.openai_compat import FakeOpenAI  # noqa: E402
+from tests.contract_fakes.ollama import FakeOllama
+from tests.contract_fakes.openai_compat import FakeOpenAI
 
 
 @pytest.fixture

@@ -9,7 +9,9 @@ import time
 import pytest
 
 from morgan.llm.base import GenerationRequest, LLMUnavailable, SourcePassage
+from morgan.llm.budget import fit_to_budget
 from morgan.llm.embedded import DEFAULT_N_CTX, EmbeddedGGUFLLM, bundled_model_path
+from morgan.llm.prompts import render_completion_prompt
 
 pytestmark = pytest.mark.slow
 
@@ -93,3 +95,18 @@ async def test_lazy_load_on_first_use(tmp_path) -> None:  # type: ignore[no-unty
     assert (await llm.health()).state == "up"
     assert (await llm.generate(GROUNDED)).text
     assert llm.loaded and llm.context_window == 512
+
+
+async def test_budgeted_prompt_really_fits_the_model(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    pytest.importorskip("llama_cpp")
+    llm = EmbeddedGGUFLLM(cache_dir=tmp_path, n_ctx=1024)
+    await llm.warm_up()
+    sources = tuple(SourcePassage(n, f"Log {n}", f"Entry {n}: the backup ran fine. " * 40)
+                    for n in range(1, 9))
+    request = GenerationRequest(question="Did the backup run?", sources=sources,
+                                max_tokens=64, temperature=0.0)
+    result = fit_to_budget(request, llm.count_tokens, llm.context_window)
+    assert result.dropped_sources and result.fits
+    prompt_tokens = llm.count_tokens(render_completion_prompt(result.request))
+    assert prompt_tokens + request.max_tokens <= llm.context_window
+    assert (await llm.generate(result.request)).text

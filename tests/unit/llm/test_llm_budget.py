@@ -33,15 +33,15 @@ def test_request_that_fits_is_untouched() -> None:
 
 
 def test_lowest_ranked_sources_go_first() -> None:
-    result = fit_to_budget(REQUEST, words, 700, safety_margin=0.0)
+    result = fit_to_budget(REQUEST, words, 800, safety_margin=0.0)
     assert result.dropped_sources == (5, 4)
     assert [s.n for s in result.request.sources] == [1, 2, 3]
     assert result.dropped_history == 0
-    assert result.fits and result.prompt_tokens <= 700 - 100
+    assert result.fits and result.prompt_tokens <= 800 - 100
 
 
 def test_then_oldest_history_turns_go() -> None:
-    result = fit_to_budget(REQUEST, words, 400, safety_margin=0.0)
+    result = fit_to_budget(REQUEST, words, 500, safety_margin=0.0)
     assert [s.n for s in result.request.sources] == [1]
     assert result.dropped_sources == (5, 4, 3, 2)
     assert result.dropped_history == 2
@@ -50,13 +50,13 @@ def test_then_oldest_history_turns_go() -> None:
 
 
 def test_history_never_starts_with_an_assistant_turn() -> None:
-    result = fit_to_budget(REQUEST, words, 300, safety_margin=0.0)
+    result = fit_to_budget(REQUEST, words, 400, safety_margin=0.0)
     assert result.dropped_history == 4 and result.request.history == ()
     assert [s.n for s in result.request.sources] == [1]
 
 
 def test_last_source_goes_only_when_nothing_else_is_left() -> None:
-    result = fit_to_budget(REQUEST, words, 180, safety_margin=0.0)
+    result = fit_to_budget(REQUEST, words, 300, safety_margin=0.0)
     assert result.request.sources == () and result.request.history == ()
     assert result.fits
 
@@ -71,5 +71,5 @@ def test_answer_reservation_and_margin_count() -> None:
 
 def test_reports_when_even_the_question_does_not_fit() -> None:
     huge = GenerationRequest(question="why " * 500, max_tokens=100)
-    result = fit_to_budget(huge, words, 300)
+    result = fit_to_budget(huge, words, 600)
     assert not result.fits

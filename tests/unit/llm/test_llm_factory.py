@@ -25,7 +25,11 @@ from morgan.llm.tokens import estimate_tokens
 def test_network_urls(url: str, kind: str, expected_type: type, expected_base: str) -> None:
     llm = build_llm(url, "some-model", kind=kind)  # type: ignore[arg-type]
     assert isinstance(llm, expected_type)
-    base = llm.client.base_url if isinstance(llm, OllamaLLM) else llm.api_root  # type: ignore[union-attr]
+    if isinstance(llm, OllamaLLM):
+        base = llm.client.base_url
+    else:
+        assert isinstance(llm, OpenAICompatibleLLM)
+        base = llm.api_root
     assert base == expected_base
 
 
@@ -64,7 +68,8 @@ REQUEST = GenerationRequest(
 def test_chat_rendering() -> None:
     messages = render_chat_messages(REQUEST)
     assert messages[0] == {"role": "system", "content": "Be kind."}
-    assert messages[-1]["content"] == "Sources:\n[1] Notes: It is in the box.\n\nQuestion: Where is it?"
+    assert messages[-1]["content"] == (
+        "Sources:\n[1] Notes: It is in the box.\n\nQuestion: Where is it?")
 
 
 def test_completion_rendering_for_a_base_model() -> None:
