@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 import uuid
 
@@ -157,3 +158,30 @@ async def test_vector_outage_falls_back_to_keyword_search(api: Api) -> None:
     answer = (await api.client.post("/api/chat", json={"message": "basil cold nights"}, headers=api.auth())).json()
     assert "vectors" in answer["degraded"]
     assert answer["sources"] and answer["sources"][0]["document_id"] == doc_id
+
+
+async def test_background_ingest_job_reports_stages_and_stays_responsive(api: Api) -> None:
+    from tests.conftest import DOCUMENTS_DIR
+
+    pdf = (DOCUMENTS_DIR / "pdf" / "GeoBase_NHNC1_Data_Model_UML_EN.pdf").read_bytes()
+    r = await api.client.post(
+        "/api/ingest?wait=false", files={"file": ("geobase.pdf", pdf)}, headers=api.auth()
+    )
+    assert r.status_code == 202, r.text
+    job = r.json()["jobs"][0]
+    assert job["status"] == "queued"
+    # The server answers while the job runs (embedding happens off the event loop).
+    assert (await api.client.get("/health/live")).status_code == 200
+
+    async def wait_for_jobs() -> None:
+        await asyncio.gather(*list(api.services.background))
+
+    await api.on_app_loop(wait_for_jobs)
+    done = (await api.client.get(f"/api/ingest/jobs/{job['id']}", headers=api.auth())).json()
+    assert done["status"] == "succeeded", done
+    assert done["stage"] == "done" and done["done"] == done["total"] > 0
+    assert done["document_id"]
+    doc = (await api.client.get(f"/api/documents/{done['document_id']}", headers=api.auth())).json()
+    assert doc["pages"] == 19 and doc["chunks"] == done["total"]
+    other = await api.new_user("eve")
+    assert (await api.client.get(f"/api/ingest/jobs/{job['id']}", headers=api.auth(other))).status_code == 404
