@@ -10,6 +10,8 @@ FROM ${PYTHON_IMAGE} AS build
 ARG GPU=false
 ENV PIP_NO_CACHE_DIR=1 \
     PIP_DISABLE_PIP_VERSION_CHECK=1
+RUN apt-get update && apt-get install -y --no-install-recommends build-essential cmake \
+    && rm -rf /var/lib/apt/lists/*
 RUN python -m venv /opt/venv
 ENV PATH=/opt/venv/bin:$PATH
 
@@ -23,6 +25,8 @@ WORKDIR /src
 COPY pyproject.toml README.md ./
 COPY src ./src
 COPY tui ./tui
+# llama-cpp-python (the embedded LLM) compiles here; portable flags so the image runs on any x86-64.
+ENV CMAKE_ARGS="-DGGML_NATIVE=OFF"
 # The `gpu` extra adds onnxruntime-gpu; the CPU onnxruntime wheel must then go, because both
 # install the same `onnxruntime` module and the last one unpacked would win at random.
 RUN if [ "$GPU" = "true" ]; then \
@@ -41,7 +45,10 @@ RUN groupadd --system --gid 10001 morgan \
     && mkdir -p /data \
     && chown morgan:morgan /data
 COPY --from=build /opt/venv /opt/venv
+# Migrations ship beside the package; `morgan db upgrade` finds them via MORGAN_ALEMBIC_DIR.
+COPY alembic /app/alembic
 ENV PATH=/opt/venv/bin:$PATH \
+    MORGAN_ALEMBIC_DIR=/app/alembic \
     MORGAN_HOME=/data \
     HOME=/data \
     PYTHONUNBUFFERED=1 \
