@@ -188,18 +188,40 @@ def fit_head(train, dev, inputs, hidden, members, seed) -> dict[str, Any]:
             "train_seconds": seconds, "epochs": epochs}  # fmt: skip
 
 
-def tfidf_baseline(train, dev) -> tuple[np.ndarray, float]:
+def fit_tfidf(train, dev, max_features: int = 20000, c: float = 4.0) -> dict[str, Any]:
+    """TF-IDF uni+bigrams + one-vs-rest logistic regression (sklearn at training time only)."""
     from sklearn.feature_extraction.text import TfidfVectorizer
     from sklearn.linear_model import LogisticRegression
     from sklearn.multiclass import OneVsRestClassifier
 
+    from morgan.emotion.head import sigmoid
+    from morgan.emotion.tfidf import TfidfLogistic
+
     started = time.perf_counter()
-    vectoriser = TfidfVectorizer(ngram_range=(1, 2), min_df=2, sublinear_tf=True, max_features=50000)
+    vectoriser = TfidfVectorizer(
+        ngram_range=(1, 2), min_df=2, sublinear_tf=True, max_features=max_features
+    )
     x = vectoriser.fit_transform(train["texts"])
-    model = OneVsRestClassifier(LogisticRegression(C=4.0, max_iter=1000), n_jobs=1)
+    model = OneVsRestClassifier(LogisticRegression(C=c, max_iter=1000), n_jobs=1)
     model.fit(x, train["y"])
-    probs = model.predict_proba(vectoriser.transform(dev["texts"]))
-    return probs, time.perf_counter() - started
+    seconds = time.perf_counter() - started
+    vocabulary = [str(t) for t in vectoriser.get_feature_names_out()]
+    coef = np.stack([e.coef_[0] for e in model.estimators_], axis=1)
+    intercept = np.array([e.intercept_[0] for e in model.estimators_])
+    arrays = {
+        "vocabulary": np.array("\n".join(vocabulary)),
+        "idf": vectoriser.idf_.astype(np.float16),
+        "coef": coef.astype(np.float16),
+        "intercept": intercept.astype(np.float32),
+    }
+    # The shipped numpy re-implementation must agree with sklearn, fp16 rounding aside.
+    runtime = TfidfLogistic(vocabulary, arrays["idf"], arrays["coef"], arrays["intercept"])
+    dev_probs = sigmoid(runtime.logits(dev["texts"]))
+    reference = model.predict_proba(vectoriser.transform(dev["texts"]))
+    gap = float(np.abs(dev_probs - reference).max())
+    if gap > 0.02:
+        raise RuntimeError(f"numpy TF-IDF disagrees with sklearn by {gap:.4f}")
+    return {"arrays": arrays, "dev_probs": dev_probs, "train_seconds": seconds, "gap": gap}
 
 
 def build_cue_lexicon(texts: list[str], y: np.ndarray, per_label: int = 40) -> dict[str, dict]:
@@ -218,7 +240,8 @@ def build_cue_lexicon(texts: list[str], y: np.ndarray, per_label: int = 40) -> d
     counts = vectoriser.fit_transform(texts).tocsc()
     vocab = vectoriser.get_feature_names_out()
     keep = np.array([
-        not all(w in STOPWORDS for w in phrase.split()) for phrase in vocab
+        any(w not in STOPWORDS and len(w) >= 3 and w.isalpha() for w in phrase.split())
+        for phrase in vocab
     ])  # fmt: skip
     total = np.asarray(counts.sum(axis=0)).ravel().astype(np.float64)
     alpha = 500.0 * total / total.sum()
@@ -235,7 +258,8 @@ def build_cue_lexicon(texts: list[str], y: np.ndarray, per_label: int = 40) -> d
             (rest + alpha) / (n_rest + alpha0 - rest - alpha)
         )
         z = delta / np.sqrt(1.0 / (in_label + alpha) + 1.0 / (rest + alpha))
-        z[~keep | (in_label < 5)] = -np.inf
+        precision = in_label / np.maximum(total, 1)  # P(label | phrase)
+        z[~keep | (in_label < 5) | (precision < 0.15)] = -np.inf
         best = np.argsort(-z)[:per_label]
         best = best[z[best] > 3.0]
         if best.size:
@@ -286,11 +310,13 @@ def main() -> None:
     parser.add_argument("--dev", type=Path, required=True)
     parser.add_argument("--out", type=Path, default=DEFAULT_ARTIFACT_DIR)
     parser.add_argument("--cache-dir", type=Path, default=Path.home() / ".cache" / "morgan-emotion")
-    parser.add_argument("--json", type=Path, default=None, help="results file (default OUT/train_results.json is NOT written into the artifact)")
+    parser.add_argument("--json", type=Path, default=Path("emotion_train_results.json"),
+                        help="results file (kept out of the shipped artifact)")
     parser.add_argument("--compare", action="store_true", help="also train the alternative heads")
     parser.add_argument("--hidden", type=int, default=512)
     parser.add_argument("--members", type=int, default=3)
     parser.add_argument("--seed", type=int, default=SEED)
+    parser.add_argument("--tfidf-weight", type=float, default=0.6, help="blend weight of TF-IDF")
     parser.add_argument("--threads", type=int, default=2)
     args = parser.parse_args()
 
@@ -304,10 +330,11 @@ def main() -> None:
           f"(train {len(train['texts'])}, dev {len(dev['texts'])})", flush=True)  # fmt: skip
 
     rows: list[dict[str, Any]] = []
+    tfidf = fit_tfidf(train, dev)
+    rows.append(score_row("tfidf uni+bigram (20k) + logistic regression", tfidf["dev_probs"],
+                          dev["y"], train_s=round(tfidf["train_seconds"])))  # fmt: skip
+    print_table(rows[-1:])
     if args.compare:
-        probs, seconds = tfidf_baseline(train, dev)
-        rows.append(score_row("tfidf-1,2gram + logistic regression", probs, dev["y"],
-                              train_s=round(seconds)))  # fmt: skip
         candidates = [
             ("linear on minilm", ["minilm"], 0, 1),
             ("linear on minilm+emoji", ["minilm", "emoji"], 0, 1),
@@ -327,11 +354,16 @@ def main() -> None:
     inputs = ["minilm", "emoji"]
     final = fit_head(train, dev, inputs, args.hidden, args.members, args.seed)
     latency = head_latency_ms(final["members"], final["mean"], final["std"], len(final["mean"]))
-    name = f"mlp{args.hidden} x{args.members} on minilm+emoji (shipped)"
-    rows.append(score_row(name, final["dev_probs"], dev["y"], head_ms=round(latency, 3),
+    mlp_name = f"mlp{args.hidden} x{args.members} on minilm+emoji"
+    rows.append(score_row(mlp_name, final["dev_probs"], dev["y"], head_ms=round(latency, 3),
                           train_s=round(final["train_seconds"]), epochs=final["epochs"]))  # fmt: skip
-    thresholds = tune_thresholds(final["dev_probs"], dev["y"])
-    dev_metrics = report(decide(final["dev_probs"], thresholds), dev["y"])
+    blend = {"mlp": round(1.0 - args.tfidf_weight, 3), "tfidf": args.tfidf_weight}
+    blended = blend["mlp"] * final["dev_probs"] + blend["tfidf"] * tfidf["dev_probs"]
+    name = f"{blend['tfidf']} tfidf + {blend['mlp']} {mlp_name} (shipped)"
+    rows.append(score_row(name, blended, dev["y"],
+                          train_s=round(final["train_seconds"] + tfidf["train_seconds"])))  # fmt: skip
+    thresholds = tune_thresholds(blended, dev["y"])
+    dev_metrics = report(decide(blended, thresholds), dev["y"])
 
     args.out.mkdir(parents=True, exist_ok=True)
     arrays = {"input_mean": final["mean"].astype(np.float16),
@@ -340,6 +372,7 @@ def main() -> None:
         for key, value in member.items():
             arrays[f"m{i}_{key}"] = value.astype(np.float16)
     np.savez_compressed(args.out / "weights.npz", **arrays)
+    np.savez_compressed(args.out / "tfidf.npz", **tfidf["arrays"])
     (args.out / "thresholds.json").write_text(
         json.dumps({l: float(t) for l, t in zip(GOEMOTIONS_LABELS, thresholds)}, indent=1) + "\n"
     )
@@ -351,6 +384,9 @@ def main() -> None:
         "embedding_model": "sentence-transformers/all-MiniLM-L6-v2 (mean pooling, L2-normalised)",
         "embedding_dimension": 384,
         "emoji_model": "nade socialmedia_en nade_250k_hp.ftz (151 emojis, sqrt)",
+        "blend": blend,
+        "tfidf": {"ngram_range": [1, 2], "max_features": 20000, "min_df": 2, "C": 4.0,
+                  "sublinear_tf": True, "max_abs_gap_vs_sklearn": round(tfidf["gap"], 5)},
         "hidden": args.hidden,
         "members": args.members,
         "seed": args.seed,
@@ -372,9 +408,8 @@ def main() -> None:
     size = sum(p.stat().st_size for p in args.out.iterdir() if p.is_file())
     print(f"\nartifact: {args.out} ({size / 1e6:.2f} MB)")
     results = {"rows": rows, "dev": dev_metrics, "meta": meta, "artifact_bytes": size}
-    json_path = args.json or Path("emotion_train_results.json")
-    json_path.write_text(json.dumps(results, indent=1) + "\n")
-    print(f"results: {json_path}")
+    args.json.write_text(json.dumps(results, indent=1) + "\n")
+    print(f"results: {args.json}")
 
 
 if __name__ == "__main__":

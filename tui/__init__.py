@@ -1,5 +1,5 @@
-"""`morgan chat`: a Textual chat client that talks to a Morgan server over its HTTP API."""
+"""`morgan chat`: a Textual chat client that talks to a Morgan server over its HTTP API.
 
-from tui.app import MorganChatApp
-
-__all__ = ["MorganChatApp"]
+Nothing is imported here: `morgan` mounts `tui.cli` on every invocation, and Textual should
+load only when the chat actually starts.
+"""

@@ -19,7 +19,9 @@ from textual.containers import Horizontal, Vertical
 from textual.widgets import Footer, Header, OptionList, TextArea
 from textual.worker import Worker
 
+from morgan.cli.client import EXIT_AUTH, EXIT_SERVER, EXIT_UNREACHABLE
 from tui.client import AsyncMorganClient, ClientError, FeedbackUnavailable
+from tui.styles import APP_CSS
 from tui.widgets import (
     AssistantMessage,
     ConfirmDialog,
@@ -33,13 +35,12 @@ from tui.widgets import (
 
 log = structlog.get_logger(__name__)
 
-AUTH_EXIT_CODE = 4
 STATUS_REFRESH_S = 30.0
 
 
 class MorganChatApp(App[None]):
     TITLE = "Morgan"
-    CSS_PATH = "app.tcss"
+    CSS = APP_CSS
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("ctrl+q", "quit", "Quit", priority=True),
         Binding("ctrl+c", "copy_or_quit", "Quit", show=False, priority=True),
@@ -48,8 +49,8 @@ class MorganChatApp(App[None]):
         Binding("n", "new_conversation", "New"),
         Binding("r", "rename_conversation", "Rename"),
         Binding("d", "delete_conversation", "Delete"),
-        Binding("plus", "feedback(5)", "+ good"),
-        Binding("minus", "feedback(1)", "- bad"),
+        Binding("plus", "feedback(5)", "Good answer"),
+        Binding("minus", "feedback(1)", "Bad answer"),
         Binding("f5", "reconnect", "Refresh"),
         Binding("ctrl+l", "focus_prompt", "Type", show=False),
     ]
@@ -104,6 +105,14 @@ class MorganChatApp(App[None]):
     def streaming(self) -> bool:
         return self.chat_worker is not None and self.chat_worker.is_running
 
+    def _busy(self) -> bool:
+        """True (and says so) while an answer streams: one conversation changes at a time."""
+        if self.streaming:
+            self.notify(
+                "an answer is still streaming; press Escape to cancel it", severity="warning"
+            )
+        return self.streaming
+
     def on_mount(self) -> None:
         self.sub_title = self.client.url
         self.prompt_input.focus()
@@ -114,7 +123,9 @@ class MorganChatApp(App[None]):
         await self.client.aclose()
 
     # -- running server calls -----------------------------------------------------------------
-    def call_server(self, job: Callable[[], Awaitable[Any]], *, group: str = "server") -> Worker[None]:
+    def call_server(
+        self, job: Callable[[], Awaitable[Any]], *, group: str = "server"
+    ) -> Worker[None]:
         """Runs `job` in a worker; a failure becomes a notification."""
 
         async def guarded() -> None:
@@ -124,7 +135,7 @@ class MorganChatApp(App[None]):
                 self.report(exc)
             except asyncio.CancelledError:
                 raise
-            except Exception as exc:  # noqa: BLE001 - the UI boundary: show it, never crash
+            except Exception as exc:  # the UI boundary: show it, never crash
                 log.exception("tui_unexpected_error")
                 self.notify(f"unexpected error: {exc}", title="Error", severity="error")
 
@@ -134,10 +145,10 @@ class MorganChatApp(App[None]):
         if isinstance(exc, FeedbackUnavailable):
             self.notify(exc.message, title="Feedback", severity="warning")
             return
-        title = {3: "Server unreachable", AUTH_EXIT_CODE: "Authentication failed"}.get(
-            exc.exit_code, "Server error" if exc.exit_code >= 5 else "Request failed"
+        title = {EXIT_UNREACHABLE: "Server unreachable", EXIT_AUTH: "Authentication failed"}.get(
+            exc.exit_code, "Server error" if exc.exit_code >= EXIT_SERVER else "Request failed"
         )
-        if exc.exit_code in (3, AUTH_EXIT_CODE):
+        if exc.exit_code in (EXIT_UNREACHABLE, EXIT_AUTH):
             self.status_bar.set_server(title.lower(), False)
         self.notify(exc.message, title=title, severity="error", timeout=10)
 
@@ -151,15 +162,18 @@ class MorganChatApp(App[None]):
         body = await self.client.status()
         self.status_bar.set_server(
             f"{body.get('user', '?')} @ {self.client.url} ({body.get('mode', '?')})",
-            not body.get("degraded"),
+            True,
             body.get("degraded", []),
         )
 
     async def _refresh_status_quietly(self) -> None:
-        if self.status_bar.server_ok is None or self.streaming:
+        was_ok = self.status_bar.server_ok
+        if was_ok is None or self.streaming:
             return
         try:
             await self._refresh_status()
+            if was_ok is False:  # the server came back: show what was missed
+                await self._refresh_conversations()
         except ClientError as exc:
             self.status_bar.set_server(exc.message, False)
 
@@ -184,8 +198,7 @@ class MorganChatApp(App[None]):
         text = event.text.strip()
         if not text:
             return
-        if self.streaming:
-            self.notify("an answer is still streaming; press Escape to cancel it", severity="warning")
+        if self._busy():
             return
         event.prompt.clear()
         await self.message_log.add_user(text)
@@ -211,7 +224,7 @@ class MorganChatApp(App[None]):
             await bubble.fail("cancelled", state="cancelled")
             self.notify("answer cancelled", severity="warning")
             raise
-        except Exception as exc:  # noqa: BLE001 - the UI boundary: show it, never crash
+        except Exception as exc:  # the UI boundary: show it, never crash
             log.exception("tui_stream_failed")
             await stream.stop()
             await bubble.fail(str(exc))
@@ -220,10 +233,12 @@ class MorganChatApp(App[None]):
             await stream.stop()
         finally:
             self.status_bar.set_activity("")
-        if new_conversation or bubble.state == "ok":
+        if self.conversation_id is not None and (new_conversation or bubble.state == "ok"):
             self.call_server(self._refresh_conversations)
 
-    async def _on_stream_event(self, event: dict[str, Any], bubble: AssistantMessage, stream: Any) -> None:
+    async def _on_stream_event(
+        self, event: dict[str, Any], bubble: AssistantMessage, stream: Any
+    ) -> None:
         kind, data = event.get("event"), event.get("data") or {}
         if kind == "meta":
             self.conversation_id = str(data["conversation_id"])
@@ -241,7 +256,9 @@ class MorganChatApp(App[None]):
             self.status_bar.set_feeling(response.get("emotion"), response.get("tone"))
             self.status_bar.set_degraded(response.get("degraded") or [])
             if response.get("timings", {}).get("total_ms"):
-                bubble.border_subtitle = f"{response.get('model', '')} · {response['timings']['total_ms']:.0f} ms"
+                bubble.border_subtitle = (
+                    f"{response.get('model', '')} · {response['timings']['total_ms']:.0f} ms"
+                )
         elif kind == "error":
             detail = str(data.get("detail", "generation failed"))
             await stream.stop()
@@ -260,14 +277,12 @@ class MorganChatApp(App[None]):
         conversation_id = event.option.id
         if conversation_id is None or conversation_id == self.conversation_id:
             return
-        if self.streaming:
-            self.notify("an answer is still streaming; press Escape to cancel it", severity="warning")
+        if self._busy():
             return
         self.call_server(lambda: self._load_conversation(conversation_id), group="load")
 
     async def action_new_conversation(self) -> None:
-        if self.streaming:
-            self.notify("an answer is still streaming; press Escape to cancel it", severity="warning")
+        if self._busy():
             return
         self.conversation_id = None
         self.last_answer_id = None
@@ -303,8 +318,7 @@ class MorganChatApp(App[None]):
         target = self._target_conversation()
         if target is None:
             return
-        if self.streaming and target == self.conversation_id:
-            self.notify("an answer is still streaming; press Escape to cancel it", severity="warning")
+        if target == self.conversation_id and self._busy():
             return
 
         def confirmed(yes: bool | None) -> None:

@@ -30,12 +30,22 @@ def resolve_url(url: str | None) -> str:
 class AsyncMorganClient:
     """One method per API call the TUI makes; every error becomes a `ClientError`."""
 
-    def __init__(self, url: str | None = None, token: str | None = None, *, timeout: float = 300.0) -> None:
+    def __init__(
+        self,
+        url: str | None = None,
+        token: str | None = None,
+        *,
+        timeout: float = 300.0,
+        transport: httpx.AsyncBaseTransport | None = None,
+    ) -> None:
         self.url = resolve_url(url)
         self.token = resolve_token(token)
         headers = {"Authorization": f"Bearer {self.token}"} if self.token else {}
         self.http = httpx.AsyncClient(
-            base_url=self.url, headers=headers, timeout=httpx.Timeout(timeout, connect=5.0)
+            base_url=self.url,
+            headers=headers,
+            timeout=httpx.Timeout(timeout, connect=5.0),
+            transport=transport,
         )
 
     async def aclose(self) -> None:
@@ -80,7 +90,9 @@ class AsyncMorganClient:
             response = await self.http.post("/api/feedback", json=body)
         except httpx.TransportError as exc:
             raise self._unreachable(exc) from exc
-        if response.status_code == 405 or (response.status_code == 404 and _is_route_miss(response)):
+        if response.status_code == 405 or (
+            response.status_code == 404 and _is_route_miss(response)
+        ):
             raise FeedbackUnavailable()
         check(response)
 
@@ -111,7 +123,10 @@ def _is_route_miss(response: httpx.Response) -> bool:
         body = response.json()
     except ValueError:
         return True
-    return not isinstance(body, dict) or str(body.get("detail", "")).strip().lower() in ("", "not found")
+    return not isinstance(body, dict) or str(body.get("detail", "")).strip().lower() in (
+        "",
+        "not found",
+    )
 
 
 def is_uuid(value: str) -> bool:

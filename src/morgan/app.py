@@ -16,7 +16,9 @@ import morgan
 from morgan.api.chat import ChatController
 from morgan.api.deps import get_current_user, get_services
 from morgan.api.documents import DocumentController
+from morgan.api.emotion import EmotionController
 from morgan.api.health import live, metrics, ready, status
+from morgan.api.learning import LearningController
 from morgan.errors import EXCEPTION_HANDLERS
 from morgan.observability import Metrics, configure_logging, request_context_middleware
 from morgan.services import Services, build_services
@@ -52,7 +54,10 @@ def create_app(
         cors = CORSConfig(allow_origins=[o.strip() for o in settings.server.cors_origins.split(",")])
 
     app = Litestar(
-        route_handlers=[live, ready, metrics, status, DocumentController, ChatController, *_optional_routes()],
+        route_handlers=[
+            live, ready, metrics, status, DocumentController, ChatController, EmotionController,
+            LearningController, *_optional_routes(),
+        ],
         dependencies={
             "services": Provide(get_services, sync_to_thread=False),
             "user": Provide(get_current_user),
@@ -76,7 +81,7 @@ def create_app(
 def _optional_routes() -> list[object]:
     """Routers of modules that register their own endpoints (OpenAI API, emotion, learning)."""
     routes: list[object] = []
-    for module_name in ("morgan.api.openai", "morgan.api.emotion", "morgan.api.learning"):
+    for module_name in ("morgan.api.openai",):
         try:
             module = __import__(module_name, fromlist=["ROUTES"])
         except ModuleNotFoundError as exc:

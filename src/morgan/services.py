@@ -8,6 +8,7 @@ gathers them for `/health/ready`, `/api/status` and `/metrics`.
 from __future__ import annotations
 
 import asyncio
+import base64
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -79,6 +80,9 @@ class Services:
         return task
 
     async def close(self) -> None:
+        queue = self.extras.get("learning_queue")
+        if queue is not None:
+            await queue.stop(timeout=10)  # drain: queued learning is finished, not dropped
         if hasattr(self.blobs, "stop"):
             await self.blobs.stop()
         for task in list(self.background):
@@ -217,21 +221,116 @@ async def build_services(settings: Settings, *, migrate: bool = False, warm: boo
         reranker=None if isinstance(reranker, DisabledReranker) else reranker,
     )
     conversations = ConversationRepository(db)
+    try:
+        feelings = await build_emotion_empathy_learning(settings, db, embedder)
+    except ImportError:  # TEMPORARY while the SQL repositories land
+        feelings = _no_feelings()
+    retriever.boosts = feelings.learning_adapter.boosts
     chat = ChatPipeline(
         conversations=conversations,
         retriever=retriever,
         embedder=embedder,
         llm=llm,
         cache=cache,
+        emotion=feelings.emotion_adapter,
+        tone=feelings.empathy_adapter,
+        learning=feelings.learning_adapter,
     )
     services = Services(
         settings=settings, db=db, auth=auth, blobs=blobs, cache=cache, vectors=vectors,
         embedder=embedder, llm=llm, reranker=reranker, documents=documents, ingest=ingest,
         retriever=retriever, conversations=conversations, chat=chat,
+        extras={
+            "emotion_detector": feelings.detector,
+            "emotion_repository": feelings.emotion_repository,
+            "learning": feelings.learning,
+            "learning_repos": feelings.repos,
+            "learning_queue": feelings.queue,
+        },
     )
     if warm:
-        await warm_up(embedder, llm, reranker)
+        await warm_up(embedder, llm, reranker, feelings.detector)
     return services
+
+
+@dataclass
+class LearningRepos:
+    preferences: Any
+    patterns: Any
+    boosts: Any
+    feedback: Any
+
+
+@dataclass
+class Feelings:
+    """Emotion, empathy and learning, built together because they share the queue and key."""
+
+    detector: Any
+    emotion_repository: Any
+    learning: Any
+    repos: LearningRepos
+    queue: Any
+    emotion_adapter: Any
+    empathy_adapter: Any
+    learning_adapter: Any
+
+
+def _no_feelings() -> Feelings:
+    from morgan.chat.ports import NeutralTonePolicy, NoEmotionDetector, NoLearning
+
+    return Feelings(None, None, None, LearningRepos(None, None, None, None), None,
+                    NoEmotionDetector(), NeutralTonePolicy(), NoLearning())
+
+
+async def build_emotion_empathy_learning(settings: Settings, db: Database, embedder: Embedder) -> Feelings:
+    from morgan.chat.adapters import EmotionAdapter, EmpathyAdapter, LearningAdapter
+    from morgan.emotion import EmotionCipher, build_detector, load_or_create_key
+    from morgan.emotion.repository import EmotionRepository
+    from morgan.empathy import TonePolicy
+    from morgan.learning import LearningQueue, LearningService
+    from morgan.learning.sql import (
+        SqlBoostRepository,
+        SqlFeedbackRepository,
+        SqlPatternRepository,
+        SqlPreferenceRepository,
+    )
+    from morgan.llm.minilm import MiniLMEmbedder
+
+    key = load_or_create_key(settings.home / "emotion.key", settings.auth.emotion_key or None)
+    old_keys = [
+        base64.b64decode(k.strip()) for k in settings.auth.emotion_old_keys.split(",") if k.strip()
+    ]
+    cipher = EmotionCipher.from_keys(key, old_keys)
+    # The shipped head reads all-MiniLM-L6-v2 vectors: reuse the query embedding only when the
+    # chat path computes exactly those.
+    minilm_space = isinstance(embedder, MiniLMEmbedder) or (
+        settings.models.embeddings_model.split(":")[0] in ("all-minilm", "all-minilm-l6-v2")
+    )
+    detector = build_detector(
+        settings.models.emotion_model or None,
+        embedder=embedder if isinstance(embedder, MiniLMEmbedder) else None,
+    )
+    queue = LearningQueue()
+    await queue.start()
+    repos = LearningRepos(
+        SqlPreferenceRepository(db), SqlPatternRepository(db), SqlBoostRepository(db),
+        SqlFeedbackRepository(db),
+    )
+    learning = LearningService(repos.preferences, repos.patterns, repos.boosts, repos.feedback)
+    emotion_repository = EmotionRepository(db, cipher)
+    return Feelings(
+        detector=detector,
+        emotion_repository=emotion_repository,
+        learning=learning,
+        repos=repos,
+        queue=queue,
+        emotion_adapter=EmotionAdapter(
+            detector, cipher, repository=emotion_repository, queue=queue,
+            reuse_query_embedding=minilm_space,
+        ),
+        empathy_adapter=EmpathyAdapter(TonePolicy(), learning),
+        learning_adapter=LearningAdapter(learning, queue),
+    )
 
 
 async def warm_up(*components: Any) -> None:

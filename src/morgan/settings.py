@@ -120,6 +120,9 @@ class AuthSettings(_Section):
     emotion_key: str = ""
     """Base64 AES-256 key for emotional data at rest; empty = generated into MORGAN_HOME/emotion.key
     (MORGAN_AUTH_EMOTION_KEY, also read from MORGAN_EMOTION_KEY)."""
+    emotion_old_keys: str = ""
+    """Comma-separated base64 keys that still decrypt older rows after a rotation
+    (MORGAN_AUTH_EMOTION_OLD_KEYS); new rows always use the current key."""
 
 
 class Settings(msgspec.Struct, kw_only=True):

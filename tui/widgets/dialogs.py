@@ -2,15 +2,17 @@
 
 from __future__ import annotations
 
+from typing import ClassVar
+
 from textual.app import ComposeResult
-from textual.binding import Binding
+from textual.binding import Binding, BindingType
 from textual.containers import Horizontal, Vertical
 from textual.screen import ModalScreen
 from textual.widgets import Button, Input, Label
 
 
 class ConfirmDialog(ModalScreen[bool]):
-    BINDINGS = [
+    BINDINGS: ClassVar[list[BindingType]] = [
         Binding("y", "answer(True)", "Yes"),
         Binding("n,escape", "answer(False)", "No"),
     ]
@@ -37,7 +39,7 @@ class ConfirmDialog(ModalScreen[bool]):
 
 
 class RenameDialog(ModalScreen[str | None]):
-    BINDINGS = [Binding("escape", "cancel", "Cancel")]
+    BINDINGS: ClassVar[list[BindingType]] = [Binding("escape", "cancel", "Cancel")]
 
     def __init__(self, title: str) -> None:
         super().__init__()
@@ -46,7 +48,12 @@ class RenameDialog(ModalScreen[str | None]):
     def compose(self) -> ComposeResult:
         with Vertical(classes="dialog"):
             yield Label("New title (Enter to save, Esc to cancel)")
-            yield Input(self.current, id="title", select_on_focus=True)
+            yield Input(self.current, id="title")
+
+    def on_mount(self) -> None:
+        title = self.query_one("#title", Input)
+        title.focus()
+        title.select_all()  # typing replaces the old title; arrows keep it for editing
 
     def on_input_submitted(self, event: Input.Submitted) -> None:
         title = event.value.strip()

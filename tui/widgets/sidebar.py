@@ -12,7 +12,9 @@ from textual.widgets.option_list import Option
 def conversation_label(row: dict[str, Any]) -> Text:
     when = str(row.get("updated_at", ""))[:16].replace("T", " ")
     count = row.get("messages", 0)
-    label = Text(str(row.get("title") or "(untitled)"), style="bold", overflow="ellipsis", no_wrap=True)
+    label = Text(
+        str(row.get("title") or "(untitled)"), style="bold", overflow="ellipsis", no_wrap=True
+    )
     label.append(f"\n{when} · {count} msg{'s' if count != 1 else ''}", style="dim")
     return label
 

@@ -16,7 +16,7 @@ def format_source(source: dict[str, Any]) -> str:
     heading = source.get("heading") or ""
     title = source.get("title") or ""
     if heading.startswith(f"{title} > "):
-        heading = heading[len(title) + 3:]  # headings repeat the document title as their root
+        heading = heading[len(title) + 3 :]  # headings repeat the document title as their root
     if heading and heading != title:
         line += f" — {heading}"
     if source.get("page"):

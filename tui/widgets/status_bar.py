@@ -27,6 +27,7 @@ class StatusBar(Static):
         self.activity = ""
 
     def set_server(self, text: str, ok: bool | None, degraded: list[str] | None = None) -> None:
+        """`ok`: reachable and authenticated; degraded components are shown beside it."""
         self.server, self.server_ok = text, ok
         if degraded is not None:
             self.degraded = list(degraded)
@@ -49,7 +50,9 @@ class StatusBar(Static):
         return self.line().plain
 
     def line(self) -> Text:
-        colour = {True: "green", False: "red", None: "yellow"}[self.server_ok]
+        colour = "red" if self.server_ok is False else "green"
+        if self.server_ok is None or (self.server_ok and self.degraded):
+            colour = "yellow"
         text = Text.assemble(("● ", colour), self.server)
         if self.degraded:
             text.append("  degraded: ", style="yellow")

@@ -24,6 +24,7 @@ from morgan.llm.budget import fit_to_budget
 from morgan.llm.citations import clean_citations
 from morgan.llm.fallback import FallbackLLM, FallbackReport
 from morgan.llm.fallback_embedder import FallbackEmbedder
+from morgan.llm.grounding import attach_citations
 from morgan.rag.retrieval import Passage, Retriever
 
 log = structlog.get_logger(__name__)
@@ -107,7 +108,7 @@ class ChatPipeline:
         emotion_out, emotion_state = await emotion_task
         timings["retrieve_emotion_ms"] = _ms(t)
 
-        tone = await self.tone.decide(user_id, emotion_state, history)
+        tone = await self.tone.decide(user_id, emotion_state, history, request.message)
         sources = [
             SourceOut(
                 n=i, document_id=p.document_id, title=p.title, chunk_index=p.chunk_index,
@@ -174,6 +175,11 @@ class ChatPipeline:
 
         raw_text = "".join(pieces).strip()
         text, removed = clean_citations(raw_text, len(sources))
+        # Weak models (the bundled 270M base model) rarely write [n]: cite each uncited
+        # sentence from the source it matches best, if any (see morgan.llm.grounding).
+        text, added_citations = attach_citations(text, gen_request.sources)
+        if added_citations:
+            log.debug("citations_attached", added=added_citations)
         check = self.tone.check(text, tone, emotion_state)
         timings["total_ms"] = _ms(t_start)
         model_name = report.answered_by or self.llm.name
@@ -196,7 +202,7 @@ class ChatPipeline:
         assert assistant is not None
         await self._remember(conversation.id, history, request.message, text)
         self.learning.observe_turn(
-            user_id, assistant.id, request.message, [p.document_id for p in passages]
+            user_id, assistant.id, request.message, [p.document_id for p in passages], conversation.id
         )
         response = ChatResponse(
             conversation_id=conversation.id,

@@ -30,6 +30,8 @@ class Tone(msgspec.Struct, kw_only=True):
     opener: str | None = None
     acknowledge: bool = False
     crisis: bool = False
+    decision: Any = None
+    """The empathy module's full decision, handed back to its response check."""
 
 
 class EmotionPort(Protocol):
@@ -47,7 +49,9 @@ class EmotionPort(Protocol):
 class TonePort(Protocol):
     name: str
 
-    async def decide(self, user_id: uuid.UUID, emotion_state: Any, history: Sequence[tuple[str, str]]) -> Tone: ...
+    async def decide(
+        self, user_id: uuid.UUID, emotion_state: Any, history: Sequence[tuple[str, str]], message: str = ""
+    ) -> Tone: ...
 
     def check(self, text: str, tone: Tone, emotion_state: Any) -> dict[str, Any]: ...
 
@@ -55,7 +59,10 @@ class TonePort(Protocol):
 class LearningPort(Protocol):
     name: str
 
-    def observe_turn(self, user_id: uuid.UUID, message_id: uuid.UUID, question: str, cited_documents: Sequence[uuid.UUID]) -> None:
+    def observe_turn(
+        self, user_id: uuid.UUID, message_id: uuid.UUID, question: str,
+        cited_documents: Sequence[uuid.UUID], conversation_id: uuid.UUID | None = None,
+    ) -> None:
         """Never blocks: queues background work."""
         ...
 
@@ -79,7 +86,7 @@ class NeutralTonePolicy:
 
     name = "neutral"
 
-    async def decide(self, user_id, emotion_state, history) -> Tone:  # type: ignore[no-untyped-def]
+    async def decide(self, user_id, emotion_state, history, message="") -> Tone:  # type: ignore[no-untyped-def]
         return Tone()
 
     def check(self, text: str, tone: Tone, emotion_state: Any) -> dict[str, Any]:
@@ -91,7 +98,7 @@ class NoLearning:
 
     name = "none"
 
-    def observe_turn(self, user_id, message_id, question, cited_documents) -> None:  # type: ignore[no-untyped-def]
+    def observe_turn(self, user_id, message_id, question, cited_documents, conversation_id=None) -> None:  # type: ignore[no-untyped-def]
         return None
 
     async def boosts(self, user_id: uuid.UUID) -> dict[uuid.UUID, float]:

@@ -26,9 +26,10 @@ log = structlog.get_logger(__name__)
 
 
 class EmbeddingHeadDetector:
-    """Head over [MiniLM embedding | nade emoji distribution]; see docs/emotion.md."""
+    """MLP over [MiniLM embedding | nade emoji distribution] blended with TF-IDF logistic
+    regression; see docs/emotion.md."""
 
-    name = "minilm-emoji-mlp"
+    name = "minilm-emoji-tfidf"
 
     def __init__(
         self,
@@ -80,7 +81,7 @@ class EmbeddingHeadDetector:
         parts = {"minilm": np.asarray(embeddings, dtype=np.float32)}
         if "emoji" in head.inputs:
             parts["emoji"] = self._emoji.features(texts)
-        return head.predict_proba(head.transform_inputs(parts))
+        return head.predict_proba(head.transform_inputs(parts), list(texts))
 
     def result_from_embedding(self, text: str, embedding: Sequence[float]) -> EmotionResult:
         probs = self.probabilities([text], np.asarray([embedding], dtype=np.float32))[0]

@@ -1,6 +1,10 @@
-"""The shipped emotion head: a small MLP ensemble over [MiniLM embedding | emoji features].
+"""The shipped emotion head: a blend of two cheap models.
 
-Inference is plain numpy (no torch at run time): a few matrix products on a ~500-d vector.
+- an MLP ensemble over [MiniLM query embedding | nade emoji distribution];
+- a TF-IDF uni+bigram logistic regression over the raw text.
+
+Probabilities are blended with fixed weights (meta.json `blend`). Inference is plain numpy
+(no torch, no scikit-learn at run time).
 Artifact layout (written by scripts/train_emotion.py): `weights.npz`, `thresholds.json`,
 `meta.json`.
 """
@@ -14,6 +18,7 @@ from typing import Any
 import numpy as np
 
 from morgan.emotion.labels import GOEMOTIONS_LABELS
+from morgan.emotion.tfidf import TfidfLogistic
 
 DEFAULT_ARTIFACT_DIR = Path(__file__).resolve().parent / "artifacts"
 _GELU_C = float(np.sqrt(2.0 / np.pi))
@@ -47,6 +52,14 @@ class EmotionHead:
             tuple(arrays[f"m{i}_{name}"] for name in ("w1", "b1", "w2", "b2"))
             for i in range(int(self.meta["members"]))
         ]
+        self.blend: dict[str, float] = dict(self.meta.get("blend", {"mlp": 1.0}))
+        self.tfidf: TfidfLogistic | None = None
+        if self.blend.get("tfidf", 0.0) > 0.0:
+            with np.load(self.artifact_dir / "tfidf.npz") as npz:
+                vocabulary = str(npz["vocabulary"]).split("\n")
+                self.tfidf = TfidfLogistic(
+                    vocabulary, npz["idf"], npz["coef"], npz["intercept"]
+                )
 
     @property
     def input_dimension(self) -> int:
@@ -62,10 +75,17 @@ class EmotionHead:
             blocks.append(block)
         return np.concatenate(blocks, axis=1)
 
-    def predict_proba(self, features: np.ndarray) -> np.ndarray:
-        """(n, input_dimension) raw concatenated features -> (n, 28) probabilities."""
+    def mlp_proba(self, features: np.ndarray) -> np.ndarray:
+        """(n, input_dimension) raw concatenated features -> (n, 28) MLP probabilities."""
         x = (features - self.mean) * self.scale
         total = np.zeros((x.shape[0], len(GOEMOTIONS_LABELS)), dtype=np.float32)
         for w1, b1, w2, b2 in self.members:
             total += sigmoid(gelu_tanh(x @ w1 + b1) @ w2 + b2)
         return total / len(self.members)
+
+    def predict_proba(self, features: np.ndarray, texts: list[str]) -> np.ndarray:
+        """Blended (n, 28) probabilities for texts and their dense features."""
+        probs = self.blend.get("mlp", 0.0) * self.mlp_proba(features)
+        if self.tfidf is not None:
+            probs += self.blend["tfidf"] * sigmoid(self.tfidf.logits(texts))
+        return probs

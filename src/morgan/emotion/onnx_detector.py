@@ -87,7 +87,10 @@ class OnnxEmotionDetector:
         import onnxruntime as ort
         from transformers import AutoTokenizer
 
+        onnx_path = _find_onnx(self.model_dir)
         config = json.loads((self.model_dir / "config.json").read_text())
+        positions = int(config.get("max_position_embeddings", self._max_tokens))
+        self._max_tokens = min(self._max_tokens, positions)
         id2label = {int(k): v for k, v in config.get("id2label", {}).items()}
         if not id2label:
             raise EmotionModelError(f"{self.model_dir}/config.json has no id2label")
@@ -119,7 +122,7 @@ class OnnxEmotionDetector:
         options.intra_op_num_threads = self._threads
         options.inter_op_num_threads = 1
         session = ort.InferenceSession(
-            str(_find_onnx(self.model_dir)), options, providers=["CPUExecutionProvider"]
+            str(onnx_path), options, providers=["CPUExecutionProvider"]
         )
         self._input_names = {i.name for i in session.get_inputs()}
         self._session = session

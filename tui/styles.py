@@ -1,9 +1,13 @@
+"""The app's stylesheet, kept in Python so it ships with the package without package-data."""
+
+APP_CSS = """
 #body {
     height: 1fr;
 }
 
 #sidebar {
     width: 30;
+    height: 1fr;
     border: round $primary 50%;
     border-title-color: $text-accent;
 }
@@ -68,6 +72,10 @@ AssistantMessage {
     border-subtitle-color: $text-muted;
 }
 
+AssistantMessage > *:last-child {
+    margin-bottom: 0;
+}
+
 AssistantMessage.cancelled {
     border: round $warning;
 }
@@ -94,6 +102,10 @@ ConfirmDialog, RenameDialog {
     background: $surface;
 }
 
+.dialog Label {
+    width: 100%;
+}
+
 .dialog .buttons {
     height: auto;
     margin-top: 1;
@@ -103,3 +115,4 @@ ConfirmDialog, RenameDialog {
 .dialog Button {
     margin-left: 1;
 }
+"""

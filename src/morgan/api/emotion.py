@@ -1,0 +1,65 @@
+"""Direct emotion analysis and the user's own emotional trend (decrypted only here)."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import msgspec
+from litestar import Controller, get, post
+from litestar.params import Parameter
+
+from morgan.auth import CurrentUser
+from morgan.emotion import detect_crisis, extract_triggers
+from morgan.errors import DependencyUnavailable
+from morgan.services import Services
+
+
+class AnalyzeIn(msgspec.Struct, forbid_unknown_fields=True):
+    text: str
+
+    def __post_init__(self) -> None:
+        if not self.text.strip():
+            raise ValueError("text must not be empty")
+        if len(self.text) > 8000:
+            raise ValueError("text is longer than 8000 characters")
+
+
+class EmotionController(Controller):
+    tags = ["emotion"]
+
+    @post("/api/emotion/analyze", status_code=200)
+    async def analyze(self, data: AnalyzeIn, services: Services, user: CurrentUser) -> dict[str, Any]:
+        detector = services.extras.get("emotion_detector")
+        if detector is None:
+            raise DependencyUnavailable("emotion detection is off")
+        vector = (await services.embedder.embed([data.text]))[0]
+        result = await detector.detect(data.text, vector)
+        crisis = detect_crisis(data.text)
+        return {
+            **msgspec.to_builtins(result),
+            "triggers": msgspec.to_builtins(extract_triggers(data.text, result)),
+            "crisis": msgspec.to_builtins(crisis) if crisis else None,
+        }
+
+    @get("/api/emotion/history")
+    async def history(
+        self, services: Services, user: CurrentUser, days: int = Parameter(default=30, ge=1, le=365)
+    ) -> dict[str, Any]:
+        repo = services.extras.get("emotion_repository")
+        if repo is None:
+            raise DependencyUnavailable("emotion history is off")
+        since = datetime.now(UTC) - timedelta(days=days)
+        states = await repo.history(user.id, since=since, limit=2000)
+        entries = []
+        for at, payload in states:
+            result = payload.get("result", {}) if isinstance(payload, dict) else {}
+            entries.append({
+                "at": at.isoformat(), "label": result.get("label"), "ekman": result.get("ekman"),
+                "intensity": result.get("intensity"), "valence": result.get("valence"),
+            })
+        patterns = await repo.get_patterns(user.id)
+        return {"days": days, "entries": entries, "patterns": msgspec.to_builtins(patterns)}
+
+
+ROUTES = [EmotionController]

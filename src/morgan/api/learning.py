@@ -1,0 +1,112 @@
+"""Feedback on answers and the preferences Morgan has learned (view and forget)."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import UTC, datetime
+from typing import Any
+
+import msgspec
+from litestar import Controller, delete, get, post
+from litestar.status_codes import HTTP_201_CREATED, HTTP_204_NO_CONTENT
+
+from morgan.auth import CurrentUser
+from morgan.errors import BadRequest, NotFound
+from morgan.learning import Feedback
+from morgan.services import Services
+
+
+class FeedbackIn(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
+    rating: int
+    message_id: uuid.UUID | None = None
+    conversation_id: uuid.UUID | None = None
+    comment: str = ""
+    id: str | None = None
+    """Idempotency key: the same id twice is recorded once."""
+
+    def __post_init__(self) -> None:
+        if not 1 <= self.rating <= 5:
+            raise ValueError("rating must be between 1 and 5")
+        if len(self.comment) > 4000:
+            raise ValueError("comment is longer than 4000 characters")
+
+
+class FeedbackOut(msgspec.Struct):
+    id: str
+    message_id: uuid.UUID
+    rating: int
+    recorded: bool
+    boosts: dict[str, float]
+
+
+class PreferenceOut(msgspec.Struct):
+    key: str
+    value: str
+    confidence: float
+    source_text: str
+    updated_at: str
+
+
+class LearningController(Controller):
+    tags = ["learning"]
+
+    @post("/api/feedback", status_code=HTTP_201_CREATED)
+    async def feedback(self, data: FeedbackIn, services: Services, user: CurrentUser) -> FeedbackOut:
+        learning = _learning(services)
+        convs = services.conversations
+        if data.message_id is not None:
+            message = await convs.get_message(user.id, data.message_id)
+        elif data.conversation_id is not None:
+            msgs = await convs.messages(user.id, data.conversation_id)
+            answers = [m for m in msgs if m.role == "assistant"]
+            if not answers:
+                raise NotFound("that conversation has no answer to rate yet")
+            message = answers[-1]
+        else:
+            message = await convs.last_assistant_message(user.id)
+            if message is None:
+                raise NotFound("there is no answer to rate yet; ask something first")
+        if message.role != "assistant":
+            raise BadRequest("feedback rates Morgan's answers; that message is the user's")
+        documents = tuple(dict.fromkeys(str(s["document_id"]) for s in message.sources or []))
+        feedback_id = data.id or uuid.uuid4().hex
+        outcome = await learning.record_feedback(
+            str(user.id),
+            Feedback(
+                id=feedback_id, answer_id=str(message.id), at=datetime.now(UTC), rating=data.rating,  # type: ignore[arg-type]
+                document_ids=documents, answer_length_words=len(message.content.split()),
+                comment=data.comment,
+            ),
+        )
+        return FeedbackOut(
+            id=feedback_id, message_id=message.id, rating=data.rating, recorded=outcome.recorded,
+            boosts={b.document_id: round(b.value, 4) for b in outcome.boosts},
+        )
+
+    @get("/api/preferences")
+    async def preferences(self, services: Services, user: CurrentUser) -> list[PreferenceOut]:
+        prefs = await _learning(services).preferences_for(str(user.id), include_inferred=False)
+        return [
+            PreferenceOut(p.key, p.value, round(p.confidence, 3), p.source_text, p.updated_at.isoformat())
+            for p in sorted(prefs.values(), key=lambda p: p.key)
+        ]
+
+    @delete("/api/preferences/{key:str}", status_code=HTTP_204_NO_CONTENT)
+    async def forget_preference(self, key: str, services: Services, user: CurrentUser) -> None:
+        prefs = await _learning(services).preferences_for(str(user.id), include_inferred=False)
+        if key not in prefs:
+            raise NotFound(f"no learned preference {key!r}")
+        await services.extras["learning_repos"].preferences.delete_preference(str(user.id), key)
+
+    @delete("/api/preferences", status_code=HTTP_204_NO_CONTENT)
+    async def forget_all(self, services: Services, user: CurrentUser) -> None:
+        repo = services.extras["learning_repos"].preferences
+        for key in await repo.get_preferences(str(user.id)):
+            await repo.delete_preference(str(user.id), key)
+
+
+def _learning(services: Services) -> Any:
+    return services.extras["learning"]
+
+
+ROUTES = [LearningController]
