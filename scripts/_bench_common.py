@@ -243,6 +243,26 @@ class EmbeddingCache:
         return len(todo)
 
 
+class ConstantEmbedder:
+    """Same unit vector for every text: lets a sparse-only evaluation skip the dense model."""
+
+    name = "constant"
+
+    def __init__(self, dimension: int = 384) -> None:
+        self.dimension = dimension
+
+    def warm_up(self) -> None:
+        return None
+
+    async def health(self) -> Any:
+        from morgan.components import ComponentHealth
+
+        return ComponentHealth("embeddings", self.name, "up")
+
+    async def embed(self, texts: Sequence[str]) -> list[list[float]]:
+        return [[1.0] + [0.0] * (self.dimension - 1) for _ in texts]
+
+
 def embedding_texts_for(files: Sequence[tuple[str, bytes]], token_counter: Any) -> list[str]:
     """The exact texts ingestion will embed for these files (same extract, chunk, prefix)."""
     from morgan.rag.chunking import chunk_document

@@ -49,9 +49,13 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--vectors-url", default="", help="Qdrant server URL (overrides --vectors)")
     p.add_argument("--cache", type=Path, default=DEFAULT_CACHE, help="embedding cache (sqlite)")
     p.add_argument("--no-cache", action="store_true", help="embed during ingestion, no cache")
+    p.add_argument("--no-dense", action="store_true",
+                   help="sparse-only run: a constant embedder replaces MiniLM (systems=bm25)")
     p.add_argument("--systems", default="morgan,bm25,dense", help="comma-separated subset")
     p.add_argument("--candidates", type=int, help="override Retriever.candidates_per_list")
     p.add_argument("--quiet", action="store_true", help="no progress bars")
+    p.add_argument("--prime-only", action="store_true",
+                   help="only fill the embedding cache (judged documents first), then stop")
     return p.parse_args(argv)
 
 
@@ -71,6 +75,25 @@ def _progress(quiet: bool) -> Any:
     )
 
 
+async def prime_embeddings(
+    services: Any, embedder: common.EmbeddingCache, files: list[tuple[str, bytes]], progress: Any
+) -> dict[str, Any]:
+    """Embed what ingestion will embed, 100 documents at a time (so an interrupted run
+    still leaves a usable cache for the documents it reached), shortest texts first."""
+    t0 = time.perf_counter()
+    task = progress.add_task("embedding (prime)", total=len(files))
+    counter = services.ingest.token_counter
+    embedded = unique = 0
+    for start in range(0, len(files), 100):
+        part = files[start : start + 100]
+        texts = await asyncio.to_thread(common.embedding_texts_for, part, counter)
+        unique += len(set(texts))
+        embedded += await embedder.prime(texts)
+        progress.update(task, completed=start + len(part))
+    return {"prime_seconds": round(time.perf_counter() - t0, 1), "prime_embedded": embedded,
+            "prime_cached": unique - embedded}
+
+
 async def ingest_corpus(
     services: Any, user_id: Any, data: common.BeirData, dataset_name: str, progress: Any,
     embedder: common.EmbeddingCache | None,
@@ -79,23 +102,7 @@ async def ingest_corpus(
     files = [(f"{doc_id}.md", common.beir_markdown(*data.corpus[doc_id]), doc_id) for doc_id in data.corpus]
     stats: dict[str, Any] = {}
     if embedder is not None:
-        t0 = time.perf_counter()
-        task = progress.add_task("chunking (prime)", total=len(files))
-        texts: list[str] = []
-        counter = services.ingest.token_counter
-        for start in range(0, len(files), 200):
-            part = files[start : start + 200]
-            texts += await asyncio.to_thread(
-                common.embedding_texts_for, [(f, b) for f, b, _ in part], counter
-            )
-            progress.update(task, completed=start + len(part))
-        ptask = progress.add_task("embedding (prime)", total=None)
-        embedded = await embedder.prime(
-            texts, progress=lambda done, total: progress.update(ptask, completed=done, total=total)
-        )
-        stats["prime_seconds"] = round(time.perf_counter() - t0, 1)
-        stats["prime_embedded"] = embedded
-        stats["prime_cached"] = len(set(texts)) - embedded
+        stats.update(await prime_embeddings(services, embedder, [(f, b) for f, b, _ in files], progress))
     doc_map: dict[str, list[str]] = {}
     failures: list[dict[str, str]] = []
     chunks = 0
@@ -136,7 +143,10 @@ async def evaluate(args: argparse.Namespace) -> dict[str, Any]:
         services = await common.morgan_services(Path(home), vectors_url=args.vectors_url)
         try:
             embedder = None
-            if not args.no_cache:
+            if args.no_dense:
+                common.use_components(services, embedder=common.ConstantEmbedder())
+                systems = ["bm25"]
+            elif not args.no_cache:
                 embedder = common.EmbeddingCache(services.embedder, args.cache)
                 common.use_components(services, embedder=embedder)
             if args.vectors == "exact" and not args.vectors_url:
@@ -145,6 +155,14 @@ async def evaluate(args: argparse.Namespace) -> dict[str, Any]:
                 )
             if args.candidates:
                 services.retriever.candidates_per_list = args.candidates
+            if args.prime_only and embedder is not None:
+                judged = {d for rel in data.qrels.values() for d in rel}
+                order = sorted(data.corpus, key=lambda d: d not in judged)
+                files = [(f"{d}.md", common.beir_markdown(*data.corpus[d])) for d in order]
+                with _progress(args.quiet) as progress:
+                    stats = await prime_embeddings(services, embedder, files, progress)
+                await embedder.prime(list(data.queries.values()))
+                return {"prime": stats, "docs": len(files), "queries": len(data.queries)}
             user, _ = await services.auth.create_user("eval")
             with _progress(args.quiet) as progress:
                 doc_map, ingest_stats = await ingest_corpus(
@@ -206,6 +224,9 @@ def print_table(result: dict[str, Any]) -> None:
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     result = asyncio.run(evaluate(args))
+    if args.prime_only:
+        print(json.dumps(result))
+        return 0
     print_table(result)
     if args.out:
         args.out.write_text(json.dumps(result, indent=2) + "\n")

@@ -11,7 +11,7 @@ from litestar import Controller, delete, get, post
 from litestar.status_codes import HTTP_201_CREATED, HTTP_204_NO_CONTENT
 
 from morgan.auth import CurrentUser
-from morgan.errors import BadRequest, NotFound
+from morgan.errors import BadRequest, DependencyUnavailable, NotFound
 from morgan.learning import Feedback
 from morgan.services import Services
 
@@ -106,7 +106,10 @@ class LearningController(Controller):
 
 
 def _learning(services: Services) -> Any:
-    return services.extras["learning"]
+    learning = services.extras.get("learning")
+    if learning is None:
+        raise DependencyUnavailable("learning is off on this server")
+    return learning
 
 
 ROUTES = [LearningController]

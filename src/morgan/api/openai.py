@@ -150,13 +150,15 @@ class ChunkChoice(msgspec.Struct, kw_only=True):
 
 
 class ChatCompletionChunk(msgspec.Struct, kw_only=True, omit_defaults=True):
+    """`usage` and `morgan` appear only on the chunks that carry them (hence omit_defaults)."""
+
     id: str
+    object: Literal["chat.completion.chunk"]  # no default, or omit_defaults would drop it
     created: int
     model: str
     choices: list[ChunkChoice]
     usage: Usage | None = None
     morgan: MorganExtra | None = None
-    object: Literal["chat.completion.chunk"] = "chat.completion.chunk"
 
 
 # ---- errors in OpenAI's shape ----------------------------------------------------------
@@ -437,7 +439,7 @@ async def _chunks(
     created = int(time.time())
 
     def chunk(**fields: Any) -> bytes:
-        return _sse(ChatCompletionChunk(id=completion_id, created=created, model=model, **fields))
+        return _sse(ChatCompletionChunk(id=completion_id, object="chat.completion.chunk", created=created, model=model, **fields))
 
     trimmer = _WhitespaceTrimmer()
     try:

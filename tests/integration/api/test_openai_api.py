@@ -185,13 +185,14 @@ async def test_conversation_continues_by_id_or_by_resent_transcript_and_imports_
     assert by_id["morgan"]["conversation_id"] == cid
 
     # A stateless client (Open WebUI, `llm -c`) resends what it saw: same conversation.
-    transcript = [_user("second"), {"role": "assistant", "content": by_id["choices"][0]["message"]["content"]}]
-    payloads = await _stream(api, model="morgan", messages=[_user("hello there"),
-                             {"role": "assistant", "content": first["choices"][0]["message"]["content"]}, *transcript,
-                             _user("third")])
+    seen = [_user("hello there"), {"role": "assistant", "content": first["choices"][0]["message"]["content"]}]
+    second = (await _complete(api, model="morgan", messages=[*seen, _user("again")])).json()
+    assert second["morgan"]["conversation_id"] == cid
+    seen += [_user("again"), {"role": "assistant", "content": second["choices"][0]["message"]["content"]}]
+    payloads = await _stream(api, model="morgan", messages=[*seen, _user("third")])
     assert json.loads(payloads[0])["morgan"]["conversation_id"] == cid
     msgs = (await api.client.get(f"/api/conversations/{cid}/messages", headers=api.auth())).json()
-    assert [m["content"] for m in msgs if m["role"] == "user"] == ["hello there", "second", "third"]
+    assert [m["content"] for m in msgs if m["role"] == "user"] == ["hello there", "second", "again", "third"]
 
     # A transcript Morgan never produced becomes a new conversation holding that history.
     made_up = [_user("my cat is called Tom"), {"role": "assistant", "content": "Nice name."},
