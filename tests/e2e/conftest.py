@@ -80,7 +80,7 @@ def start_server(home: Path, extra_env: dict[str, str]) -> RunningServer:
             raise RuntimeError("server did not start in time:\n" + "".join(log[-40:])) from None
         if line is None:
             raise RuntimeError("server exited during start-up:\n" + "".join(log[-40:]))
-        if "Application startup complete" in line:
+        if "Uvicorn running on" in line:  # logged once the socket listens
             break
     return RunningServer(f"http://127.0.0.1:{port}", home, env, proc, log)
 

@@ -182,7 +182,9 @@ def openai_error_handler(request: Request[Any, Any, Any], exc: Exception) -> Res
     elif isinstance(exc, ValidationException):
         status, code = 400, "invalid_request"
         extra = exc.extra if isinstance(exc.extra, list) else []
-        message = "; ".join([str(exc.detail), *(str(e.get("message", e)) for e in extra if isinstance(e, dict))])
+        message = "; ".join(
+            [str(exc.detail), *(str(e.get("message", e)) for e in extra if isinstance(e, dict))]
+        )
     elif isinstance(exc, HTTPException):
         status, code, message = exc.status_code, None, str(exc.detail)
     else:
@@ -191,7 +193,9 @@ def openai_error_handler(request: Request[Any, Any, Any], exc: Exception) -> Res
         status, code = 500, "internal_error"
         message = f"An unexpected error occurred (request id {request_id})."
     type_ = "server_error" if status >= 500 else "invalid_request_error"
-    return Response(_error_body(message, type_, code), status_code=status, media_type="application/json")
+    return Response(
+        _error_body(message, type_, code), status_code=status, media_type="application/json"
+    )
 
 
 # ---- mapping messages to a Morgan turn -------------------------------------------------
@@ -214,7 +218,9 @@ def split_messages(messages: Sequence[MessageIn]) -> tuple[str, list[tuple[str, 
     """The question (the last user message) and the user/assistant transcript before it."""
     for m in messages:
         if m.role not in KNOWN_ROLES:
-            raise BadRequest(f"unknown message role {m.role!r}; use one of {', '.join(sorted(KNOWN_ROLES))}")
+            raise BadRequest(
+                f"unknown message role {m.role!r}; use one of {', '.join(sorted(KNOWN_ROLES))}"
+            )
     last_user = max((i for i, m in enumerate(messages) if m.role == "user"), default=None)
     if last_user is None:
         raise BadRequest("messages must contain a message with role `user`")
@@ -223,12 +229,19 @@ def split_messages(messages: Sequence[MessageIn]) -> tuple[str, list[tuple[str, 
     question = _text_of(messages[last_user])
     if not question:
         raise BadRequest("the last user message has no text")
-    prior = [(m.role, text) for m in messages[:last_user] if m.role in HISTORY_ROLES if (text := _text_of(m))]
+    prior = [
+        (m.role, text)
+        for m in messages[:last_user]
+        if m.role in HISTORY_ROLES
+        if (text := _text_of(m))
+    ]
     return question, prior
 
 
 def _thread_key(user_id: uuid.UUID, transcript: Sequence[tuple[str, str]]) -> str:
-    digest = hashlib.sha256(_encoder.encode([str(user_id), [[r, t.strip()] for r, t in transcript]])).hexdigest()
+    digest = hashlib.sha256(
+        _encoder.encode([str(user_id), [[r, t.strip()] for r, t in transcript]])
+    ).hexdigest()
     return f"openai:thread:{digest}"
 
 
@@ -241,16 +254,24 @@ async def _cache_get(services: Services, key: str) -> Any:
 
 
 async def _remember_thread(
-    services: Services, user_id: uuid.UUID, transcript: Sequence[tuple[str, str]], conversation_id: uuid.UUID
+    services: Services,
+    user_id: uuid.UUID,
+    transcript: Sequence[tuple[str, str]],
+    conversation_id: uuid.UUID,
 ) -> None:
     try:
-        await services.cache.set_json(_thread_key(user_id, transcript), str(conversation_id), ttl_s=THREAD_TTL_S)
+        await services.cache.set_json(
+            _thread_key(user_id, transcript), str(conversation_id), ttl_s=THREAD_TTL_S
+        )
     except Exception as exc:  # noqa: BLE001 - losing the mapping only means a re-import later
         log.warning("openai_thread_cache_failed", error=str(exc)[:200])
 
 
 async def resolve_conversation(
-    services: Services, user_id: uuid.UUID, options: MorganOptions | None, prior: Sequence[tuple[str, str]]
+    services: Services,
+    user_id: uuid.UUID,
+    options: MorganOptions | None,
+    prior: Sequence[tuple[str, str]],
 ) -> uuid.UUID | None:
     """Which conversation this turn continues; None starts a new one in the pipeline.
 
@@ -274,7 +295,8 @@ async def resolve_conversation(
     conversation = await services.conversations.create(user_id, first_user)
     for user_text, assistant_text in _turns(prior):
         await services.conversations.record_turn(
-            user_id, conversation.id,
+            user_id,
+            conversation.id,
             TurnRecord(user_text=user_text, assistant_text=assistant_text, model=IMPORTED_MODEL),
         )
     log.info("openai_history_imported", conversation_id=str(conversation.id), messages=len(prior))
@@ -295,7 +317,9 @@ def _turns(prior: Sequence[tuple[str, str]]) -> list[tuple[str, str | None]]:
     return turns
 
 
-async def _usage(services: Services, user_id: uuid.UUID, question: str, response: ChatResponse) -> Usage:
+async def _usage(
+    services: Services, user_id: uuid.UUID, question: str, response: ChatResponse
+) -> Usage:
     """The pipeline's own token counts (stored with the answer), else estimates."""
     prompt: int | None = None
     completion: int | None = None
@@ -310,13 +334,18 @@ async def _usage(services: Services, user_id: uuid.UUID, question: str, response
         completion = count(response.text) if response.text else 0
     if prompt is None:
         prompt = count(question) + sum(count(s.snippet) for s in response.sources)
-    return Usage(prompt_tokens=prompt, completion_tokens=completion, total_tokens=prompt + completion)
+    return Usage(
+        prompt_tokens=prompt, completion_tokens=completion, total_tokens=prompt + completion
+    )
 
 
 def _extra(response: ChatResponse) -> MorganExtra:
     return MorganExtra(
-        conversation_id=response.conversation_id, message_id=response.message_id,
-        sources=response.sources, degraded=response.degraded, emotion=response.emotion,
+        conversation_id=response.conversation_id,
+        message_id=response.message_id,
+        sources=response.sources,
+        degraded=response.degraded,
+        emotion=response.emotion,
     )
 
 
@@ -324,7 +353,7 @@ def _sse(payload: object) -> bytes:
     return b"data: " + _encoder.encode(payload) + b"\n\n"
 
 
-class _WhitespaceTrimmer:
+class WhitespaceTrimmer:
     """Streams deltas so that their concatenation equals the stripped answer the pipeline stores."""
 
     def __init__(self) -> None:
@@ -357,8 +386,9 @@ class _WhitespaceTrimmer:
 
 class OpenAIController(Controller):
     path = "/v1"
-    tags = ["openai"]
-    exception_handlers = {Exception: openai_error_handler}
+    tags = ("openai",)
+    # Litestar's own attribute; these errors must reach clients in OpenAI's shape.
+    exception_handlers = {Exception: openai_error_handler}  # noqa: RUF012
 
     @get("/models")
     async def list_models(self, user: CurrentUser) -> ModelList:
@@ -380,7 +410,9 @@ class OpenAIController(Controller):
         conversation_id = await resolve_conversation(services, user.id, data.morgan, prior)
         try:
             chat_request = ChatRequest(
-                message=question, conversation_id=conversation_id, rag=rag,
+                message=question,
+                conversation_id=conversation_id,
+                rag=rag,
                 top_k=data.morgan.top_k if data.morgan else 5,
             )
         except ValueError as exc:
@@ -391,19 +423,38 @@ class OpenAIController(Controller):
             include_usage = bool(data.stream_options and data.stream_options.include_usage)
             # The first event comes after history, retrieval and emotion: failing there is a status.
             first = await anext(events)
-            chunks = _chunks(services, user.id, data.model, completion_id, question, prior,
-                             _chain(first, events), include_usage)
-            return Stream(chunks, media_type="text/event-stream",
-                          headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"})
+            chunks = _chunks(
+                services,
+                user.id,
+                data.model,
+                completion_id,
+                question,
+                prior,
+                _chain(first, events),
+                include_usage,
+            )
+            return Stream(
+                chunks,
+                media_type="text/event-stream",
+                headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"},
+            )
         response = await _drain(events)
-        await _remember_thread(services, user.id, [*prior, ("user", question), ("assistant", response.text)],
-                               response.conversation_id)
-        return Response(ChatCompletion(
-            id=completion_id, created=int(time.time()), model=data.model,
-            choices=[Choice(message=AssistantMessage(content=response.text))],
-            usage=await _usage(services, user.id, question, response),
-            morgan=_extra(response),
-        ))
+        await _remember_thread(
+            services,
+            user.id,
+            [*prior, ("user", question), ("assistant", response.text)],
+            response.conversation_id,
+        )
+        return Response(
+            ChatCompletion(
+                id=completion_id,
+                created=int(time.time()),
+                model=data.model,
+                choices=[Choice(message=AssistantMessage(content=response.text))],
+                usage=await _usage(services, user.id, question, response),
+                morgan=_extra(response),
+            )
+        )
 
 
 def _rag_for(model: str) -> bool:
@@ -422,7 +473,9 @@ async def _drain(events: AsyncIterator[StreamEvent]) -> ChatResponse:
     raise DependencyUnavailable("the chat pipeline ended without an answer")
 
 
-async def _chain(first: StreamEvent, rest: AsyncIterator[StreamEvent]) -> AsyncIterator[StreamEvent]:
+async def _chain(
+    first: StreamEvent, rest: AsyncIterator[StreamEvent]
+) -> AsyncIterator[StreamEvent]:
     try:
         yield first
         async for event in rest:
@@ -432,32 +485,58 @@ async def _chain(first: StreamEvent, rest: AsyncIterator[StreamEvent]) -> AsyncI
 
 
 async def _chunks(
-    services: Services, user_id: uuid.UUID, model: str, completion_id: str, question: str,
-    prior: Sequence[tuple[str, str]], events: AsyncIterator[StreamEvent], include_usage: bool,
+    services: Services,
+    user_id: uuid.UUID,
+    model: str,
+    completion_id: str,
+    question: str,
+    prior: Sequence[tuple[str, str]],
+    events: AsyncIterator[StreamEvent],
+    include_usage: bool,
 ) -> AsyncIterator[bytes]:
     """`chat.completion.chunk`s: role (+ early sources), content deltas, finish (+ full extra)."""
     created = int(time.time())
 
     def chunk(**fields: Any) -> bytes:
-        return _sse(ChatCompletionChunk(id=completion_id, object="chat.completion.chunk", created=created, model=model, **fields))
+        return _sse(
+            ChatCompletionChunk(
+                id=completion_id,
+                object="chat.completion.chunk",
+                created=created,
+                model=model,
+                **fields,
+            )
+        )
 
-    trimmer = _WhitespaceTrimmer()
+    trimmer = WhitespaceTrimmer()
     try:
         async with aclosing(events) as stream:  # type: ignore[type-var]
             async for event in stream:
                 if event.event == "meta":
                     early = MorganExtra(
-                        conversation_id=uuid.UUID(event.data["conversation_id"]), message_id=None, degraded=[],
+                        conversation_id=uuid.UUID(event.data["conversation_id"]),
+                        message_id=None,
+                        degraded=[],
                         sources=msgspec.convert(event.data.get("sources") or [], list[SourceOut]),
-                        emotion=msgspec.convert(event.data["emotion"], EmotionOut) if event.data.get("emotion") else None,
+                        emotion=msgspec.convert(event.data["emotion"], EmotionOut)
+                        if event.data.get("emotion")
+                        else None,
                     )
-                    yield chunk(choices=[ChunkChoice(delta=Delta(role="assistant", content=""))], morgan=early)
+                    yield chunk(
+                        choices=[ChunkChoice(delta=Delta(role="assistant", content=""))],
+                        morgan=early,
+                    )
                 elif event.event == "token":
                     if piece := trimmer.feed(event.data.get("text", "")):
                         yield chunk(choices=[ChunkChoice(delta=Delta(content=piece))])
                 elif event.event == "error":
-                    yield _sse(_error_body(event.data.get("detail", "generation failed"), "server_error",
-                                           "dependency_unavailable"))
+                    yield _sse(
+                        _error_body(
+                            event.data.get("detail", "generation failed"),
+                            "server_error",
+                            "dependency_unavailable",
+                        )
+                    )
                     break
                 elif event.event == "done":
                     response = msgspec.convert(event.data["response"], ChatResponse)
@@ -465,22 +544,47 @@ async def _chunks(
                     streamed = trimmer.text
                     if response.text != streamed:
                         if response.text.startswith(streamed):
-                            yield chunk(choices=[ChunkChoice(delta=Delta(content=response.text[len(streamed):]))])
+                            yield chunk(
+                                choices=[
+                                    ChunkChoice(delta=Delta(content=response.text[len(streamed) :]))
+                                ]
+                            )
                         else:
                             extra.text = response.text
-                            await _remember_thread(services, user_id, [*prior, ("user", question), ("assistant", streamed)],
-                                                   response.conversation_id)
-                    await _remember_thread(services, user_id, [*prior, ("user", question), ("assistant", response.text)],
-                                           response.conversation_id)
-                    yield chunk(choices=[ChunkChoice(delta=Delta(), finish_reason="stop")], morgan=extra)
+                            await _remember_thread(
+                                services,
+                                user_id,
+                                [*prior, ("user", question), ("assistant", streamed)],
+                                response.conversation_id,
+                            )
+                    await _remember_thread(
+                        services,
+                        user_id,
+                        [*prior, ("user", question), ("assistant", response.text)],
+                        response.conversation_id,
+                    )
+                    yield chunk(
+                        choices=[ChunkChoice(delta=Delta(), finish_reason="stop")], morgan=extra
+                    )
                     if include_usage:
-                        yield chunk(choices=[], usage=await _usage(services, user_id, question, response))
+                        yield chunk(
+                            choices=[], usage=await _usage(services, user_id, question, response)
+                        )
     except MorganError as exc:
-        yield _sse(_error_body(exc.detail, "server_error" if exc.status_code >= 500 else "invalid_request_error",
-                               exc.code))
-    except Exception as exc:  # noqa: BLE001 - the status line is sent; report in-band, like OpenAI
+        yield _sse(
+            _error_body(
+                exc.detail,
+                "server_error" if exc.status_code >= 500 else "invalid_request_error",
+                exc.code,
+            )
+        )
+    except Exception as exc:
         log.exception("openai_stream_failed", exc_info=exc)
-        yield _sse(_error_body("An unexpected error occurred while streaming.", "server_error", "internal_error"))
+        yield _sse(
+            _error_body(
+                "An unexpected error occurred while streaming.", "server_error", "internal_error"
+            )
+        )
     yield b"data: [DONE]\n\n"
 
 

@@ -1,7 +1,7 @@
 """In-memory learning repositories (test-only) and the factories the contract suite runs.
 
-The storage layer adds its SQLAlchemy implementations to `REPOSITORY_FACTORIES` (or an
-equivalent fixture) so the same contract tests run against them.
+The SQLAlchemy implementations run the same suite from tests/integration/learning/, whose
+conftest provides these fixture names (and `ids`) over real databases.
 """
 
 from __future__ import annotations
@@ -81,7 +81,7 @@ class MemoryFeedbackRepository:
         return sorted(rows, key=lambda f: f.at, reverse=True)[:limit]
 
 
-# name -> factory per repository interface; storage adds its implementations here.
+# name -> factory per repository interface (in-memory ones; SQL ones: tests/integration/learning/).
 REPOSITORY_FACTORIES = {
     "preferences": {"memory": MemoryPreferenceRepository},
     "patterns": {"memory": MemoryPatternRepository},
