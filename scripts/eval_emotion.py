@@ -24,12 +24,12 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "src"))
 
-from morgan.emotion.data import label_matrix, read_goemotions_tsv  # noqa: E402
-from morgan.emotion.detector import EmbeddingHeadDetector  # noqa: E402
-from morgan.emotion.embedding import MiniLMEmbedder  # noqa: E402
-from morgan.emotion.labels import GOEMOTIONS_LABELS  # noqa: E402
-from morgan.emotion.metrics import report  # noqa: E402
-from morgan.emotion.onnx_detector import OnnxEmotionDetector  # noqa: E402
+from morgan.emotion.data import label_matrix, read_goemotions_tsv
+from morgan.emotion.detector import EmbeddingHeadDetector
+from morgan.emotion.embedding import MiniLMEmbedder
+from morgan.emotion.labels import GOEMOTIONS_LABELS
+from morgan.emotion.metrics import report
+from morgan.emotion.onnx_detector import OnnxEmotionDetector
 
 
 def percentiles(values: list[float]) -> tuple[float, float]:
@@ -43,9 +43,11 @@ async def evaluate(args: argparse.Namespace) -> dict[str, Any]:
     texts = [e.text for e in examples]
     gold = label_matrix(examples)
     model_dir: Path | None = args.model
-    if model_dir is not None and (model_dir / "config.json").exists() and not (
-        model_dir / "meta.json"
-    ).exists():
+    if (
+        model_dir is not None
+        and (model_dir / "config.json").exists()
+        and not (model_dir / "meta.json").exists()
+    ):
         detector: Any = OnnxEmotionDetector(model_dir, threads=args.threads)
     else:
         detector = EmbeddingHeadDetector(model_dir, embedder=MiniLMEmbedder(threads=args.threads))
@@ -95,8 +97,17 @@ async def evaluate(args: argparse.Namespace) -> dict[str, Any]:
 
 
 def print_summary(result: dict[str, Any]) -> None:
-    keys = ["n", "model", "macro_f1", "ekman_macro_f1", "micro_f1", "latency_ms_p50",
-            "latency_ms_p95", "head_latency_ms_p50", "head_latency_ms_p95"]  # fmt: skip
+    keys = [
+        "n",
+        "model",
+        "macro_f1",
+        "ekman_macro_f1",
+        "micro_f1",
+        "latency_ms_p50",
+        "latency_ms_p95",
+        "head_latency_ms_p50",
+        "head_latency_ms_p95",
+    ]
     for key in keys:
         if key in result:
             print(f"{key:20} {result[key]}")

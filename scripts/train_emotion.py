@@ -25,10 +25,10 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "src"))
 
-from morgan.emotion.data import label_matrix, read_goemotions_tsv  # noqa: E402
-from morgan.emotion.head import DEFAULT_ARTIFACT_DIR  # noqa: E402
-from morgan.emotion.labels import GOEMOTIONS_LABELS  # noqa: E402
-from morgan.emotion.metrics import (  # noqa: E402
+from morgan.emotion.data import label_matrix, read_goemotions_tsv
+from morgan.emotion.head import DEFAULT_ARTIFACT_DIR
+from morgan.emotion.labels import GOEMOTIONS_LABELS
+from morgan.emotion.metrics import (
     cross_fitted_macro_f1,
     decide,
     report,
@@ -119,9 +119,12 @@ def train_mlp(
     dim, out = x.shape[1], y.shape[1]
     if hidden:
         model = nn.Sequential(
-            nn.Dropout(0.1), nn.Linear(dim, hidden), nn.GELU(approximate="tanh"),
-            nn.Dropout(dropout), nn.Linear(hidden, out),
-        )  # fmt: skip
+            nn.Dropout(0.1),
+            nn.Linear(dim, hidden),
+            nn.GELU(approximate="tanh"),
+            nn.Dropout(dropout),
+            nn.Linear(hidden, out),
+        )
     else:
         model = nn.Sequential(nn.Linear(dim, out))
     optimiser = torch.optim.AdamW(model.parameters(), lr=1e-3, weight_decay=1e-4)
@@ -151,8 +154,12 @@ def train_mlp(
     layers = [m for m in model if isinstance(m, nn.Linear)]
     weights = {}
     if hidden:
-        weights = {"w1": layers[0].weight.T, "b1": layers[0].bias, "w2": layers[1].weight.T,
-                   "b2": layers[1].bias}  # fmt: skip
+        weights = {
+            "w1": layers[0].weight.T,
+            "b1": layers[0].bias,
+            "w2": layers[1].weight.T,
+            "b2": layers[1].bias,
+        }
     else:
         weights = {"w": layers[0].weight.T, "b": layers[0].bias}
     return {k: v.detach().numpy().astype(np.float32) for k, v in weights.items()}, best_epoch
@@ -184,8 +191,14 @@ def fit_head(train, dev, inputs, hidden, members, seed) -> dict[str, Any]:
         epochs.append(epoch)
     seconds = time.perf_counter() - started
     dev_probs = np.mean([forward(w, x_dev) for w in trained], axis=0)
-    return {"members": trained, "mean": mean, "std": std, "dev_probs": dev_probs,
-            "train_seconds": seconds, "epochs": epochs}  # fmt: skip
+    return {
+        "members": trained,
+        "mean": mean,
+        "std": std,
+        "dev_probs": dev_probs,
+        "train_seconds": seconds,
+        "epochs": epochs,
+    }
 
 
 def fit_tfidf(train, dev, max_features: int = 20000, c: float = 4.0) -> dict[str, Any]:
@@ -239,10 +252,12 @@ def build_cue_lexicon(texts: list[str], y: np.ndarray, per_label: int = 40) -> d
     )
     counts = vectoriser.fit_transform(texts).tocsc()
     vocab = vectoriser.get_feature_names_out()
-    keep = np.array([
-        any(w not in STOPWORDS and len(w) >= 3 and w.isalpha() for w in phrase.split())
-        for phrase in vocab
-    ])  # fmt: skip
+    keep = np.array(
+        [
+            any(w not in STOPWORDS and len(w) >= 3 and w.isalpha() for w in phrase.split())
+            for phrase in vocab
+        ]
+    )
     total = np.asarray(counts.sum(axis=0)).ravel().astype(np.float64)
     alpha = 500.0 * total / total.sum()
     alpha0 = alpha.sum()
@@ -310,8 +325,12 @@ def main() -> None:
     parser.add_argument("--dev", type=Path, required=True)
     parser.add_argument("--out", type=Path, default=DEFAULT_ARTIFACT_DIR)
     parser.add_argument("--cache-dir", type=Path, default=Path.home() / ".cache" / "morgan-emotion")
-    parser.add_argument("--json", type=Path, default=Path("emotion_train_results.json"),
-                        help="results file (kept out of the shipped artifact)")
+    parser.add_argument(
+        "--json",
+        type=Path,
+        default=Path("emotion_train_results.json"),
+        help="results file (kept out of the shipped artifact)",
+    )
     parser.add_argument("--compare", action="store_true", help="also train the alternative heads")
     parser.add_argument("--hidden", type=int, default=512)
     parser.add_argument("--members", type=int, default=3)
@@ -326,13 +345,22 @@ def main() -> None:
     os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
     started = time.perf_counter()
     train, dev = load_split(args.train, args.cache_dir), load_split(args.dev, args.cache_dir)
-    print(f"features ready in {time.perf_counter() - started:.0f}s "
-          f"(train {len(train['texts'])}, dev {len(dev['texts'])})", flush=True)  # fmt: skip
+    print(
+        f"features ready in {time.perf_counter() - started:.0f}s "
+        f"(train {len(train['texts'])}, dev {len(dev['texts'])})",
+        flush=True,
+    )
 
     rows: list[dict[str, Any]] = []
     tfidf = fit_tfidf(train, dev)
-    rows.append(score_row("tfidf uni+bigram (20k) + logistic regression", tfidf["dev_probs"],
-                          dev["y"], train_s=round(tfidf["train_seconds"])))  # fmt: skip
+    rows.append(
+        score_row(
+            "tfidf uni+bigram (20k) + logistic regression",
+            tfidf["dev_probs"],
+            dev["y"],
+            train_s=round(tfidf["train_seconds"]),
+        )
+    )
     print_table(rows[-1:])
     if args.compare:
         candidates = [
@@ -344,30 +372,51 @@ def main() -> None:
         ]
         for name, inputs, hidden, members in candidates:
             fitted = fit_head(train, dev, inputs, hidden, members, args.seed)
-            latency = head_latency_ms(fitted["members"], fitted["mean"], fitted["std"],
-                                      len(fitted["mean"]))  # fmt: skip
-            rows.append(score_row(name, fitted["dev_probs"], dev["y"],
-                                  head_ms=round(latency, 3), train_s=round(fitted["train_seconds"]),
-                                  epochs=fitted["epochs"]))  # fmt: skip
+            latency = head_latency_ms(
+                fitted["members"], fitted["mean"], fitted["std"], len(fitted["mean"])
+            )
+            rows.append(
+                score_row(
+                    name,
+                    fitted["dev_probs"],
+                    dev["y"],
+                    head_ms=round(latency, 3),
+                    train_s=round(fitted["train_seconds"]),
+                    epochs=fitted["epochs"],
+                )
+            )
             print_table(rows[-1:])
 
     inputs = ["minilm", "emoji"]
     final = fit_head(train, dev, inputs, args.hidden, args.members, args.seed)
     latency = head_latency_ms(final["members"], final["mean"], final["std"], len(final["mean"]))
     mlp_name = f"mlp{args.hidden} x{args.members} on minilm+emoji"
-    rows.append(score_row(mlp_name, final["dev_probs"], dev["y"], head_ms=round(latency, 3),
-                          train_s=round(final["train_seconds"]), epochs=final["epochs"]))  # fmt: skip
+    rows.append(
+        score_row(
+            mlp_name,
+            final["dev_probs"],
+            dev["y"],
+            head_ms=round(latency, 3),
+            train_s=round(final["train_seconds"]),
+            epochs=final["epochs"],
+        )
+    )
     blend = {"mlp": round(1.0 - args.tfidf_weight, 3), "tfidf": args.tfidf_weight}
     blended = blend["mlp"] * final["dev_probs"] + blend["tfidf"] * tfidf["dev_probs"]
     name = f"{blend['tfidf']} tfidf + {blend['mlp']} {mlp_name} (shipped)"
-    rows.append(score_row(name, blended, dev["y"],
-                          train_s=round(final["train_seconds"] + tfidf["train_seconds"])))  # fmt: skip
+    rows.append(
+        score_row(
+            name, blended, dev["y"], train_s=round(final["train_seconds"] + tfidf["train_seconds"])
+        )
+    )
     thresholds = tune_thresholds(blended, dev["y"])
     dev_metrics = report(decide(blended, thresholds), dev["y"])
 
     args.out.mkdir(parents=True, exist_ok=True)
-    arrays = {"input_mean": final["mean"].astype(np.float16),
-              "input_std": final["std"].astype(np.float16)}  # fmt: skip
+    arrays = {
+        "input_mean": final["mean"].astype(np.float16),
+        "input_std": final["std"].astype(np.float16),
+    }
     for i, member in enumerate(final["members"]):
         for key, value in member.items():
             arrays[f"m{i}_{key}"] = value.astype(np.float16)
@@ -385,8 +434,14 @@ def main() -> None:
         "embedding_dimension": 384,
         "emoji_model": "nade socialmedia_en nade_250k_hp.ftz (151 emojis, sqrt)",
         "blend": blend,
-        "tfidf": {"ngram_range": [1, 2], "max_features": 20000, "min_df": 2, "C": 4.0,
-                  "sublinear_tf": True, "max_abs_gap_vs_sklearn": round(tfidf["gap"], 5)},
+        "tfidf": {
+            "ngram_range": [1, 2],
+            "max_features": 20000,
+            "min_df": 2,
+            "C": 4.0,
+            "sublinear_tf": True,
+            "max_abs_gap_vs_sklearn": round(tfidf["gap"], 5),
+        },
         "hidden": args.hidden,
         "members": args.members,
         "seed": args.seed,

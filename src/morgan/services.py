@@ -221,10 +221,7 @@ async def build_services(settings: Settings, *, migrate: bool = False, warm: boo
         reranker=None if isinstance(reranker, DisabledReranker) else reranker,
     )
     conversations = ConversationRepository(db)
-    try:
-        feelings = await build_emotion_empathy_learning(settings, db, embedder)
-    except ImportError:  # TEMPORARY while the SQL repositories land
-        feelings = _no_feelings()
+    feelings = await build_emotion_empathy_learning(settings, db, embedder)
     retriever.boosts = feelings.learning_adapter.boosts
     chat = ChatPipeline(
         conversations=conversations,
@@ -273,13 +270,6 @@ class Feelings:
     emotion_adapter: Any
     empathy_adapter: Any
     learning_adapter: Any
-
-
-def _no_feelings() -> Feelings:
-    from morgan.chat.ports import NeutralTonePolicy, NoEmotionDetector, NoLearning
-
-    return Feelings(None, None, None, LearningRepos(None, None, None, None), None,
-                    NoEmotionDetector(), NeutralTonePolicy(), NoLearning())
 
 
 async def build_emotion_empathy_learning(settings: Settings, db: Database, embedder: Embedder) -> Feelings:

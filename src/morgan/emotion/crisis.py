@@ -27,11 +27,19 @@ class CrisisSignal(msgspec.Struct, frozen=True):
 
 _APOSTROPHES = str.maketrans({"\u2019": "'", "\u2018": "'", "`": "'", "\u02bc": "'"})
 _CONTRACTIONS = (
-    (r"\bim\b", "i'm"), (r"\bive\b", "i've"), (r"\bill\b(?= (?:just )?(?:kill|hurt|end|shoot|stab))", "i'll"),
-    (r"\bdont\b", "don't"), (r"\bcant\b", "can't"), (r"\bwont\b", "won't"),
-    (r"\bwanna\b", "want to"), (r"\bgonna\b", "going to"), (r"\bgotta\b", "got to"),
-    (r"\bu\b", "you"), (r"\bur\b", "your"), (r"\bcuz\b", "because"),
-)  # fmt: skip
+    (r"\bim\b", "i'm"),
+    (r"\bive\b", "i've"),
+    (r"\bill\b(?= (?:just )?(?:kill|hurt|end|shoot|stab))", "i'll"),
+    (r"\bdont\b", "don't"),
+    (r"\bcant\b", "can't"),
+    (r"\bwont\b", "won't"),
+    (r"\bwanna\b", "want to"),
+    (r"\bgonna\b", "going to"),
+    (r"\bgotta\b", "got to"),
+    (r"\bu\b", "you"),
+    (r"\bur\b", "your"),
+    (r"\bcuz\b", "because"),
+)
 
 
 def _normalise(text: str) -> str:
@@ -53,15 +61,22 @@ _PERSON = (
     r"(?:the|that|this) (?:guy|girl|man|woman|kid|bastard|bitch|teacher|boss|neighbou?r)|"
     r"all of (?:them|you)|[a-z]+ and (?:him|her|them))"
 )
-_VIOLENCE = r"(?:kill|murder|hurt|shoot|stab|strangle|choke|beat(?: up)?|attack|slaughter|poison|end)"
+_VIOLENCE = (
+    r"(?:kill|murder|hurt|shoot|stab|strangle|choke|beat(?: up)?|attack|slaughter|poison|end)"
+)
 _INTENT = (
     r"(?:going to|want to|wanna|will|i'll|gonna|am gonna|plan(?:ning)? to|about to|"
     r"ready to|need to|have to|could|might|swear i'll|i swear i will)"
 )
 
 _SELF_HARM: tuple[tuple[str, Severity], ...] = (
-    (r"\b(?:kill(?:ing|ed)?|hang(?:ing)?|shoot(?:ing)?|hurt(?:ing)?|harm(?:ing)?|cut(?:ting)?|"
-     r"burn(?:ing)?|starv(?:e|ing)|poison(?:ing)?|drown(?:ing)?) myself\b", "high"),
+    (
+        (
+            r"\b(?:kill(?:ing|ed)?|hang(?:ing)?|shoot(?:ing)?|hurt(?:ing)?|harm(?:ing)?|cut(?:ting)?|"
+            r"burn(?:ing)?|starv(?:e|ing)|poison(?:ing)?|drown(?:ing)?) myself\b"
+        ),
+        "high",
+    ),
     (r"\b(?:end(?:ing)?|take|taking|took) (?:my|my own) li(?:fe|ves)\b", "high"),
     (r"\bsuicid(?:e|al)\b", "high"),
     (r"\bkms\b", "high"),
@@ -69,55 +84,105 @@ _SELF_HARM: tuple[tuple[str, Severity], ...] = (
     (r"\bend (?:it all|everything|things|it)\b(?! (?:with|between|for now))", "high"),
     (r"\b(?:slit|cut|slash) (?:my|open my) (?:wrists?|arms?|veins?)\b", "high"),
     (r"\boverdos(?:e|ing)\b", "high"),
-    (r"\b(?:swallow|take|took|taking) (?:all )?(?:the |my )?(?:whole bottle|all (?:of )?(?:my|the) pills|"
-     r"a bunch of pills|every pill)\b", "high"),
-    (r"\bjump(?:ing)? (?:off|from|in front of) (?:a|the) (?:bridge|roof|building|train|cliff|balcony)\b", "high"),
+    (
+        (
+            r"\b(?:swallow|take|took|taking) (?:all )?(?:the |my )?(?:whole bottle|all (?:of )?(?:my|the) pills|"
+            r"a bunch of pills|every pill)\b"
+        ),
+        "high",
+    ),
+    (
+        r"\bjump(?:ing)? (?:off|from|in front of) (?:a|the) (?:bridge|roof|building|train|cliff|balcony)\b",
+        "high",
+    ),
     (r"\b(?:write|wrote|writing|left|leave) (?:a|my) (?:suicide|goodbye) note\b", "high"),
     (r"\bself[- ]?harm(?:ing)?\b", "medium"),
     (r"\bwant(?:ed)? to (?:die|be dead|disappear forever|stop existing|not exist)\b", "medium"),
     (r"\b(?:wish|wishing) (?:i|i'd) (?:was|were|had) (?:dead|never been born|died)\b", "medium"),
     (r"\bwish i (?:could )?(?:die|disappear forever|not wake up|never wake up)\b", "medium"),
-    (r"\bwish (?:i|i'd) (?:had )?(?:never been born|wasn't born|was never born|weren't born)\b", "medium"),
+    (
+        r"\bwish (?:i|i'd) (?:had )?(?:never been born|wasn't born|was never born|weren't born)\b",
+        "medium",
+    ),
     (r"\bbetter off (?:dead|without me)\b", "medium"),
-    (r"\b(?:don't|do not|dont) want to (?:be here|be alive|live|exist|wake up|go on|keep going)"
-     r"(?: anymore| any more| any longer)?\b", "medium"),
-    (r"\bno (?:reason|point) (?:to|in|of) (?:live|living|go on|going on|be alive|being alive|stay|staying)\b", "medium"),
-    (r"\b(?:life|living) (?:is|isn't|is not) (?:not )?worth (?:it|living)\b(?<!is worth it)(?<!is worth living)", "medium"),
+    (
+        (
+            r"\b(?:don't|do not|dont) want to (?:be here|be alive|live|exist|wake up|go on|keep going)"
+            r"(?: anymore| any more| any longer)?\b"
+        ),
+        "medium",
+    ),
+    (
+        r"\bno (?:reason|point) (?:to|in|of) (?:live|living|go on|going on|be alive|being alive|stay|staying)\b",
+        "medium",
+    ),
+    (
+        r"\b(?:life|living) (?:is|isn't|is not) (?:not )?worth (?:it|living)\b(?<!is worth it)(?<!is worth living)",
+        "medium",
+    ),
     (r"\bnot worth living\b", "medium"),
-    (r"\bcan't (?:go on|do this anymore|keep going|take it anymore|take this anymore) "
-     r"(?:anymore|any more|like this)?", "medium"),
+    (
+        (
+            r"\bcan't (?:go on|do this anymore|keep going|take it anymore|take this anymore) "
+            r"(?:anymore|any more|like this)?"
+        ),
+        "medium",
+    ),
     (r"\b(?:can't|cannot) (?:go on|keep living|live like this)\b", "medium"),
-    (r"\b(?:won't|will not) be (?:around|here) (?:much longer|for long|anymore|tomorrow)\b", "medium"),
+    (
+        r"\b(?:won't|will not) be (?:around|here) (?:much longer|for long|anymore|tomorrow)\b",
+        "medium",
+    ),
     (r"\beveryone would be better off\b", "medium"),
     (r"\btired of (?:living|being alive|life|existing)\b", "medium"),
     (r"\bthinking (?:about|of) (?:dying|death|ending|not being here)\b", "medium"),
     (r"\bgoodbye (?:forever|cruel world|everyone)\b", "medium"),
     (r"\bdisappear (?:forever|for good)\b", "low"),
-)  # fmt: skip
+)
 
 _HARM_OTHERS: tuple[tuple[str, Severity], ...] = (
     (rf"\b{_INTENT} (?:really |just |fucking |literally )?{_VIOLENCE} {_PERSON}\b", "high"),
     (rf"\b(?:i'm|i am) (?:going to|gonna|about to) (?:really )?{_VIOLENCE} {_PERSON}\b", "high"),
-    (rf"\bi (?:want|wanted|fantasi[sz]e about|think about|keep thinking about) "
-     rf"(?:killing|hurting|shooting|stabbing|murdering|strangling) {_PERSON}\b", "high"),
-    (rf"\b(?:he|she|they|you|[a-z]+)'?s? (?:going to|gonna) (?:pay|regret it|be sorry)\b.*\b{_VIOLENCE}", "medium"),
-    (r"\b(?:bring|take|bringing|taking) (?:a|my|his|the) (?:gun|knife|rifle|weapon) to "
-     r"(?:school|work|class|the office|church)\b", "high"),
+    (
+        (
+            rf"\bi (?:want|wanted|fantasi[sz]e about|think about|keep thinking about) "
+            rf"(?:killing|hurting|shooting|stabbing|murdering|strangling) {_PERSON}\b"
+        ),
+        "high",
+    ),
+    (
+        rf"\b(?:he|she|they|you|[a-z]+)'?s? (?:going to|gonna) (?:pay|regret it|be sorry)\b.*\b{_VIOLENCE}",
+        "medium",
+    ),
+    (
+        (
+            r"\b(?:bring|take|bringing|taking) (?:a|my|his|the) (?:gun|knife|rifle|weapon) to "
+            r"(?:school|work|class|the office|church)\b"
+        ),
+        "high",
+    ),
     (r"\bshoot up (?:the|my|a) (?:school|office|place|church|mall|class)\b", "high"),
     (r"\b(?:make|making) (?:him|her|them) (?:bleed|suffer)\b", "high"),
-    (r"\b(?:bought|buy|buying|got) a (?:gun|rifle|knife) (?:to|for) (?:kill|hurt|use on|deal with)\b", "high"),
+    (
+        r"\b(?:bought|buy|buying|got) a (?:gun|rifle|knife) (?:to|for) (?:kill|hurt|use on|deal with)\b",
+        "high",
+    ),
     (rf"\bthinking (?:about|of) (?:killing|hurting|shooting|stabbing) {_PERSON}\b", "high"),
-)  # fmt: skip
+)
 
 # Idioms that share words with the cues above; a cue inside one of these spans is ignored.
 _IDIOMS = (
-    r"\bshoot (?:him|her|them|me|you|us) (?:a|an|the) (?:email|e-mail|message|text|note|line|dm|pm|"
-    r"invite|link|reply|quick)\b",
+    (
+        r"\bshoot (?:him|her|them|me|you|us) (?:a|an|the) (?:email|e-mail|message|text|note|line|dm|pm|"
+        r"invite|link|reply|quick)\b"
+    ),
     r"\b(?:beat|beating|beats) (?:him|her|them|you|my \w+) (?:at|in|to)\b",
     r"\bkill (?:it|this|that) on\b",
     r"\bend (?:it|things) (?:with|between)\b",
-    r"\bkill(?:ing)? (?:the|a|this|that|my|your|all) (?:process|processes|job|task|server|app|tab|"
-    r"bug|lights|engine|mood|vibe|time|switch|container|pod|session|thread|program)\b",
+    (
+        r"\bkill(?:ing)? (?:the|a|this|that|my|your|all) (?:process|processes|job|task|server|app|tab|"
+        r"bug|lights|engine|mood|vibe|time|switch|container|pod|session|thread|program)\b"
+    ),
     r"\bhurt (?:him|her|them|you)(?:r)? feelings\b",
     r"\bhurt(?:s)? (?:his|her|their|your) feelings\b",
 )
@@ -148,7 +213,9 @@ def _scan(
                 continue
             level: Severity = severity
             prefix = text[max(0, match.start() - 24) : match.start()]
-            if _NEGATED_PREFIX.search(prefix) and not match.group(0).startswith(("don't", "do not")):
+            if _NEGATED_PREFIX.search(prefix) and not match.group(0).startswith(
+                ("don't", "do not")
+            ):
                 level = "low"  # "I would never kill myself": still surfaced, gently
             signal = CrisisSignal(kind=kind, cue=match.group(0), severity=level)
             if best is None or _SEVERITY_RANK[level] > _SEVERITY_RANK[best.severity]:

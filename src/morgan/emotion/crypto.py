@@ -107,7 +107,7 @@ class EmotionCipher:
         nonce = blob[header_end : header_end + _NONCE_BYTES]
         return key_id, blob[:header_end], nonce, blob[header_end + _NONCE_BYTES :]
 
-    def decrypt(self, blob: bytes, type: type[T] = Any) -> T:  # type: ignore[assignment]  # noqa: A002
+    def decrypt(self, blob: bytes, type: type[T] = Any) -> T:  # type: ignore[assignment]
         """The decoded object; `type` lets msgspec validate into a struct on the way out."""
         key_id, header, nonce, ciphertext = self._parse(blob)
         aead = self._keys.get(key_id)

@@ -60,7 +60,7 @@ class MiniLMEmbedder:
             try:
                 self._tokenizer = AutoTokenizer.from_pretrained(model_dir, local_files_only=True)
                 model = AutoModel.from_pretrained(model_dir, local_files_only=True)
-            except Exception as exc:  # noqa: BLE001 - reported through health()
+            except Exception as exc:
                 self._error = f"{type(exc).__name__}: {exc}"
                 raise
             model.eval()

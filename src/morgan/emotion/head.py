@@ -57,9 +57,7 @@ class EmotionHead:
         if self.blend.get("tfidf", 0.0) > 0.0:
             with np.load(self.artifact_dir / "tfidf.npz") as npz:
                 vocabulary = str(npz["vocabulary"]).split("\n")
-                self.tfidf = TfidfLogistic(
-                    vocabulary, npz["idf"], npz["coef"], npz["intercept"]
-                )
+                self.tfidf = TfidfLogistic(vocabulary, npz["idf"], npz["coef"], npz["intercept"])
 
     @property
     def input_dimension(self) -> int:

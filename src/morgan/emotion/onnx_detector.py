@@ -27,14 +27,33 @@ from morgan.emotion.labels import GOEMOTIONS_LABELS
 log = structlog.get_logger(__name__)
 
 LABEL_ALIASES = {
-    "happy": "joy", "happiness": "joy", "joyful": "joy", "sad": "sadness", "angry": "anger",
-    "anger": "anger", "fearful": "fear", "scared": "fear", "afraid": "fear",
-    "disgusted": "disgust", "surprised": "surprise", "neutrality": "neutral", "none": "neutral",
-    "others": "neutral", "other": "neutral", "worry": "nervousness", "anxiety": "nervousness",
-    "trust": "admiration", "anticipation": "optimism", "shame": "embarrassment",
-    "guilt": "remorse", "boredom": "neutral", "enthusiasm": "excitement", "fun": "amusement",
-    "hate": "anger", "empty": "neutral",
-}  # fmt: skip
+    "happy": "joy",
+    "happiness": "joy",
+    "joyful": "joy",
+    "sad": "sadness",
+    "angry": "anger",
+    "anger": "anger",
+    "fearful": "fear",
+    "scared": "fear",
+    "afraid": "fear",
+    "disgusted": "disgust",
+    "surprised": "surprise",
+    "neutrality": "neutral",
+    "none": "neutral",
+    "others": "neutral",
+    "other": "neutral",
+    "worry": "nervousness",
+    "anxiety": "nervousness",
+    "trust": "admiration",
+    "anticipation": "optimism",
+    "shame": "embarrassment",
+    "guilt": "remorse",
+    "boredom": "neutral",
+    "enthusiasm": "excitement",
+    "fun": "amusement",
+    "hate": "anger",
+    "empty": "neutral",
+}
 
 
 def map_label(name: str) -> str | None:
@@ -79,7 +98,9 @@ class OnnxEmotionDetector:
                 self._load()
             except Exception as exc:
                 self._error = f"{type(exc).__name__}: {exc}"
-                log.error("emotion.onnx.load_failed", model_dir=str(self.model_dir), error=self._error)
+                log.error(
+                    "emotion.onnx.load_failed", model_dir=str(self.model_dir), error=self._error
+                )
                 raise EmotionModelError(self._error) from exc
             self._error = ""
 
@@ -121,13 +142,15 @@ class OnnxEmotionDetector:
         options = ort.SessionOptions()
         options.intra_op_num_threads = self._threads
         options.inter_op_num_threads = 1
-        session = ort.InferenceSession(
-            str(onnx_path), options, providers=["CPUExecutionProvider"]
-        )
+        session = ort.InferenceSession(str(onnx_path), options, providers=["CPUExecutionProvider"])
         self._input_names = {i.name for i in session.get_inputs()}
         self._session = session
-        log.info("emotion.onnx.loaded", model_dir=str(self.model_dir), labels=len(id2label),
-                 multi_label=self._multi_label)  # fmt: skip
+        log.info(
+            "emotion.onnx.loaded",
+            model_dir=str(self.model_dir),
+            labels=len(id2label),
+            multi_label=self._multi_label,
+        )
 
     def probabilities(self, texts: list[str]) -> np.ndarray:
         """(n, 28) GoEmotions-indexed probabilities; labels the model lacks stay 0."""

@@ -11,6 +11,7 @@ import math
 from collections import Counter, deque
 from collections.abc import Iterable, Sequence
 from datetime import datetime, timedelta, tzinfo
+from itertools import pairwise
 from typing import Literal
 
 import msgspec
@@ -107,9 +108,13 @@ def time_of_day_stress(
                 description=f"stress tends to show up in the {slot}",
                 confidence=round(confidence, 3),
                 count=len(stressed),
-                detail={"time_of_day": slot, "rate": round(rate, 3),
-                        "other_rate": round(other_rate, 3), "days": len(days)},
-            )  # fmt: skip
+                detail={
+                    "time_of_day": slot,
+                    "rate": round(rate, 3),
+                    "other_rate": round(other_rate, 3),
+                    "days": len(days),
+                },
+            )
         )
     return sorted(patterns, key=lambda p: -p.confidence)
 
@@ -133,7 +138,7 @@ def rising_frustration(
     slope = sum((i - mean_x) * (v - mean_y) for i, v in enumerate(values)) / var_x
     if frustrated < min_count or slope <= 0.02 or values[-1] < 0.3:
         return None
-    increases = sum(b > a for a, b in zip(values, values[1:]))
+    increases = sum(b > a for a, b in pairwise(values))
     steadiness = increases / (n - 1)
     confidence = min(1.0, 0.5 * min(1.0, slope * n) + 0.3 * steadiness + 0.2 * values[-1])
     return EmotionPattern(
@@ -141,9 +146,13 @@ def rising_frustration(
         description="frustration is rising in this conversation",
         confidence=round(confidence, 3),
         count=frustrated,
-        detail={"conversation_id": conversation_id, "slope": round(slope, 3),
-                "latest_intensity": round(values[-1], 3), "turns": n},
-    )  # fmt: skip
+        detail={
+            "conversation_id": conversation_id,
+            "slope": round(slope, 3),
+            "latest_intensity": round(values[-1], 3),
+            "turns": n,
+        },
+    )
 
 
 def dominant_emotion(

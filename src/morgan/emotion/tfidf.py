@@ -11,6 +11,7 @@ from __future__ import annotations
 import math
 import re
 from collections import Counter
+from itertools import pairwise
 
 import numpy as np
 
@@ -19,7 +20,7 @@ SKLEARN_TOKEN_PATTERN = re.compile(r"(?u)\b\w\w+\b")
 
 def ngrams(text: str) -> list[str]:
     tokens = SKLEARN_TOKEN_PATTERN.findall(text.lower())
-    return tokens + [f"{a} {b}" for a, b in zip(tokens, tokens[1:])]
+    return tokens + [f"{a} {b}" for a, b in pairwise(tokens)]
 
 
 class TfidfLogistic:

@@ -24,9 +24,65 @@ from morgan.emotion.labels import GOEMOTIONS_LABELS
 
 TOKEN = re.compile(r"[a-z0-9]+(?:'[a-z]+)?", re.IGNORECASE)
 STOPWORDS = frozenset(
-    "a an the and or but if of to in on at for with from by as is are was were be been am i "
-    "me my you your he she it its we they them this that these those there here do does did "
-    "have has had will would can could should just so very really".split()
+    [
+        "a",
+        "an",
+        "the",
+        "and",
+        "or",
+        "but",
+        "if",
+        "of",
+        "to",
+        "in",
+        "on",
+        "at",
+        "for",
+        "with",
+        "from",
+        "by",
+        "as",
+        "is",
+        "are",
+        "was",
+        "were",
+        "be",
+        "been",
+        "am",
+        "i",
+        "me",
+        "my",
+        "you",
+        "your",
+        "he",
+        "she",
+        "it",
+        "its",
+        "we",
+        "they",
+        "them",
+        "this",
+        "that",
+        "these",
+        "those",
+        "there",
+        "here",
+        "do",
+        "does",
+        "did",
+        "have",
+        "has",
+        "had",
+        "will",
+        "would",
+        "can",
+        "could",
+        "should",
+        "just",
+        "so",
+        "very",
+        "really",
+    ]
 )
 
 ScoreFn = Callable[[Sequence[str]], Awaitable[np.ndarray]]
@@ -104,8 +160,14 @@ async def occlusion_triggers(
     probs = await score(variants)
     base = result.scores[result.label]
     triggers = [
-        Trigger(text[start:end], result.label, round(base - float(p[column]), 4), start, end,
-                "occlusion")  # fmt: skip
+        Trigger(
+            text[start:end],
+            result.label,
+            round(base - float(p[column]), 4),
+            start,
+            end,
+            "occlusion",
+        )
         for (_, start, end), p in zip(words, probs)
         if base - float(p[column]) >= min_drop
     ]

@@ -117,7 +117,10 @@ class SqlPreferenceRepository:
             "updated_at": preference.updated_at,
         }
         stmt = _insert(self._db, UserPreference).values(
-            id=uuid.uuid4(), user_id=user, key=preference.key, created_at=preference.updated_at,
+            id=uuid.uuid4(),
+            user_id=user,
+            key=preference.key,
+            created_at=preference.updated_at,
             **values,
         )
         stmt = stmt.on_conflict_do_update(index_elements=["user_id", "key"], set_=values)
@@ -147,7 +150,9 @@ class SqlPatternRepository:
         if kinds is not None:
             query = query.where(BehavioralPattern.kind.in_(list(kinds)))
         async with self._db.session() as session:
-            rows = await session.scalars(query.order_by(BehavioralPattern.kind, BehavioralPattern.key))
+            rows = await session.scalars(
+                query.order_by(BehavioralPattern.kind, BehavioralPattern.key)
+            )
             return [
                 Pattern(row.kind, row.key, row.value, row.confidence, row.count, row.updated_at)
                 for row in rows

@@ -121,4 +121,3 @@ def boost_repository(db: Database) -> SqlBoostRepository:
 @pytest.fixture
 def feedback_repository(db: Database) -> SqlFeedbackRepository:
     return SqlFeedbackRepository(db)
-

@@ -10,10 +10,35 @@ import pytest
 from morgan.emotion.labels import GOEMOTIONS_LABELS
 
 TINY_VOCAB = [
-    "[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]", "i", "am", "so", "happy", "sad", "angry",
-    "this", "is", "great", "terrible", "thank", "you", "love", "it", "hate", "the", "bug", "!",
-    ".", "?", "what", "scared", "wow",
-]  # fmt: skip
+    "[PAD]",
+    "[UNK]",
+    "[CLS]",
+    "[SEP]",
+    "[MASK]",
+    "i",
+    "am",
+    "so",
+    "happy",
+    "sad",
+    "angry",
+    "this",
+    "is",
+    "great",
+    "terrible",
+    "thank",
+    "you",
+    "love",
+    "it",
+    "hate",
+    "the",
+    "bug",
+    "!",
+    ".",
+    "?",
+    "what",
+    "scared",
+    "wow",
+]
 
 
 def build_tiny_onnx_model(target: Path, labels: list[str], problem_type: str | None) -> Path:
@@ -28,11 +53,17 @@ def build_tiny_onnx_model(target: Path, labels: list[str], problem_type: str | N
     tokenizer.save_pretrained(target)
     torch.manual_seed(0)
     config = BertConfig(
-        vocab_size=len(TINY_VOCAB), hidden_size=16, num_hidden_layers=2, num_attention_heads=2,
-        intermediate_size=32, max_position_embeddings=64, num_labels=len(labels),
-        id2label=dict(enumerate(labels)), label2id={l: i for i, l in enumerate(labels)},
+        vocab_size=len(TINY_VOCAB),
+        hidden_size=16,
+        num_hidden_layers=2,
+        num_attention_heads=2,
+        intermediate_size=32,
+        max_position_embeddings=64,
+        num_labels=len(labels),
+        id2label=dict(enumerate(labels)),
+        label2id={l: i for i, l in enumerate(labels)},
         problem_type=problem_type,
-    )  # fmt: skip
+    )
     model = BertForSequenceClassification(config).eval()
     config.save_pretrained(target)
     sample = tokenizer(["i am so happy"], return_tensors="pt")

@@ -53,7 +53,9 @@ async def test_passing_the_chat_embedding_gives_the_same_result(
     with_embedding = await detector.detect(text, embedding)
     without = await detector.detect(text)
     assert with_embedding.labels == without.labels
-    assert np.allclose(list(with_embedding.scores.values()), list(without.scores.values()), atol=1e-3)
+    assert np.allclose(
+        list(with_embedding.scores.values()), list(without.scores.values()), atol=1e-3
+    )
 
 
 async def test_embedding_of_another_size_is_ignored(detector: EmbeddingHeadDetector) -> None:

@@ -55,7 +55,9 @@ async def test_missing_model_fails_clearly_and_reports_down(tmp_path: Path) -> N
     assert health.state == "down" and "onnx" in health.detail
 
 
-def test_labels_that_map_to_nothing_are_rejected(tiny_onnx_multilabel: Path, tmp_path: Path) -> None:
+def test_labels_that_map_to_nothing_are_rejected(
+    tiny_onnx_multilabel: Path, tmp_path: Path
+) -> None:
     model_dir = tmp_path / "m"
     shutil.copytree(tiny_onnx_multilabel, model_dir)
     config = json.loads((model_dir / "config.json").read_text())

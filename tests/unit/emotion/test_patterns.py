@@ -19,15 +19,20 @@ from morgan.emotion.patterns import (
 NOW = datetime(2025, 3, 14, 23, 0, tzinfo=UTC)
 
 
-def rec(days_ago: float, hour: int, label: str, ekman: str, intensity: float = 0.6, conv: str = "c"):
+def rec(
+    days_ago: float, hour: int, label: str, ekman: str, intensity: float = 0.6, conv: str = "c"
+):
     day = (NOW - timedelta(days=days_ago)).replace(hour=hour, minute=0)
     return EmotionRecord(day, label, ekman, intensity, conv)
 
 
 def test_time_of_day_buckets() -> None:
     assert [time_of_day(NOW.replace(hour=h)) for h in (3, 8, 13, 19)] == [
-        "night", "morning", "afternoon", "evening",
-    ]  # fmt: skip
+        "night",
+        "morning",
+        "afternoon",
+        "evening",
+    ]
 
 
 def test_evening_stress_recurring_over_days_is_found() -> None:
@@ -77,7 +82,9 @@ def test_detect_patterns_accepts_tuples_and_sorts_by_confidence() -> None:
     patterns = detect_patterns(history, NOW, conversation_id="c")
     kinds = {p.kind for p in patterns}
     assert {"time_of_day_stress", "dominant_emotion"} <= kinds
-    assert [p.confidence for p in patterns] == sorted((p.confidence for p in patterns), reverse=True)
+    assert [p.confidence for p in patterns] == sorted(
+        (p.confidence for p in patterns), reverse=True
+    )
 
 
 def msgspec_fields(record: EmotionRecord):

@@ -133,7 +133,9 @@ async def test_feedback_contract(feedback_repository: FeedbackRepository, ids: L
     u1, u2 = ids.user("u1"), ids.user("u2")
     a1, a2 = ids.answer("u1", "a1"), ids.answer("u1", "a2")
     assert isinstance(repo, FeedbackRepository)
-    first = Feedback(id="f1", answer_id=a1, at=T0, rating=5, document_ids=(ids.document("u1", "d1"),))
+    first = Feedback(
+        id="f1", answer_id=a1, at=T0, rating=5, document_ids=(ids.document("u1", "d1"),)
+    )
     assert await repo.add_feedback(u1, first) is True
     assert await repo.add_feedback(u1, first) is False
     theirs = msgspec.structs.replace(
