@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import uuid
 from datetime import UTC, datetime
 from typing import Any
@@ -68,7 +69,7 @@ class LearningController(Controller):
                 raise NotFound("there is no answer to rate yet; ask something first")
         if message.role != "assistant":
             raise BadRequest("feedback rates Morgan's answers; that message is the user's")
-        documents = tuple(dict.fromkeys(str(s["document_id"]) for s in message.sources or []))
+        documents = cited_documents(message.content, message.sources or [])
         feedback_id = data.id or uuid.uuid4().hex
         outcome = await learning.record_feedback(
             str(user.id),
@@ -103,6 +104,16 @@ class LearningController(Controller):
         repo = services.extras["learning_repos"].preferences
         for key in await repo.get_preferences(str(user.id)):
             await repo.delete_preference(str(user.id), key)
+
+
+_CITATION = re.compile(r"\[(\d+)\]")
+
+
+def cited_documents(text: str, sources: list[dict[str, Any]]) -> tuple[str, ...]:
+    """The documents an answer actually cited with [n]: only they earn or lose credit."""
+    by_n = {int(s["n"]): str(s["document_id"]) for s in sources if "n" in s}
+    cited = [by_n[n] for n in (int(m) for m in _CITATION.findall(text)) if n in by_n]
+    return tuple(dict.fromkeys(cited))
 
 
 def _learning(services: Services) -> Any:

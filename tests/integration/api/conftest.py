@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
 from typing import Any, TypeVar
 from dataclasses import dataclass
 from pathlib import Path
@@ -39,9 +40,8 @@ class Api:
         return token
 
 
-@pytest.fixture
-async def api(db_url: str, tmp_path: Path) -> AsyncIterator[Api]:
-    home = tmp_path / "home"
+@asynccontextmanager
+async def running_api(db_url: str, home: Path, **env: str) -> AsyncIterator[Api]:
     settings = load_settings(
         {
             "MORGAN_HOME": str(home),
@@ -49,9 +49,16 @@ async def api(db_url: str, tmp_path: Path) -> AsyncIterator[Api]:
             "MORGAN_LLM_URL": "extractive://",
             "MORGAN_MAX_UPLOAD_MB": "2",
             "MORGAN_LOG_FORMAT": "console",
+            **env,
         }
     )
     app = create_app(settings, migrate=True)
     async with AsyncTestClient(app) as client:
         services: Services = app.state.services
         yield Api(client, services, (home / "token").read_text().strip(), home)
+
+
+@pytest.fixture
+async def api(db_url: str, tmp_path: Path) -> AsyncIterator[Api]:
+    async with running_api(db_url, tmp_path / "home") as running:
+        yield running
