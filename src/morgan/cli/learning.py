@@ -1,0 +1,84 @@
+"""`morgan feedback` and `morgan preferences`: rate answers, see and forget what was learned."""
+
+from __future__ import annotations
+
+import json
+import sys
+from typing import Any
+
+import click
+
+from morgan.cli.client import MorganClient
+
+
+def _connection_options(f: Any) -> Any:
+    f = click.option("--token", envvar="MORGAN_TOKEN", help="API token (default: MORGAN_HOME/token).")(f)
+    f = click.option("--url", envvar="MORGAN_URL", help="Server URL (default http://127.0.0.1:8000).")(f)
+    return f
+
+
+@click.command("feedback")
+@click.argument("rating", type=click.IntRange(1, 5))
+@click.option("--message", "message_id", default=None, help="Answer to rate (default: your last answer).")
+@click.option("--conversation", "conversation_id", default=None, help="Rate the last answer of this conversation.")
+@click.option("--comment", default="", help="What was good or bad about it.")
+@click.option("--json", "as_json", is_flag=True)
+@_connection_options
+def feedback_command(
+    rating: int, message_id: str | None, conversation_id: str | None, comment: str, as_json: bool,
+    url: str | None, token: str | None,
+) -> None:
+    """Rate an answer from 1 (bad) to 5 (great); Morgan ranks the documents it cited accordingly."""
+    body: dict[str, Any] = {"rating": rating, "comment": comment}
+    if message_id:
+        body["message_id"] = message_id
+    if conversation_id:
+        body["conversation_id"] = conversation_id
+    client = MorganClient(url, token)
+    try:
+        result = client.json("POST", "/api/feedback", json=body)
+    finally:
+        client.close()
+    if as_json:
+        click.echo(json.dumps(result))
+    else:
+        click.echo(f"rated answer {result['message_id']} {rating}/5", err=not sys.stdout.isatty())
+
+
+@click.group("preferences")
+def preferences_group() -> None:
+    """What Morgan learned about how you like answers (length, name, language, ...)."""
+
+
+@preferences_group.command("list")
+@click.option("--json", "as_json", is_flag=True)
+@_connection_options
+def preferences_list(as_json: bool, url: str | None, token: str | None) -> None:
+    client = MorganClient(url, token)
+    try:
+        prefs = client.json("GET", "/api/preferences")
+    finally:
+        client.close()
+    if as_json:
+        click.echo(json.dumps(prefs))
+        return
+    if not prefs:
+        click.echo("nothing learned yet")
+    for p in prefs:
+        click.echo(f"{p['key']:<16} {p['value']:<16} (from: \"{p['source_text'][:60]}\")")
+
+
+@preferences_group.command("rm")
+@click.argument("key", required=False)
+@click.option("--all", "forget_all", is_flag=True, help="Forget every learned preference.")
+@_connection_options
+def preferences_rm(key: str | None, forget_all: bool, url: str | None, token: str | None) -> None:
+    """Forget one learned preference (or all of them with --all)."""
+    if not key and not forget_all:
+        raise click.UsageError("give a KEY or --all")
+    client = MorganClient(url, token)
+    try:
+        client.request("DELETE", "/api/preferences" if forget_all else f"/api/preferences/{key}")
+    finally:
+        client.close()
+    click.echo("forgotten", err=True)
