@@ -19,6 +19,7 @@ from morgan.api.documents import DocumentController
 from morgan.api.emotion import EmotionController
 from morgan.api.health import live, metrics, ready, status
 from morgan.api.learning import LearningController
+from morgan.api.openai import OpenAIController
 from morgan.errors import EXCEPTION_HANDLERS
 from morgan.observability import Metrics, configure_logging, request_context_middleware
 from morgan.services import Services, build_services
@@ -56,7 +57,7 @@ def create_app(
     app = Litestar(
         route_handlers=[
             live, ready, metrics, status, DocumentController, ChatController, EmotionController,
-            LearningController, *_optional_routes(),
+            LearningController, OpenAIController,
         ],
         dependencies={
             "services": Provide(get_services, sync_to_thread=False),
@@ -76,17 +77,3 @@ def create_app(
     app.state.metrics = app_metrics
     app.state.settings = settings
     return app
-
-
-def _optional_routes() -> list[object]:
-    """Routers of modules that register their own endpoints (OpenAI API, emotion, learning)."""
-    routes: list[object] = []
-    for module_name in ("morgan.api.openai",):
-        try:
-            module = __import__(module_name, fromlist=["ROUTES"])
-        except ModuleNotFoundError as exc:
-            if exc.name != module_name:
-                raise
-            continue
-        routes.extend(module.ROUTES)
-    return routes

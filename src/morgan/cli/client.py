@@ -31,6 +31,13 @@ class CLIError(click.ClickException):
         self.exit_code = exit_code
 
 
+def connection_options(f: Any) -> Any:
+    """`--url` / `--token` (or MORGAN_URL / MORGAN_TOKEN) for every client command."""
+    f = click.option("--token", envvar="MORGAN_TOKEN", help="API token (default: MORGAN_HOME/token).")(f)
+    f = click.option("--url", envvar="MORGAN_URL", help="Server URL (default http://127.0.0.1:8000).")(f)
+    return f
+
+
 def resolve_token(token: str | None) -> str | None:
     if token:
         return token

@@ -8,13 +8,7 @@ from typing import Any
 
 import click
 
-from morgan.cli.client import MorganClient
-
-
-def _connection_options(f: Any) -> Any:
-    f = click.option("--token", envvar="MORGAN_TOKEN", help="API token (default: MORGAN_HOME/token).")(f)
-    f = click.option("--url", envvar="MORGAN_URL", help="Server URL (default http://127.0.0.1:8000).")(f)
-    return f
+from morgan.cli.client import MorganClient, connection_options
 
 
 @click.command("feedback")
@@ -23,7 +17,7 @@ def _connection_options(f: Any) -> Any:
 @click.option("--conversation", "conversation_id", default=None, help="Rate the last answer of this conversation.")
 @click.option("--comment", default="", help="What was good or bad about it.")
 @click.option("--json", "as_json", is_flag=True)
-@_connection_options
+@connection_options
 def feedback_command(
     rating: int, message_id: str | None, conversation_id: str | None, comment: str, as_json: bool,
     url: str | None, token: str | None,
@@ -52,7 +46,7 @@ def preferences_group() -> None:
 
 @preferences_group.command("list")
 @click.option("--json", "as_json", is_flag=True)
-@_connection_options
+@connection_options
 def preferences_list(as_json: bool, url: str | None, token: str | None) -> None:
     client = MorganClient(url, token)
     try:
@@ -71,7 +65,7 @@ def preferences_list(as_json: bool, url: str | None, token: str | None) -> None:
 @preferences_group.command("rm")
 @click.argument("key", required=False)
 @click.option("--all", "forget_all", is_flag=True, help="Forget every learned preference.")
-@_connection_options
+@connection_options
 def preferences_rm(key: str | None, forget_all: bool, url: str | None, token: str | None) -> None:
     """Forget one learned preference (or all of them with --all)."""
     if not key and not forget_all:

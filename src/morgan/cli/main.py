@@ -20,15 +20,10 @@ from morgan.cli.client import (
     EXIT_USAGE,
     CLIError,
     MorganClient,
+    connection_options,
 )
 
 CONTEXT_SETTINGS = {"help_option_names": ["-h", "--help"]}
-
-
-def _connection_options(f: Any) -> Any:
-    f = click.option("--token", envvar="MORGAN_TOKEN", help="API token (default: MORGAN_HOME/token).")(f)
-    f = click.option("--url", envvar="MORGAN_URL", help="Server URL (default http://127.0.0.1:8000).")(f)
-    return f
 
 
 def _emit_json(obj: Any) -> None:
@@ -198,7 +193,7 @@ def _collect_files(paths: tuple[str, ...]) -> list[Path]:
 @cli.command()
 @click.argument("paths", nargs=-1, required=True)
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON summary.")
-@_connection_options
+@connection_options
 def ingest(paths: tuple[str, ...], as_json: bool, url: str | None, token: str | None) -> None:
     """Add files or folders (recursive) to your library: PDF, DOCX, HTML, Markdown, text."""
     from rich.console import Console
@@ -297,7 +292,7 @@ def _ingest_as_job(client: MorganClient, path: Path, files: Any, form: Any, prog
 @click.option("--model", default=None, help="Ask a specific model (Ollama / OpenAI-compatible backends).")
 @click.option("--top-k", default=5, show_default=True, type=click.IntRange(1, 20))
 @click.option("--emotion", "show_emotion", is_flag=True, help="Show the detected emotion.")
-@_connection_options
+@connection_options
 def ask(
     question: str | None, as_json: bool, stream: bool | None, no_rag: bool, conversation_id: str | None,
     new_conversation: bool, model: str | None, top_k: int, show_emotion: bool,
@@ -373,7 +368,7 @@ def _print_sources(response: dict[str, Any], show_emotion: bool) -> None:
 
 @cli.command()
 @click.option("--json", "as_json", is_flag=True)
-@_connection_options
+@connection_options
 def status(as_json: bool, url: str | None, token: str | None) -> None:
     """Show the server's components, their backends and state."""
     client = MorganClient(url, token)
@@ -400,7 +395,7 @@ def documents() -> None:
 
 @documents.command("list")
 @click.option("--json", "as_json", is_flag=True)
-@_connection_options
+@connection_options
 def documents_list(as_json: bool, url: str | None, token: str | None) -> None:
     client = MorganClient(url, token)
     docs = client.json("GET", "/api/documents", params={"limit": 1000})
@@ -414,7 +409,7 @@ def documents_list(as_json: bool, url: str | None, token: str | None) -> None:
 
 @documents.command("rm")
 @click.argument("document_ids", nargs=-1, required=True)
-@_connection_options
+@connection_options
 def documents_rm(document_ids: tuple[str, ...], url: str | None, token: str | None) -> None:
     """Remove documents: their file, rows and vectors."""
     client = MorganClient(url, token)
@@ -431,7 +426,7 @@ def conversations() -> None:
 
 @conversations.command("list")
 @click.option("--json", "as_json", is_flag=True)
-@_connection_options
+@connection_options
 def conversations_list(as_json: bool, url: str | None, token: str | None) -> None:
     client = MorganClient(url, token)
     rows = client.json("GET", "/api/conversations")
@@ -446,7 +441,7 @@ def conversations_list(as_json: bool, url: str | None, token: str | None) -> Non
 @conversations.command("show")
 @click.argument("conversation_id")
 @click.option("--json", "as_json", is_flag=True)
-@_connection_options
+@connection_options
 def conversations_show(conversation_id: str, as_json: bool, url: str | None, token: str | None) -> None:
     client = MorganClient(url, token)
     rows = client.json("GET", f"/api/conversations/{conversation_id}/messages")
@@ -460,7 +455,7 @@ def conversations_show(conversation_id: str, as_json: bool, url: str | None, tok
 
 @conversations.command("rm")
 @click.argument("conversation_id")
-@_connection_options
+@connection_options
 def conversations_rm(conversation_id: str, url: str | None, token: str | None) -> None:
     client = MorganClient(url, token)
     client.request("DELETE", f"/api/conversations/{conversation_id}")
@@ -468,24 +463,19 @@ def conversations_rm(conversation_id: str, url: str | None, token: str | None) -
     click.echo(f"removed {conversation_id}", err=True)
 
 
-def _mount_optional_groups() -> None:
-    """Subcommands that live with their module (reranker service, cluster planner, models)."""
-    for module_name, attr, name in (
-        ("morgan.reranker.cli", "reranker_group", "reranker"),
-        ("morgan.cluster.cli", "cluster_group", "cluster"),
-        ("morgan.llm.cli", "models_group", "models"),
-        ("morgan.cli.learning", "feedback_command", "feedback"),
-        ("morgan.cli.learning", "preferences_group", "preferences"),
-        ("tui.cli", "chat_command", "chat"),
+def _mount_module_commands() -> None:
+    """Subcommands that live with their module (reranker service, cluster planner, models, TUI)."""
+    from morgan.cli.learning import feedback_command, preferences_group
+    from morgan.cluster.cli import cluster_group
+    from morgan.llm.cli import models_group
+    from morgan.reranker.cli import reranker_group
+    from tui.cli import chat_command
+
+    for command, name in (
+        (reranker_group, "reranker"), (cluster_group, "cluster"), (models_group, "models"),
+        (feedback_command, "feedback"), (preferences_group, "preferences"), (chat_command, "chat"),
     ):
-        try:
-            module = __import__(module_name, fromlist=[attr])
-        except ModuleNotFoundError:
-            continue
-        command = getattr(module, attr, None)
-        if command is not None:
-            cli.add_command(command, name=name)
+        cli.add_command(command, name=name)
 
 
-_mount_optional_groups()
-
+_mount_module_commands()

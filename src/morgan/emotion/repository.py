@@ -19,14 +19,13 @@ from typing import Any, TypeVar
 import msgspec
 import structlog
 from sqlalchemy import delete, select
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from morgan.emotion.crypto import EmotionCipher, EmotionCryptoError
 from morgan.emotion.patterns import EmotionPattern
 from morgan.emotion.triggers import Trigger
 from morgan.errors import NotFound
-from morgan.storage.db import Database
+from morgan.storage.db import Database, as_uuid, upsert_insert
 from morgan.storage.models import (
     Conversation,
     EmotionalState,
@@ -73,28 +72,11 @@ def pattern_index_keys(cipher: EmotionCipher) -> dict[str, bytes]:
     }
 
 
-def _as_uuid(value: Id | None) -> uuid.UUID | None:
-    if value is None or isinstance(value, uuid.UUID):
-        return value
-    try:
-        return uuid.UUID(value)
-    except (ValueError, TypeError, AttributeError):
-        return None
-
-
 def _owner(user_id: Id) -> uuid.UUID:
-    user = _as_uuid(user_id)
+    user = as_uuid(user_id)
     if user is None:
         raise NotFound(f"user {user_id!r} not found")
     return user
-
-
-def _insert(db: Database, model: Any) -> Any:
-    if db.dialect == "postgresql":
-        return postgresql.insert(model)
-    if db.dialect == "sqlite":
-        return sqlite.insert(model)
-    raise NotImplementedError(f"upserts are not implemented for {db.dialect!r}")
 
 
 class EmotionRepository:
@@ -136,7 +118,7 @@ class EmotionRepository:
         self, user_id: Id, since: datetime | None = None, limit: int = 500
     ) -> list[tuple[datetime, Any]]:
         """The newest `limit` states since `since`, as (at, decrypted payload), newest last."""
-        user = _as_uuid(user_id)
+        user = as_uuid(user_id)
         if user is None or limit <= 0:
             return []
         query = select(EmotionalState).where(EmotionalState.user_id == user)
@@ -182,7 +164,7 @@ class EmotionRepository:
             superseded += [
                 self.pattern_key(kind, key, old) for old in self._index_keys if old != current
             ]
-        stmt = _insert(self._db, EmotionPatternRow).values(rows)
+        stmt = upsert_insert(self._db, EmotionPatternRow).values(rows)
         stmt = stmt.on_conflict_do_update(
             index_elements=["user_id", "pattern_key"],
             set_={
@@ -204,7 +186,7 @@ class EmotionRepository:
         self, user_id: Id, since: datetime | None = None
     ) -> list[EmotionPattern]:
         """The user's stored patterns (updated since `since`), most confident first."""
-        user = _as_uuid(user_id)
+        user = as_uuid(user_id)
         if user is None:
             return []
         query = select(EmotionPatternRow).where(EmotionPatternRow.user_id == user)
@@ -250,7 +232,7 @@ class EmotionRepository:
         self, user_id: Id, limit: int = 100, since: datetime | None = None
     ) -> list[tuple[datetime, Trigger]]:
         """The newest `limit` triggers as (at, trigger), newest last (like `history`)."""
-        user = _as_uuid(user_id)
+        user = as_uuid(user_id)
         if user is None or limit <= 0:
             return []
         query = select(EmotionTrigger).where(EmotionTrigger.user_id == user)
@@ -278,7 +260,7 @@ async def _owned(
     """`value` as a UUID when it names one of the user's rows; NotFound otherwise."""
     if value is None:
         return None
-    row_id = _as_uuid(value)
+    row_id = as_uuid(value)
     found = None
     if row_id is not None:
         found = await session.scalar(

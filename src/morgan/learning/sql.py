@@ -15,7 +15,6 @@ from typing import Any
 
 import structlog
 from sqlalchemy import Insert, delete, select
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -24,7 +23,7 @@ from morgan.learning.boosts import Boost
 from morgan.learning.feedback import Feedback
 from morgan.learning.patterns import Pattern
 from morgan.learning.preferences import Preference
-from morgan.storage.db import Database
+from morgan.storage.db import Database, as_uuid, upsert_insert
 from morgan.storage.models import (
     BehavioralPattern,
     Document,
@@ -39,27 +38,8 @@ log = structlog.get_logger(__name__)
 Id = str | uuid.UUID
 
 
-def as_uuid(value: Id) -> uuid.UUID | None:
-    """The UUID, or None for text that is not one (so it cannot name any row)."""
-    if isinstance(value, uuid.UUID):
-        return value
-    try:
-        return uuid.UUID(value)
-    except (ValueError, TypeError, AttributeError):
-        return None
-
-
 def _uuids(values: Iterable[Id]) -> list[uuid.UUID]:
     return [u for u in map(as_uuid, values) if u is not None]
-
-
-def _insert(db: Database, model: Any) -> Any:
-    """The dialect's INSERT, which knows `on_conflict_do_update`."""
-    if db.dialect == "postgresql":
-        return postgresql.insert(model)
-    if db.dialect == "sqlite":
-        return sqlite.insert(model)
-    raise NotImplementedError(f"upserts are not implemented for {db.dialect!r}")
 
 
 def _user(user_id: Id) -> uuid.UUID:
@@ -116,7 +96,7 @@ class SqlPreferenceRepository:
             "source_text": preference.source_text,
             "updated_at": preference.updated_at,
         }
-        stmt = _insert(self._db, UserPreference).values(
+        stmt = upsert_insert(self._db, UserPreference).values(
             id=uuid.uuid4(),
             user_id=user,
             key=preference.key,
@@ -165,7 +145,7 @@ class SqlPatternRepository:
         latest = {(p.kind, p.key): p for p in patterns}
         if not latest:
             return
-        stmt = _insert(self._db, BehavioralPattern).values(
+        stmt = upsert_insert(self._db, BehavioralPattern).values(
             [
                 {
                     "id": uuid.uuid4(),
@@ -252,7 +232,7 @@ class SqlBoostRepository:
                 log.warning("boosts_refused_not_owned", user_id=str(user), document_ids=refused)
             if not owned:
                 return
-            stmt = _insert(self._db, DocumentBoost).values(
+            stmt = upsert_insert(self._db, DocumentBoost).values(
                 [
                     {
                         "user_id": user,

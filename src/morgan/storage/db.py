@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import uuid
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
@@ -109,6 +110,27 @@ class Database:
     async def downgrade(self, revision: str = "base") -> None:
         async with self.engine.begin() as conn:
             await conn.run_sync(_run_alembic, "downgrade", revision)
+
+
+def upsert_insert(db: Database, model: Any) -> Any:
+    """The dialect's INSERT, which knows `on_conflict_do_update` (SQLite and PostgreSQL)."""
+    from sqlalchemy.dialects import postgresql, sqlite
+
+    if db.dialect == "postgresql":
+        return postgresql.insert(model)
+    if db.dialect == "sqlite":
+        return sqlite.insert(model)
+    raise NotImplementedError(f"upserts are not implemented for {db.dialect!r}")
+
+
+def as_uuid(value: object) -> uuid.UUID | None:
+    """The UUID, or None for text that is not one (so it cannot name any row)."""
+    if value is None or isinstance(value, uuid.UUID):
+        return value
+    try:
+        return uuid.UUID(str(value))
+    except (ValueError, TypeError, AttributeError):
+        return None
 
 
 def _short(exc: BaseException) -> str:
