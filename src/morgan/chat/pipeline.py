@@ -75,6 +75,8 @@ class ChatPipeline:
         else:
             conversation = await self.conversations.create(user_id, request.message)
         history = await self._history(user_id, conversation.id)
+        if getattr(self.cache, "degraded", False):
+            degraded.append("cache")  # Redis is down: the window came from the database
         timings["history_ms"] = _ms(t_start)
 
         t = time.perf_counter()
