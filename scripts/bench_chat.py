@@ -15,6 +15,9 @@ import json
 import os
 import statistics
 import sys
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from _bench_common import percentile  # noqa: E402
 import tempfile
 import time
 from pathlib import Path
@@ -33,15 +36,6 @@ QUESTIONS = [
     "What happened at the siege of Vicksburg?",
     "How are fonts handled when extracting text?",
 ]
-
-
-def percentile(values: list[float], q: float) -> float:
-    if not values:
-        return float("nan")
-    ordered = sorted(values)
-    k = (len(ordered) - 1) * q
-    lo, hi = int(k), min(int(k) + 1, len(ordered) - 1)
-    return ordered[lo] + (ordered[hi] - ordered[lo]) * (k - lo)
 
 
 def run(docs: Path, llm_urls: list[str], repeats: int) -> dict[str, object]:

@@ -25,7 +25,7 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-import _bench_common as common  # noqa: E402
+import _bench_common as common
 
 FORMATS = {".pdf", ".docx", ".html", ".htm", ".md", ".markdown", ".txt"}
 STAGE_OF_EVENT = {"extracting": "extract", "chunking": "chunk", "storing": "blob",

@@ -31,8 +31,8 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-import _bench_common as common  # noqa: E402
-from eval_retrieval import DEFAULT_CACHE, _progress  # noqa: E402
+import _bench_common as common
+from eval_retrieval import DEFAULT_CACHE, _progress
 
 MODES = ("hybrid", "dense", "sparse")
 

@@ -30,6 +30,9 @@ import re
 import statistics
 import string
 import sys
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from _bench_common import percentile  # noqa: E402
 import tempfile
 import threading
 import time
@@ -93,15 +96,6 @@ def cites_gold(text: str, sources: list[dict[str, Any]], gold_document_id: str, 
         elif source.get("title") == gold_title:
             return True
     return False
-
-
-def percentile(values: list[float], q: float) -> float:
-    if not values:
-        return float("nan")
-    ordered = sorted(values)
-    k = (len(ordered) - 1) * q
-    lo, hi = int(k), min(int(k) + 1, len(ordered) - 1)
-    return ordered[lo] + (ordered[hi] - ordered[lo]) * (k - lo)
 
 
 # -- data -------------------------------------------------------------------------------------

@@ -32,7 +32,7 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-import _bench_common as common  # noqa: E402
+import _bench_common as common
 
 MODES = {"morgan": "hybrid", "bm25": "sparse", "dense": "dense"}
 DEFAULT_CACHE = Path.home() / ".cache" / "morgan-eval" / "embeddings.sqlite"

@@ -25,7 +25,7 @@ WORDS = (
     "compiler kernel database protocol encryption bandwidth latency router firmware cache "
     "violin sonata orchestra ballet opera poetry novel sculpture fresco tapestry "
     "inflation tariff mortgage dividend pension auction ledger budget subsidy treasury"
-).split()
+).split()  # noqa: SIM905 - a word list reads best as prose
 
 
 def _load_script():  # type: ignore[no-untyped-def]
