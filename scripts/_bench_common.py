@@ -147,8 +147,10 @@ def score_run(run: dict[str, list[str]], qrels: dict[str, dict[str, int]]) -> di
         for q, rel in qrels.items()
     ]
     names = ("ndcg@10", "recall@10", "recall@100", "mrr@10")
-    return {name: round(statistics.fmean(r[i] for r in rows), 4) if rows else 0.0
-            for i, name in enumerate(names)}
+    return {
+        name: round(statistics.fmean(r[i] for r in rows), 4) if rows else 0.0
+        for i, name in enumerate(names)
+    }
 
 
 def percentile(values: Sequence[float], q: float) -> float:
@@ -200,7 +202,9 @@ class EmbeddingCache:
         for start in range(0, len(missing), 500):
             part = missing[start : start + 500]
             marks = ",".join("?" * len(part))
-            for key, blob in self._db.execute(f"SELECT key, vec FROM emb WHERE key IN ({marks})", part):
+            for key, blob in self._db.execute(
+                f"SELECT key, vec FROM emb WHERE key IN ({marks})", part
+            ):
                 self._memory[key] = np.frombuffer(blob, dtype=np.float32).tolist()
 
     def missing(self, texts: Iterable[str]) -> list[str]:
@@ -306,7 +310,9 @@ class RagServices:
                 await closer()
 
 
-async def morgan_services(home: Path, *, vectors_url: str = "", extra_env: dict[str, str] | None = None) -> RagServices:
+async def morgan_services(
+    home: Path, *, vectors_url: str = "", extra_env: dict[str, str] | None = None
+) -> RagServices:
     """Settings -> database (migrated), auth, blobs, vectors, MiniLM, ingest and retriever.
 
     Mirrors `morgan.services.build_services` for these parts, with the same builders, and
@@ -339,19 +345,27 @@ async def morgan_services(home: Path, *, vectors_url: str = "", extra_env: dict[
     embedder = build_embedder(settings)
     await asyncio.to_thread(embedder.warm_up)
     vectors = QdrantVectorIndex(
-        settings.vectors.url, collection=settings.vectors.collection,
-        dimension=embedder.dimension, api_key=settings.vectors.api_key,
+        settings.vectors.url,
+        collection=settings.vectors.collection,
+        dimension=embedder.dimension,
+        api_key=settings.vectors.api_key,
     )
     await vectors.ensure_collection()
     blobs = build_blobs_for(settings)
     sparse = SparseEncoder()
     documents = DocumentRepository(db)
     ingest = IngestService(
-        documents=documents, blobs=blobs, vectors=vectors, embedder=embedder, sparse=sparse,
+        documents=documents,
+        blobs=blobs,
+        vectors=vectors,
+        embedder=embedder,
+        sparse=sparse,
         token_counter=embedder.tokenizer,
     )
     retriever = Retriever(documents=documents, vectors=vectors, embedder=embedder, sparse=sparse)
-    return RagServices(settings, db, AuthService(db), blobs, vectors, embedder, documents, ingest, retriever)
+    return RagServices(
+        settings, db, AuthService(db), blobs, vectors, embedder, documents, ingest, retriever
+    )
 
 
 def quiet_logs() -> None:

@@ -28,8 +28,14 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 import _bench_common as common
 
 FORMATS = {".pdf", ".docx", ".html", ".htm", ".md", ".markdown", ".txt"}
-STAGE_OF_EVENT = {"extracting": "extract", "chunking": "chunk", "storing": "blob",
-                  "embedding": "embed+index", "saving": "db", "done": None}
+STAGE_OF_EVENT = {
+    "extracting": "extract",
+    "chunking": "chunk",
+    "storing": "blob",
+    "embedding": "embed+index",
+    "saving": "db",
+    "done": None,
+}
 
 
 class _Timed:
@@ -53,8 +59,9 @@ class _Timed:
         return timed
 
 
-async def ingest_files(services: Any, user_id: Any, files: list[tuple[str, str, bytes]], progress: Any,
-                       label: str) -> dict[str, Any]:
+async def ingest_files(
+    services: Any, user_id: Any, files: list[tuple[str, str, bytes]], progress: Any, label: str
+) -> dict[str, Any]:
     totals: dict[str, float] = defaultdict(float)
     services.ingest.embedder = _Timed(services.embedder, "embed", "embed", totals)
     services.ingest.vectors = _Timed(services.vectors, "upsert", "index", totals)
@@ -70,8 +77,9 @@ async def ingest_files(services: Any, user_id: Any, files: list[tuple[str, str, 
             if not marks or marks[-1][0] != stage:
                 marks.append((stage, time.perf_counter()))
 
-        result = await services.ingest.ingest(user_id, source=source, filename=filename, data=data,
-                                              progress=on_progress)
+        result = await services.ingest.ingest(
+            user_id, source=source, filename=filename, data=data, progress=on_progress
+        )
         end = time.perf_counter()
         for (stage, t0), (_, t1) in zip(marks, [*marks[1:], ("end", end)], strict=True):
             name = STAGE_OF_EVENT.get(stage)
@@ -91,8 +99,13 @@ async def ingest_files(services: Any, user_id: Any, files: list[tuple[str, str, 
     if "embed+index" in totals:
         stages["sparse+other"] = round(totals["embed+index"] - totals["embed"] - totals["index"], 2)
     return {
-        "files": len(files), "ingested": docs, "failed": failed, "errors": errors,
-        "chunks": chunks, "pages": pages, "megabytes": round(size / 1e6, 2),
+        "files": len(files),
+        "ingested": docs,
+        "failed": failed,
+        "errors": errors,
+        "chunks": chunks,
+        "pages": pages,
+        "megabytes": round(size / 1e6, 2),
         "seconds": round(seconds, 2),
         "documents_per_s": round(len(files) / seconds, 2),
         "chunks_per_s": round(chunks / seconds, 1),
@@ -109,14 +122,24 @@ async def bench(args: argparse.Namespace) -> dict[str, Any]:
     result: dict[str, Any] = {"vectors": args.vectors_url or args.vectors}
     corpora: list[tuple[str, list[tuple[str, str, bytes]]]] = []
     if args.documents:
-        files = sorted(p for p in args.documents.rglob("*") if p.is_file() and p.suffix.lower() in FORMATS
-                       and p.name.lower() != "readme.md")
+        files = sorted(
+            p
+            for p in args.documents.rglob("*")
+            if p.is_file() and p.suffix.lower() in FORMATS and p.name.lower() != "readme.md"
+        )
         corpora.append(("documents", [(str(p), p.name, p.read_bytes()) for p in files]))
     if args.scifact:
         data = common.load_beir(args.scifact, args.split, limit_docs=None)
         ids = list(data.corpus)[: args.scifact_limit]
-        corpora.append(("scifact", [(f"beir://scifact/{d}", f"{d}.md", common.beir_markdown(*data.corpus[d]))
-                                    for d in ids]))
+        corpora.append(
+            (
+                "scifact",
+                [
+                    (f"beir://scifact/{d}", f"{d}.md", common.beir_markdown(*data.corpus[d]))
+                    for d in ids
+                ],
+            )
+        )
     with _progress(args.quiet) as progress:
         for name, files in corpora:
             with tempfile.TemporaryDirectory(prefix="morgan-bench-") as home:
@@ -126,7 +149,9 @@ async def bench(args: argparse.Namespace) -> dict[str, Any]:
                     services.vectors = services.ingest.vectors
                 try:
                     user, _ = await services.auth.create_user("bench")
-                    result[name] = await ingest_files(services, user.id, files, progress, f"ingest [{name}]")
+                    result[name] = await ingest_files(
+                        services, user.id, files, progress, f"ingest [{name}]"
+                    )
                 finally:
                     await services.close()
     return result
@@ -137,7 +162,19 @@ def print_table(result: dict[str, Any]) -> None:
     from rich.table import Table
 
     table = Table(title=f"ingestion throughput (vectors: {result['vectors']})")
-    cols = ("corpus", "files", "failed", "chunks", "pages", "MB", "s", "docs/s", "chunks/s", "pages/s", "MB/s")
+    cols = (
+        "corpus",
+        "files",
+        "failed",
+        "chunks",
+        "pages",
+        "MB",
+        "s",
+        "docs/s",
+        "chunks/s",
+        "pages/s",
+        "MB/s",
+    )
     for col in cols:
         table.add_column(col, justify="left" if col == "corpus" else "right")
     stages = Table(title="stage seconds (summed over files)")
@@ -148,8 +185,24 @@ def print_table(result: dict[str, Any]) -> None:
         r = result.get(name)
         if not r:
             continue
-        table.add_row(name, *(str(r[k]) for k in ("files", "failed", "chunks", "pages", "megabytes", "seconds",
-                                                   "documents_per_s", "chunks_per_s", "pages_per_s", "mb_per_s")))
+        table.add_row(
+            name,
+            *(
+                str(r[k])
+                for k in (
+                    "files",
+                    "failed",
+                    "chunks",
+                    "pages",
+                    "megabytes",
+                    "seconds",
+                    "documents_per_s",
+                    "chunks_per_s",
+                    "pages_per_s",
+                    "mb_per_s",
+                )
+            ),
+        )
         stages.add_row(name, *(str(r["stage_seconds"].get(s, 0.0)) for s in stage_names))
     Console().print(table)
     Console().print(stages)

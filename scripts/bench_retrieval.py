@@ -52,7 +52,9 @@ class _Recorder:
         await self.inner.upsert(points)
 
 
-async def fill_to(index: Any, seed_points: list[Any], target: int, have: int, progress: Any, rng: random.Random) -> int:
+async def fill_to(
+    index: Any, seed_points: list[Any], target: int, have: int, progress: Any, rng: random.Random
+) -> int:
     from morgan.storage.vectors import VectorPoint
 
     task = progress.add_task(f"fill to {target}", total=max(target - have, 0))
@@ -67,15 +69,22 @@ async def fill_to(index: Any, seed_points: list[Any], target: int, have: int, pr
             if have >= target:
                 break
             dense = np.asarray(p.dense, dtype=np.float32)
-            dense = dense + nrng.normal(0, 0.05 / np.sqrt(len(dense)), len(dense)).astype(np.float32)
+            dense = dense + nrng.normal(0, 0.05 / np.sqrt(len(dense)), len(dense)).astype(
+                np.float32
+            )
             dense /= np.linalg.norm(dense)
-            batch.append(VectorPoint(
-                chunk_id=uuid.uuid4(), user_id=p.user_id,
-                document_id=docs.setdefault(p.document_id, uuid.uuid4()),
-                section_id=sections.setdefault(p.section_id, uuid.uuid4()),
-                granularity=p.granularity, dense=dense.tolist(), sparse_indices=list(p.sparse_indices),
-                sparse_values=[v * rng.uniform(0.8, 1.2) for v in p.sparse_values],
-            ))
+            batch.append(
+                VectorPoint(
+                    chunk_id=uuid.uuid4(),
+                    user_id=p.user_id,
+                    document_id=docs.setdefault(p.document_id, uuid.uuid4()),
+                    section_id=sections.setdefault(p.section_id, uuid.uuid4()),
+                    granularity=p.granularity,
+                    dense=dense.tolist(),
+                    sparse_indices=list(p.sparse_indices),
+                    sparse_values=[v * rng.uniform(0.8, 1.2) for v in p.sparse_values],
+                )
+            )
             have += 1
             if len(batch) >= 256:
                 await index.upsert(batch)
@@ -87,7 +96,9 @@ async def fill_to(index: Any, seed_points: list[Any], target: int, have: int, pr
     return have
 
 
-async def measure(services: Any, user_id: Any, queries: list[str], progress: Any, label: str) -> dict[str, Any]:
+async def measure(
+    services: Any, user_id: Any, queries: list[str], progress: Any, label: str
+) -> dict[str, Any]:
     out: dict[str, Any] = {}
     for mode in MODES:
         await services.retriever.retrieve(user_id, queries[0], top_k=5, mode=mode)  # warm
@@ -111,14 +122,18 @@ async def measure(services: Any, user_id: Any, queries: list[str], progress: Any
     return out
 
 
-async def bench_backend(args: argparse.Namespace, backend: str, data: common.BeirData, progress: Any) -> dict[str, Any]:
+async def bench_backend(
+    args: argparse.Namespace, backend: str, data: common.BeirData, progress: Any
+) -> dict[str, Any]:
     rng = random.Random(5)
     doc_ids = list(data.corpus)[: args.docs]
     queries = list(data.queries.values())
     queries = rng.sample(queries, min(args.queries, len(queries)))
     result: dict[str, Any] = {}
     with tempfile.TemporaryDirectory(prefix="morgan-bench-") as home:
-        services = await common.morgan_services(Path(home), vectors_url=args.vectors_url if backend == "server" else "")
+        services = await common.morgan_services(
+            Path(home), vectors_url=args.vectors_url if backend == "server" else ""
+        )
         try:
             if backend == "exact":
                 common.use_components(services, vectors=common.ExactVectorIndex())
@@ -129,8 +144,12 @@ async def bench_backend(args: argparse.Namespace, backend: str, data: common.Bei
             task = progress.add_task(f"[{backend}] ingest {len(doc_ids)} docs", total=len(doc_ids))
             t0 = time.perf_counter()
             for d in doc_ids:
-                await services.ingest.ingest(user.id, source=f"beir://scifact/{d}", filename=f"{d}.md",
-                                             data=common.beir_markdown(*data.corpus[d]))
+                await services.ingest.ingest(
+                    user.id,
+                    source=f"beir://scifact/{d}",
+                    filename=f"{d}.md",
+                    data=common.beir_markdown(*data.corpus[d]),
+                )
                 progress.advance(task)
             result["ingest_seconds"] = round(time.perf_counter() - t0, 1)
             have = len(recorder.points)
@@ -140,8 +159,11 @@ async def bench_backend(args: argparse.Namespace, backend: str, data: common.Bei
                 have = await fill_to(index, recorder.points, level, have, progress, rng)
                 fill_s = round(time.perf_counter() - t0, 1)
                 chunks = await index.count(user.id)
-                result[str(level)] = {"chunks": chunks, "fill_seconds": fill_s,
-                                      **await measure(services, user.id, queries, progress, f"[{backend}] {chunks}")}
+                result[str(level)] = {
+                    "chunks": chunks,
+                    "fill_seconds": fill_s,
+                    **await measure(services, user.id, queries, progress, f"[{backend}] {chunks}"),
+                }
         finally:
             await services.close()
     return result
@@ -162,16 +184,26 @@ def print_table(result: dict[str, Any]) -> None:
     from rich.table import Table
 
     table = Table(title=f"retrieval latency, {result['queries']} queries, top_k=5 (ms)")
-    for col in ("index", "chunks", *(f"{m} p50/p95" for m in MODES), "hybrid/dense", "sparse/dense"):
+    for col in (
+        "index",
+        "chunks",
+        *(f"{m} p50/p95" for m in MODES),
+        "hybrid/dense",
+        "sparse/dense",
+    ):
         table.add_column(col, justify="left" if col == "index" else "right")
     for backend in ("qdrant", "exact", "server"):
         for level in result.get("levels", []):
             r = result.get(backend, {}).get(str(level))
             if not r:
                 continue
-            table.add_row(backend, str(r["chunks"]),
-                          *(f"{r[m]['p50_ms']:.0f}/{r[m]['p95_ms']:.0f}" for m in MODES),
-                          f"{r['hybrid']['vs_dense']:.2f}", f"{r['sparse']['vs_dense']:.2f}")
+            table.add_row(
+                backend,
+                str(r["chunks"]),
+                *(f"{r[m]['p50_ms']:.0f}/{r[m]['p95_ms']:.0f}" for m in MODES),
+                f"{r['hybrid']['vs_dense']:.2f}",
+                f"{r['sparse']['vs_dense']:.2f}",
+            )
     Console().print(table)
 
 
@@ -182,8 +214,12 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--docs", type=int, default=600, help="SciFact abstracts ingested for real")
     p.add_argument("--levels", type=lambda s: [int(x) for x in s.split(",")], default=[5000, 50000])
     p.add_argument("--queries", type=int, default=20)
-    p.add_argument("--vectors", type=lambda s: s.split(","), default=["qdrant", "exact"],
-                   help="comma list of qdrant (local mode), exact, server (needs --vectors-url)")
+    p.add_argument(
+        "--vectors",
+        type=lambda s: s.split(","),
+        default=["qdrant", "exact"],
+        help="comma list of qdrant (local mode), exact, server (needs --vectors-url)",
+    )
     p.add_argument("--vectors-url", default="")
     p.add_argument("--cache", type=Path, default=DEFAULT_CACHE)
     p.add_argument("--out", type=Path)

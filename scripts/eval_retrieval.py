@@ -44,18 +44,26 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--split", default="test", help="qrels/SPLIT.tsv")
     p.add_argument("--out", type=Path, help="write the JSON result here")
     p.add_argument("--limit-queries", type=int, help="evaluate a seeded sample of N queries")
-    p.add_argument("--limit-docs", type=int, help="judged docs of the kept queries + others up to N")
+    p.add_argument(
+        "--limit-docs", type=int, help="judged docs of the kept queries + others up to N"
+    )
     p.add_argument("--vectors", choices=("exact", "qdrant"), default="exact")
     p.add_argument("--vectors-url", default="", help="Qdrant server URL (overrides --vectors)")
     p.add_argument("--cache", type=Path, default=DEFAULT_CACHE, help="embedding cache (sqlite)")
     p.add_argument("--no-cache", action="store_true", help="embed during ingestion, no cache")
-    p.add_argument("--no-dense", action="store_true",
-                   help="sparse-only run: a constant embedder replaces MiniLM (systems=bm25)")
+    p.add_argument(
+        "--no-dense",
+        action="store_true",
+        help="sparse-only run: a constant embedder replaces MiniLM (systems=bm25)",
+    )
     p.add_argument("--systems", default="morgan,bm25,dense", help="comma-separated subset")
     p.add_argument("--candidates", type=int, help="override Retriever.candidates_per_list")
     p.add_argument("--quiet", action="store_true", help="no progress bars")
-    p.add_argument("--prime-only", action="store_true",
-                   help="only fill the embedding cache (judged documents first), then stop")
+    p.add_argument(
+        "--prime-only",
+        action="store_true",
+        help="only fill the embedding cache (judged documents first), then stop",
+    )
     return p.parse_args(argv)
 
 
@@ -70,8 +78,13 @@ def _progress(quiet: bool) -> Any:
     )
 
     return Progress(
-        TextColumn("{task.description:<22}"), BarColumn(), MofNCompleteColumn(),
-        TimeElapsedColumn(), TimeRemainingColumn(), disable=quiet, transient=False,
+        TextColumn("{task.description:<22}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+        TimeRemainingColumn(),
+        disable=quiet,
+        transient=False,
     )
 
 
@@ -90,19 +103,31 @@ async def prime_embeddings(
         unique += len(set(texts))
         embedded += await embedder.prime(texts)
         progress.update(task, completed=start + len(part))
-    return {"prime_seconds": round(time.perf_counter() - t0, 1), "prime_embedded": embedded,
-            "prime_cached": unique - embedded}
+    return {
+        "prime_seconds": round(time.perf_counter() - t0, 1),
+        "prime_embedded": embedded,
+        "prime_cached": unique - embedded,
+    }
 
 
 async def ingest_corpus(
-    services: Any, user_id: Any, data: common.BeirData, dataset_name: str, progress: Any,
+    services: Any,
+    user_id: Any,
+    data: common.BeirData,
+    dataset_name: str,
+    progress: Any,
     embedder: common.EmbeddingCache | None,
 ) -> tuple[dict[str, list[str]], dict[str, Any]]:
     """Ingest every document; returns Morgan document id -> BEIR ids (duplicates share one)."""
-    files = [(f"{doc_id}.md", common.beir_markdown(*data.corpus[doc_id]), doc_id) for doc_id in data.corpus]
+    files = [
+        (f"{doc_id}.md", common.beir_markdown(*data.corpus[doc_id]), doc_id)
+        for doc_id in data.corpus
+    ]
     stats: dict[str, Any] = {}
     if embedder is not None:
-        stats.update(await prime_embeddings(services, embedder, [(f, b) for f, b, _ in files], progress))
+        stats.update(
+            await prime_embeddings(services, embedder, [(f, b) for f, b, _ in files], progress)
+        )
     doc_map: dict[str, list[str]] = {}
     failures: list[dict[str, str]] = []
     chunks = 0
@@ -178,10 +203,17 @@ async def evaluate(args: argparse.Namespace) -> dict[str, Any]:
                     for qid, text in data.queries.items():
                         t0 = time.perf_counter()
                         retrieved = await services.retriever.retrieve(
-                            user.id, text, top_k=10, mode=MODES[system]  # type: ignore[arg-type]
+                            user.id,
+                            text,
+                            top_k=10,
+                            mode=MODES[system],  # type: ignore[arg-type]
                         )
                         times.append((time.perf_counter() - t0) * 1000)
-                        ranked = [b for doc, _ in retrieved.document_scores for b in doc_map.get(str(doc), [])]
+                        ranked = [
+                            b
+                            for doc, _ in retrieved.document_scores
+                            for b in doc_map.get(str(doc), [])
+                        ]
                         run[qid] = ranked[:100]
                         progress.advance(task)
                     result[system] = common.score_run(run, data.qrels)
@@ -198,7 +230,10 @@ async def evaluate(args: argparse.Namespace) -> dict[str, Any]:
         candidates_per_list=args.candidates or services.retriever.candidates_per_list,
         ingest=ingest_stats,
         latency_ms={
-            s: {"p50": round(common.percentile(v, 0.5), 1), "p95": round(common.percentile(v, 0.95), 1)}
+            s: {
+                "p50": round(common.percentile(v, 0.5), 1),
+                "p95": round(common.percentile(v, 0.95), 1),
+            }
             for s, v in latencies.items()
         },
     )
@@ -209,15 +244,20 @@ def print_table(result: dict[str, Any]) -> None:
     from rich.console import Console
     from rich.table import Table
 
-    table = Table(title=f"{result['dataset']} [{result['split']}]: {result['queries']} queries, "
-                        f"{result['docs']} docs, {result['seconds']} s")
+    table = Table(
+        title=f"{result['dataset']} [{result['split']}]: {result['queries']} queries, "
+        f"{result['docs']} docs, {result['seconds']} s"
+    )
     for col in ("system", "nDCG@10", "Recall@10", "Recall@100", "MRR@10", "p50 ms"):
         table.add_column(col, justify="left" if col == "system" else "right")
     for system in MODES:
         if system in result:
             m = result[system]
-            table.add_row(system, *(f"{m[k]:.4f}" for k in ("ndcg@10", "recall@10", "recall@100", "mrr@10")),
-                          f"{result['latency_ms'][system]['p50']:.1f}")
+            table.add_row(
+                system,
+                *(f"{m[k]:.4f}" for k in ("ndcg@10", "recall@10", "recall@100", "mrr@10")),
+                f"{result['latency_ms'][system]['p50']:.1f}",
+            )
     Console().print(table)
 
 

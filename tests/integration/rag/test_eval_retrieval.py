@@ -19,13 +19,13 @@ import pytest
 from morgan.rag import ingest as ingest_module
 
 SCRIPTS = Path(__file__).resolve().parents[3] / "scripts"
-WORDS = (
+WORDS = (  # noqa: SIM905 - a word list reads best as prose
     "river mountain glacier volcano harbor desert canyon meadow forest island reef tundra "
     "protein enzyme neuron membrane genome vaccine antibody hormone insulin plasma "
     "compiler kernel database protocol encryption bandwidth latency router firmware cache "
     "violin sonata orchestra ballet opera poetry novel sculpture fresco tapestry "
     "inflation tariff mortgage dividend pension auction ledger budget subsidy treasury"
-).split()  # noqa: SIM905 - a word list reads best as prose
+).split()
 
 
 def _load_script():  # type: ignore[no-untyped-def]
@@ -42,8 +42,10 @@ def _write_beir(folder: Path, *, docs: int = 30, queries: int = 5) -> None:
     corpus, texts = [], {}
     for i in range(docs):
         words = rng.sample(WORDS, 8)
-        text = f"The {words[0]} and the {words[1]} shape {words[2]}, {words[3]} and {words[4]}. " \
-               f"Studies of {words[5]} relate it to {words[6]} and {words[7]}."
+        text = (
+            f"The {words[0]} and the {words[1]} shape {words[2]}, {words[3]} and {words[4]}. "
+            f"Studies of {words[5]} relate it to {words[6]} and {words[7]}."
+        )
         texts[f"d{i}"] = text
         corpus.append({"_id": f"d{i}", "title": f"{words[0].title()} report {i}", "text": text})
     (folder / "qrels").mkdir(parents=True)
@@ -65,10 +67,21 @@ def test_eval_script_scores_exact_matches_perfectly(tmp_path: Path, vectors: str
     out = tmp_path / "result.json"
     script = _load_script()
 
-    code = script.main([
-        "--dataset", str(dataset), "--split", "test", "--out", str(out), "--quiet",
-        "--vectors", vectors, "--cache", str(tmp_path / "emb.sqlite"),
-    ])
+    code = script.main(
+        [
+            "--dataset",
+            str(dataset),
+            "--split",
+            "test",
+            "--out",
+            str(out),
+            "--quiet",
+            "--vectors",
+            vectors,
+            "--cache",
+            str(tmp_path / "emb.sqlite"),
+        ]
+    )
 
     assert code == 0
     result = json.loads(out.read_text())
@@ -93,7 +106,9 @@ def test_metrics_follow_beir_definitions() -> None:
     relevant = {"a": 2, "b": 1}
     assert common.ndcg_at_k(["a", "b", "x"], relevant, 10) == pytest.approx(1.0)
     # b then a: DCG = 1 + 2/log2(3); IDCG = 2 + 1/log2(3)
-    assert common.ndcg_at_k(["b", "a"], relevant, 10) == pytest.approx((1 + 2 / 1.5849625) / (2 + 1 / 1.5849625))
+    assert common.ndcg_at_k(["b", "a"], relevant, 10) == pytest.approx(
+        (1 + 2 / 1.5849625) / (2 + 1 / 1.5849625)
+    )
     assert common.recall_at_k(["x", "a"], relevant, 10) == 0.5
     assert common.recall_at_k(["x", "a"], relevant, 1) == 0.0
     assert common.mrr_at_k(["x", "y", "b"], relevant, 10) == pytest.approx(1 / 3)
