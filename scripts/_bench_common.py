@@ -320,14 +320,9 @@ async def morgan_services(
     learned boosts: a fresh user has none anyway).
     """
     from morgan.auth import AuthService
-    from morgan.rag.documents import DocumentRepository
-    from morgan.rag.ingest import IngestService
-    from morgan.rag.retrieval import Retriever
-    from morgan.rag.sparse import SparseEncoder
-    from morgan.services import build_blobs_for, build_embedder
+    from morgan.services import build_rag
     from morgan.settings import load_settings
     from morgan.storage.db import Database
-    from morgan.storage.vectors import QdrantVectorIndex
 
     env = {
         "MORGAN_HOME": str(home),
@@ -342,29 +337,11 @@ async def morgan_services(
     settings = load_settings(env)
     db = Database(settings.database.url)
     await db.ensure_schema(migrate=True)
-    embedder = build_embedder(settings)
-    await asyncio.to_thread(embedder.warm_up)
-    vectors = QdrantVectorIndex(
-        settings.vectors.url,
-        collection=settings.vectors.collection,
-        dimension=embedder.dimension,
-        api_key=settings.vectors.api_key,
-    )
-    await vectors.ensure_collection()
-    blobs = build_blobs_for(settings)
-    sparse = SparseEncoder()
-    documents = DocumentRepository(db)
-    ingest = IngestService(
-        documents=documents,
-        blobs=blobs,
-        vectors=vectors,
-        embedder=embedder,
-        sparse=sparse,
-        token_counter=embedder.tokenizer,
-    )
-    retriever = Retriever(documents=documents, vectors=vectors, embedder=embedder, sparse=sparse)
+    rag = await build_rag(settings, db)
+    await asyncio.to_thread(rag.embedder.warm_up)
     return RagServices(
-        settings, db, AuthService(db), blobs, vectors, embedder, documents, ingest, retriever
+        settings, db, AuthService(db), rag.blobs, rag.vectors, rag.embedder, rag.documents,
+        rag.ingest, rag.retriever,
     )
 
 

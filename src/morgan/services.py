@@ -182,44 +182,16 @@ async def build_services(settings: Settings, *, migrate: bool = False, warm: boo
     if settings.server.mode == "embedded" and settings.auth.create_local_user:
         await auth.ensure_local_user(settings.token_file)
 
-    embedder = build_embedder(settings)
-    vectors = QdrantVectorIndex(
-        settings.vectors.url,
-        collection=settings.vectors.collection,
-        dimension=embedder.dimension,
-        api_key=settings.vectors.api_key,
-    )
-    await vectors.ensure_collection()
-    blobs = build_blobs_for(settings)
-    if hasattr(blobs, "start"):
-        await blobs.start()
     cache = build_cache_for(settings)
-    sparse = SparseEncoder()
     reranker = build_reranker(settings)
     llm = build_llm_chain(settings)
-    documents = DocumentRepository(db)
+    rag = await build_rag(settings, db, reranker=reranker)
+    embedder, vectors, blobs, documents, ingest, retriever = (
+        rag.embedder, rag.vectors, rag.blobs, rag.documents, rag.ingest, rag.retriever
+    )
     interrupted = await documents.fail_interrupted_jobs()
     if interrupted:
         log.warning("ingestion_jobs_interrupted", count=interrupted)
-
-    from morgan.llm.minilm import MiniLMEmbedder
-
-    token_source = embedder if isinstance(embedder, MiniLMEmbedder) else MiniLMEmbedder()
-    ingest = IngestService(
-        documents=documents,
-        blobs=blobs,
-        vectors=vectors,
-        embedder=embedder,
-        sparse=sparse,
-        token_counter=token_source.tokenizer if warm else token_source,
-    )
-    retriever = Retriever(
-        documents=documents,
-        vectors=vectors,
-        embedder=embedder,
-        sparse=sparse,
-        reranker=None if isinstance(reranker, DisabledReranker) else reranker,
-    )
     conversations = ConversationRepository(db)
     feelings = await build_emotion_empathy_learning(settings, db, embedder)
     retriever.boosts = feelings.learning_adapter.boosts
@@ -248,6 +220,45 @@ async def build_services(settings: Settings, *, migrate: bool = False, warm: boo
     if warm:
         await warm_up(embedder, llm, reranker, feelings.detector)
     return services
+
+
+@dataclass
+class RagParts:
+    embedder: Embedder
+    vectors: QdrantVectorIndex
+    blobs: Any
+    documents: DocumentRepository
+    ingest: IngestService
+    retriever: Retriever
+
+
+async def build_rag(settings: Settings, db: Database, *, reranker: Any = None) -> RagParts:
+    """Ingestion and retrieval alone: the server builds on it, and so do the eval scripts."""
+    from morgan.rag.chunking import load_minilm_tokenizer
+
+    embedder = build_embedder(settings)
+    vectors = QdrantVectorIndex(
+        settings.vectors.url,
+        collection=settings.vectors.collection,
+        dimension=embedder.dimension,
+        api_key=settings.vectors.api_key,
+    )
+    await vectors.ensure_collection()
+    blobs = build_blobs_for(settings)
+    if hasattr(blobs, "start"):
+        await blobs.start()
+    sparse = SparseEncoder()
+    documents = DocumentRepository(db)
+    ingest = IngestService(
+        documents=documents, blobs=blobs, vectors=vectors, embedder=embedder, sparse=sparse,
+        # Chunk sizes are counted with MiniLM's tokenizer whatever embeds them.
+        token_counter=load_minilm_tokenizer(),
+    )
+    retriever = Retriever(
+        documents=documents, vectors=vectors, embedder=embedder, sparse=sparse,
+        reranker=None if reranker is None or isinstance(reranker, DisabledReranker) else reranker,
+    )
+    return RagParts(embedder, vectors, blobs, documents, ingest, retriever)
 
 
 @dataclass
