@@ -98,15 +98,14 @@ def test_usage_errors(run) -> None:  # type: ignore[no-untyped-def]
 
 
 def test_feedback_defaults_to_the_last_answer_and_preferences_can_be_forgotten(run) -> None:  # type: ignore[no-untyped-def]
-    answer = json.loads(run("ask", "--json", "Please keep it short. What is pypdf?").stdout)
+    answer = json.loads(run("ask", "--json", "What is pypdf?").stdout)
     rated = run("feedback", "4", "--json", "--comment", "useful")
     assert rated.exit_code == 0, rated.output
     assert json.loads(rated.stdout)["message_id"] == answer["message_id"]
     assert run("feedback", "9").exit_code == 2
-    # the learning job runs in the background; the preference shows up once it has run
-    listed = json.loads(run("preferences", "list", "--json").stdout)
-    if any(p["key"] == "answer_length" for p in listed):
-        assert run("preferences", "rm", "answer_length").exit_code == 0
+    # (learning "keep it short" is asserted in tests/integration/api, where the queue can be
+    # awaited; here: forgetting works from the CLI and is idempotent)
     assert run("preferences", "rm", "--all").exit_code == 0
     assert json.loads(run("preferences", "list", "--json").stdout) == []
+    assert run("preferences", "rm", "answer_length").exit_code == 2  # nothing left to forget
     assert run("preferences", "rm").exit_code == 2
