@@ -26,7 +26,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "src"))
 
 from morgan.emotion.data import label_matrix, read_goemotions_tsv
 from morgan.emotion.detector import EmbeddingHeadDetector
-from morgan.emotion.embedding import MiniLMEmbedder
+from morgan.llm.minilm import MiniLMEmbedder
 from morgan.emotion.labels import GOEMOTIONS_LABELS
 from morgan.emotion.metrics import report
 from morgan.emotion.onnx_detector import OnnxEmotionDetector

@@ -62,7 +62,7 @@ def cached(cache_dir: Path, key: str, compute) -> np.ndarray:
 
 
 def minilm_features(texts: list[str], batch: int = 128) -> np.ndarray:
-    from morgan.emotion.embedding import MiniLMEmbedder
+    from morgan.llm.minilm import MiniLMEmbedder
 
     embedder = MiniLMEmbedder()
     embedder.warm_up()

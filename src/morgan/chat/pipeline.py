@@ -17,7 +17,7 @@ import structlog
 
 from morgan.chat.conversations import ConversationRepository, TurnRecord, history_pairs
 from morgan.chat.ports import EmotionPort, LearningPort, NeutralTonePolicy, NoEmotionDetector, NoLearning, TonePort
-from morgan.chat.schemas import ChatRequest, ChatResponse, EmotionOut, SourceOut, StreamEvent
+from morgan.chat.schemas import ChatRequest, ChatResponse, SourceOut, StreamEvent
 from morgan.errors import DependencyUnavailable
 from morgan.llm.base import ChatMessage, Embedder, GenerationRequest, LLM, LLMUnavailable, SourcePassage
 from morgan.llm.budget import fit_to_budget

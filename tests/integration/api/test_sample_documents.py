@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 from tests.conftest import DOCUMENTS_DIR
-from tests.integration.api.conftest import Api, running_api
+from tests.integration.api.conftest import running_api
 
 pytestmark = pytest.mark.slow
 

@@ -13,11 +13,8 @@ from morgan.storage.models import ApiToken
 
 
 @pytest.fixture
-async def auth(db_url: str):  # type: ignore[no-untyped-def]
-    db = Database(db_url)
-    await db.upgrade()
-    yield AuthService(db)
-    await db.close()
+def auth(db: Database) -> AuthService:
+    return AuthService(db)
 
 
 async def test_tokens_are_stored_hashed_and_authenticate(auth: AuthService) -> None:

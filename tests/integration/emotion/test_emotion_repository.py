@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import os
 import uuid
-from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 
 import msgspec
@@ -49,16 +48,6 @@ class Owner(msgspec.Struct):
     user: uuid.UUID
     conversation: uuid.UUID
     message: uuid.UUID
-
-
-@pytest.fixture
-async def db(db_url: str) -> AsyncIterator[Database]:
-    database = Database(db_url)
-    await database.upgrade()
-    try:
-        yield database
-    finally:
-        await database.close()
 
 
 async def _owner(db: Database, name: str) -> Owner:

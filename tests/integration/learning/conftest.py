@@ -8,7 +8,6 @@ on first use, so "d1" of u1 and "d1" of u2 are different documents, as they woul
 from __future__ import annotations
 
 import uuid
-from collections.abc import AsyncIterator
 
 import pytest
 
@@ -20,16 +19,6 @@ from morgan.learning.sql import (
 )
 from morgan.storage.db import Database
 from morgan.storage.models import Conversation, Document, Message, User
-
-
-@pytest.fixture
-async def db(db_url: str) -> AsyncIterator[Database]:
-    database = Database(db_url)
-    await database.upgrade()
-    try:
-        yield database
-    finally:
-        await database.close()
 
 
 class RowIds:

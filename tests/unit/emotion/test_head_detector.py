@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from morgan.emotion import EmbeddingHeadDetector, extract_triggers, occlusion_triggers
-from morgan.emotion.embedding import MiniLMEmbedder
+from morgan.llm.minilm import MiniLMEmbedder
 from morgan.emotion.head import EmotionHead
 
 pytestmark = pytest.mark.slow

@@ -272,7 +272,7 @@ def test_transformers_tokenizer_and_count_tokens_objects_are_accepted(tokenizer)
     from tokenizers import Tokenizer
     from transformers import PreTrainedTokenizerFast
 
-    from morgan.rag.chunking import minilm_model_dir
+    from morgan.llm.minilm import minilm_model_dir
 
     path = str(minilm_model_dir() / "tokenizer.json")
     fast = PreTrainedTokenizerFast(tokenizer_file=path)
