@@ -1,7 +1,7 @@
 """Settings: one struct per concern, read from `MORGAN_*` env vars and `MORGAN_HOME/morgan.toml`.
 
 Every dependency is a URL, so switching from the embedded default to the cluster column of
-ARCHITECTURE.md is a change of settings, never of code. Precedence: explicit overrides >
+docs/architecture.md is a change of settings, never of code. Precedence: explicit overrides >
 environment > TOML file > defaults. Empty URL defaults are filled in from `MORGAN_HOME`.
 """
 

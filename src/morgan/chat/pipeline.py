@@ -1,4 +1,4 @@
-"""The chat path of ARCHITECTURE.md, as one orchestrator composing the modules' interfaces.
+"""The chat path of docs/architecture.md, as one orchestrator composing the modules' interfaces.
 
 `stream()` is the single implementation; `answer()` drains it. A generation that fails or is
 cancelled stores the user message with the error and never half an answer.

@@ -1,4 +1,4 @@
-"""The cluster column of ARCHITECTURE.md with real services: PostgreSQL, Redis, S3 (SeaweedFS).
+"""The cluster column of docs/architecture.md with real services: PostgreSQL, Redis, S3 (SeaweedFS).
 
 Qdrant and Ollama have no server binary here; everything else is the real thing.
 """
