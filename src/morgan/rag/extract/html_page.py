@@ -1,9 +1,12 @@
 """HTML text via selectolax (lexbor): the readable content, split at h1-h6.
 
-Site chrome (scripts, styles, navigation, footers, edit links, citation markers) is removed
-before walking, and `<main>`/`<article>` is preferred when present, so a saved Wikipedia
-page yields the article rather than its sidebars. The walk is iterative: deeply nested
-markup cannot exhaust the recursion limit.
+Site chrome (scripts, styles, navigation, page headers and footers, breadcrumbs, edit
+links, citation markers) is removed before walking, and `<main>`/`<article>` is preferred
+when present, so a saved Wikipedia page yields the article rather than its sidebars. Link
+bars that generators put in the content ("Next: A, Previous: B, Up: C [Index]", tables of
+contents, menus: blocks and lists that are nothing but links) are dropped while walking:
+they match every query about the page and would rank above its text. The walk is
+iterative: deeply nested markup cannot exhaust the recursion limit.
 """
 
 from __future__ import annotations
@@ -48,6 +51,16 @@ _CHROME = (
     '[role="search"]',
     '[role="complementary"]',
     # MediaWiki and similar chrome inside the content area
+    # documentation generators' navigation (DocBook, texinfo, Sphinx, breadcrumbs)
+    ".navheader",
+    ".navfooter",
+    ".nav-panel",
+    ".related",
+    ".sphinxsidebar",
+    ".breadcrumb",
+    ".breadcrumbs",
+    '[aria-label="breadcrumb"]',
+    '[aria-label="Breadcrumb"]',
     ".mw-editsection",
     ".mw-jump-link",
     ".navbox",
@@ -58,6 +71,16 @@ _CHROME = (
 )
 _CHROME_SELECTORS = ", ".join(_CHROME)
 _MAIN_SELECTORS = ("main", '[role="main"]', "article")
+_PAGE_HEADERS = "header, .header, #header, .footer, #footer"
+"""Page chrome unless it is an article's own header (inside main/article, with a heading)."""
+_NAV_WORDS = re.compile(
+    r"\b(next|prev|previous|up|home|top|index|contents|table of contents|back|forward|"
+    r"toc|skip to (main )?content)\b",
+    re.IGNORECASE,
+)
+_NAV_LINK = re.compile(rf"\W*(?:{_NAV_WORDS.pattern})(?: page| section| chapter)?\W*", re.I)
+"""A link whose whole text is a navigation word: "Next", "« Previous page", "[Index]"."""
+_LINK_SEPARATORS = re.compile(r"[\s«»‹›←→↑⇐⇒|·•:;,.\[\]()<>/\\-]+")
 
 _BLOCK_TAGS = frozenset(
     {
@@ -83,8 +106,13 @@ def extract_html(text: str, filename: str, *, encoding: str | None = None) -> Ex
     page_title = _page_title(tree)
     for node in tree.css(_CHROME_SELECTORS):
         node.decompose()
+    for node in tree.css(_PAGE_HEADERS):
+        if not _is_article_header(node):
+            node.decompose()
     root = _content_root(tree)
     sections = _Walker().walk(root) if root is not None else []
+    if not sections and root is not None:  # a page of links only: keep its links
+        sections = _Walker(drop_links=False).walk(root)
     if not sections:
         raise ExtractionError(ErrorCode.EMPTY, "no extractable text in the HTML page")
 
@@ -95,7 +123,23 @@ def extract_html(text: str, filename: str, *, encoding: str | None = None) -> Ex
 
 def _page_title(tree: LexborHTMLParser) -> str:
     node = tree.css_first("title")
-    return _SPACES.sub(" ", node.text()).strip() if node is not None else ""
+    if node is None:
+        return ""
+    text = node.text()
+    if "<" in text:  # <title> is raw text: `<title><strong>socat</strong></title>` is markup
+        text = LexborHTMLParser(f"<body>{text}</body>").body.text()  # type: ignore[union-attr]
+    return _SPACES.sub(" ", text).strip()
+
+
+def _is_article_header(node: LexborNode) -> bool:
+    if node.tag != "header" or node.css_first("h1, h2, h3, h4, h5, h6") is None:
+        return False
+    parent = node.parent
+    while parent is not None:
+        if parent.tag in ("main", "article") or parent.attributes.get("role") == "main":
+            return True
+        parent = parent.parent
+    return False
 
 
 def _content_root(tree: LexborHTMLParser) -> LexborNode | None:
@@ -109,11 +153,22 @@ def _content_root(tree: LexborHTMLParser) -> LexborNode | None:
 
 
 class _Walker:
-    """Turns the DOM into sections: headings open sections, blocks become paragraphs."""
+    """Turns the DOM into sections: headings open sections, blocks become paragraphs.
 
-    def __init__(self) -> None:
+    With `drop_links`, a block that is only links (separators and words like "Next",
+    "Up", "Index" aside) is dropped when it holds a navigation word (a link bar) or three
+    or more links into pages' sections (`#anchor`: an in-page table of contents).
+    """
+
+    def __init__(self, *, drop_links: bool = True) -> None:
+        self._drop_links = drop_links
         self._path: list[tuple[int, str]] = []
         self._inline: list[str] = []
+        self._plain: list[str] = []  # the block's text outside links
+        self._links = 0
+        self._anchor_links = 0
+        self._link_texts: list[str] = []
+        self._link_depth = 0
         self._blocks: list[str] = []
         self._separators: list[str] = []
         self._sections: list[Section] = []
@@ -123,11 +178,19 @@ class _Walker:
         while stack:
             node, entering = stack.pop()
             if not entering:
-                self._end_block(node.tag)
+                if node.tag == "a":
+                    self._link_depth -= 1
+                else:
+                    self._end_block(node.tag)
                 continue
             tag = node.tag
             if node.is_text_node:
-                self._inline.append(_SPACES.sub(" ", node.text_content or ""))
+                text = _SPACES.sub(" ", node.text_content or "")
+                self._inline.append(text)
+                if self._link_depth:
+                    self._link_texts[-1] += text
+                else:
+                    self._plain.append(text)
                 continue
             if not node.is_element_node:
                 continue
@@ -140,13 +203,21 @@ class _Walker:
                 self._inline.append(f" {_math_text(node)} ")
             elif tag == "tr":
                 self._flush_block()
-                self._add_block(_table_row(node), "\n")
+                if not (self._drop_links and _is_link_bar_row(node)):
+                    self._add_block(_table_row(node), "\n")
             elif tag == "br":
                 self._inline.append("\n")
             elif tag == "img":
                 continue
             else:
-                if tag in _BLOCK_TAGS or tag in _LINE_TAGS:
+                href = node.attributes.get("href") if tag == "a" else None
+                if href:
+                    self._links += 1
+                    self._anchor_links += "#" in href
+                    self._link_texts.append("")
+                    self._link_depth += 1
+                    stack.append((node, False))
+                elif tag in _BLOCK_TAGS or tag in _LINE_TAGS:
                     self._flush_block()
                     stack.append((node, False))
                 children = list(node.iter(include_text=True))
@@ -168,10 +239,17 @@ class _Walker:
         self._path.append((level, text))
 
     def _flush_block(self, separator: str = "\n\n") -> None:
+        links, anchors, plain = self._links, self._anchor_links, "".join(self._plain)
+        link_texts = self._link_texts
+        self._links, self._anchor_links, self._plain, self._link_texts = 0, 0, [], []
         if not self._inline:
             return
         raw = "".join(self._inline)
         self._inline = []
+        if self._drop_links and links and not _LINK_SEPARATORS.sub("", _NAV_WORDS.sub("", plain)):
+            nav = _NAV_WORDS.search(plain) or any(_NAV_LINK.fullmatch(t) for t in link_texts)
+            if nav or (links >= 3 and anchors == links):
+                return
         lines = (_SPACES.sub(" ", line).strip() for line in raw.split("\n"))
         self._add_block(tidy("\n".join(line for line in lines if line)), separator)
 
@@ -216,6 +294,17 @@ def _math_text(node: LexborNode) -> str:
     tex = _SPACES.sub(" ", tex).strip()
     wrapped = _DISPLAYSTYLE.match(tex)
     return wrapped.group(1).strip() if wrapped else tex
+
+
+def _is_link_bar_row(row: LexborNode) -> bool:
+    """A table row of navigation links only ("Prev | Up | Next" in DocBook-style pages)."""
+    links = [_SPACES.sub(" ", a.text()) for a in row.css("a[href]")]
+    if not links or not any(_NAV_LINK.fullmatch(text) for text in links):
+        return False
+    rest = _SPACES.sub(" ", row.text(separator=" "))
+    for text in links:
+        rest = rest.replace(text.strip(), " ", 1)
+    return not _LINK_SEPARATORS.sub("", _NAV_WORDS.sub("", rest))
 
 
 def _table_row(row: LexborNode) -> str:
