@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import re
 import uuid
 from datetime import UTC, datetime
 from typing import Any
@@ -14,7 +13,9 @@ from litestar.status_codes import HTTP_201_CREATED, HTTP_204_NO_CONTENT
 from morgan.auth import CurrentUser
 from morgan.errors import BadRequest, DependencyUnavailable, NotFound
 from morgan.learning import Feedback
+from morgan.learning.feedback import cited_documents
 from morgan.services import Services
+from morgan.validation import MAX_COMMENT, MAX_FEEDBACK_ID, check_optional, check_text
 
 
 class FeedbackIn(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
@@ -28,8 +29,8 @@ class FeedbackIn(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
     def __post_init__(self) -> None:
         if not 1 <= self.rating <= 5:
             raise ValueError("rating must be between 1 and 5")
-        if len(self.comment) > 4000:
-            raise ValueError("comment is longer than 4000 characters")
+        check_text("comment", self.comment, max_length=MAX_COMMENT)
+        check_optional("id", self.id, max_length=MAX_FEEDBACK_ID)
 
 
 class FeedbackOut(msgspec.Struct):
@@ -104,16 +105,6 @@ class LearningController(Controller):
         repo = services.extras["learning_repos"].preferences
         for key in await repo.get_preferences(str(user.id)):
             await repo.delete_preference(str(user.id), key)
-
-
-_CITATION = re.compile(r"\[(\d+)\]")
-
-
-def cited_documents(text: str, sources: list[dict[str, Any]]) -> tuple[str, ...]:
-    """The documents an answer actually cited with [n]: only they earn or lose credit."""
-    by_n = {int(s["n"]): str(s["document_id"]) for s in sources if "n" in s}
-    cited = [by_n[n] for n in (int(m) for m in _CITATION.findall(text)) if n in by_n]
-    return tuple(dict.fromkeys(cited))
 
 
 def _learning(services: Services) -> Any:

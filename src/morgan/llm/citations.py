@@ -60,6 +60,14 @@ class _CitationCleaner:
         return "".join(out)
 
 
+def cited_numbers(text: str) -> list[int]:
+    """Every source number an answer cites, in order of first use: `[1, 2] ... [2][3]` -> 1, 2, 3.
+
+    The one citation parser: feedback credits exactly the sources this returns."""
+    numbers = (int(part) for m in _MARKER.finditer(text) for part in re.split(r"[,;]", m.group("body")))
+    return list(dict.fromkeys(numbers))
+
+
 def clean_citations(text: str, n_sources: int) -> tuple[str, int]:
     """Return `text` with invalid `[n]` markers removed and how many numbers were removed.
 
