@@ -64,11 +64,23 @@ async def chunks(data: bytes, size: int, consumed: list[int] | None = None) -> A
         await asyncio.sleep(0)
 
 
-@pytest.fixture(params=["local", pytest.param("s3", marks=pytest.mark.s3)])
+@pytest.fixture(
+    params=[
+        "local",
+        pytest.param("s3", marks=pytest.mark.s3),
+        # The production wrapper: what the server really uses in front of S3 and the folder.
+        "queued-local",
+        pytest.param("queued-s3", marks=pytest.mark.s3),
+    ]
+)
 def make_store(request: pytest.FixtureRequest, tmp_path: Path) -> Callable[[], BlobStore]:
     if request.param == "local":
         return lambda: LocalBlobStore(tmp_path / "blobs")
+    if request.param == "queued-local":
+        return lambda: QueuedBlobStore(LocalBlobStore(tmp_path / "blobs"), tmp_path / "spool")
     server = request.getfixturevalue("seaweedfs")
+    if request.param == "queued-s3":
+        return lambda: QueuedBlobStore(s3_store(server), tmp_path / "spool")
     return lambda: s3_store(server)
 
 

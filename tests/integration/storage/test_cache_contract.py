@@ -49,7 +49,14 @@ class Window(msgspec.Struct):
     mood: float | None = None
 
 
-@pytest.fixture(params=["memory", pytest.param("redis", marks=pytest.mark.redis)])
+@pytest.fixture(
+    params=[
+        "memory",
+        pytest.param("redis", marks=pytest.mark.redis),
+        # The production wrapper: the server puts Redis behind ResilientCache.
+        pytest.param("resilient-redis", marks=pytest.mark.redis),
+    ]
+)
 async def subject(request: pytest.FixtureRequest) -> AsyncIterator[CacheUnderTest]:
     if request.param == "memory":
         clock = FakeClock()
@@ -67,7 +74,9 @@ async def subject(request: pytest.FixtureRequest) -> AsyncIterator[CacheUnderTes
 
     url = request.getfixturevalue("redis_url")
     prefix = f"morgan-test:{uuid.uuid4().hex}:"
-    cache = RedisCache(url, prefix=prefix)
+    cache: Cache = RedisCache(url, prefix=prefix)
+    if request.param == "resilient-redis":
+        cache = ResilientCache(cache)
     raw = aioredis.Redis.from_url(url)
 
     async def remaining_redis(key: str) -> float | None | int:
