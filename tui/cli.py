@@ -9,7 +9,7 @@ from tui.client import is_uuid
 
 
 @click.command("chat")
-@click.option("--url", envvar="MORGAN_URL", help="Server URL (default http://127.0.0.1:8000).")
+@click.option("--url", help="Server URL (default: MORGAN_URL, then [server] host/port settings).")
 @click.option("--token", envvar="MORGAN_TOKEN", help="API token (default: MORGAN_HOME/token).")
 @click.option("--conversation", "conversation_id", default=None, help="Open this conversation id.")
 def chat_command(url: str | None, token: str | None, conversation_id: str | None) -> None:

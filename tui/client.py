@@ -3,14 +3,13 @@
 from __future__ import annotations
 
 import json
-import os
 import uuid
 from collections.abc import AsyncIterator
 from typing import Any
 
 import httpx
 
-from morgan.cli.client import DEFAULT_URL, EXIT_UNREACHABLE, CLIError, check, resolve_token
+from morgan.cli.client import EXIT_UNREACHABLE, CLIError, check, resolve_connection
 
 ClientError = CLIError
 """Raised for every failure; `.message` is written for the user, `.exit_code` says which kind."""
@@ -21,10 +20,6 @@ class FeedbackUnavailable(ClientError):
 
     def __init__(self) -> None:
         super().__init__("feedback not available on this server", 2)
-
-
-def resolve_url(url: str | None) -> str:
-    return (url or os.environ.get("MORGAN_URL") or DEFAULT_URL).rstrip("/")
 
 
 class AsyncMorganClient:
@@ -38,8 +33,8 @@ class AsyncMorganClient:
         timeout: float = 300.0,
         transport: httpx.AsyncBaseTransport | None = None,
     ) -> None:
-        self.url = resolve_url(url)
-        self.token = resolve_token(token)
+        connection = resolve_connection(url, token)  # the local token goes only to its server
+        self.url, self.token = connection.url, connection.token
         headers = {"Authorization": f"Bearer {self.token}"} if self.token else {}
         self.http = httpx.AsyncClient(
             base_url=self.url,

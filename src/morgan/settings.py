@@ -139,6 +139,17 @@ class Settings(msgspec.Struct, kw_only=True):
     def token_file(self) -> Path:
         return self.home / "token"
 
+    @property
+    def token_url_file(self) -> Path:
+        """The URL of the server that wrote `token_file`; clients send the token nowhere else."""
+        return self.home / "token.url"
+
+    @property
+    def server_url(self) -> str:
+        """Where a client on this machine reaches `morgan serve` (a wildcard bind is loopback)."""
+        host = self.server.host if self.server.host not in ("", "0.0.0.0", "::") else "127.0.0.1"
+        return f"http://{f'[{host}]' if ':' in host else host}:{self.server.port}"
+
 
 _SECTIONS: dict[str, type[_Section]] = {
     "server": ServerSettings,

@@ -109,3 +109,31 @@ def test_feedback_defaults_to_the_last_answer_and_preferences_can_be_forgotten(r
     assert json.loads(run("preferences", "list", "--json").stdout) == []
     assert run("preferences", "rm", "answer_length").exit_code == 2  # nothing left to forget
     assert run("preferences", "rm").exit_code == 2
+
+
+def test_cli_finds_its_server_from_the_settings_and_keeps_the_token_there(
+    server: RunningServer, tmp_path: Path
+) -> None:
+    """The server records its URL next to the token; the client reads the same settings."""
+    import socket
+    import subprocess
+
+    from tests.e2e.conftest import MORGAN
+
+    assert (server.home / "token.url").read_text().strip() == server.url
+    env = {k: v for k, v in server.env.items() if k not in ("MORGAN_URL", "MORGAN_TOKEN")}
+    found = subprocess.run([*MORGAN, "status", "--json"], env=env, capture_output=True, text=True,
+                           timeout=120)
+    assert found.returncode == 0, found.stderr  # MORGAN_PORT alone leads to the server
+    assert json.loads(found.stdout)["user"] == "local"
+
+    with socket.socket() as other:  # someone else's server on another port
+        other.bind(("127.0.0.1", 0))
+        other.listen(1)
+        other.settimeout(0)
+        other_url = f"http://127.0.0.1:{other.getsockname()[1]}"
+        refused = subprocess.run([*MORGAN, "status"], env={**env, "MORGAN_URL": other_url},
+                                 capture_output=True, text=True, timeout=120)
+        assert refused.returncode == 4 and "refusing to send the token" in refused.stderr
+        with pytest.raises(BlockingIOError):
+            other.accept()  # nothing even connected, so no Authorization header was sent

@@ -8,7 +8,7 @@ from typing import Any
 
 import click
 
-from morgan.cli.client import MorganClient, connection_options
+from morgan.cli.client import ClientArgs, connection_options
 
 
 @click.command("feedback")
@@ -20,7 +20,7 @@ from morgan.cli.client import MorganClient, connection_options
 @connection_options
 def feedback_command(
     rating: int, message_id: str | None, conversation_id: str | None, comment: str, as_json: bool,
-    url: str | None, token: str | None,
+    conn: ClientArgs,
 ) -> None:
     """Rate an answer from 1 (bad) to 5 (great); Morgan ranks the documents it cited accordingly."""
     body: dict[str, Any] = {"rating": rating, "comment": comment}
@@ -28,7 +28,7 @@ def feedback_command(
         body["message_id"] = message_id
     if conversation_id:
         body["conversation_id"] = conversation_id
-    client = MorganClient(url, token)
+    client = conn.client()
     try:
         result = client.json("POST", "/api/feedback", json=body)
     finally:
@@ -47,8 +47,8 @@ def preferences_group() -> None:
 @preferences_group.command("list")
 @click.option("--json", "as_json", is_flag=True)
 @connection_options
-def preferences_list(as_json: bool, url: str | None, token: str | None) -> None:
-    client = MorganClient(url, token)
+def preferences_list(as_json: bool, conn: ClientArgs) -> None:
+    client = conn.client()
     try:
         prefs = client.json("GET", "/api/preferences")
     finally:
@@ -66,11 +66,11 @@ def preferences_list(as_json: bool, url: str | None, token: str | None) -> None:
 @click.argument("key", required=False)
 @click.option("--all", "forget_all", is_flag=True, help="Forget every learned preference.")
 @connection_options
-def preferences_rm(key: str | None, forget_all: bool, url: str | None, token: str | None) -> None:
+def preferences_rm(key: str | None, forget_all: bool, conn: ClientArgs) -> None:
     """Forget one learned preference (or all of them with --all)."""
     if not key and not forget_all:
         raise click.UsageError("give a KEY or --all")
-    client = MorganClient(url, token)
+    client = conn.client()
     try:
         client.request("DELETE", "/api/preferences" if forget_all else f"/api/preferences/{key}")
     finally:

@@ -18,6 +18,7 @@ from morgan.cli.client import (
     EXIT_FAILED_ITEMS,
     EXIT_SERVER,
     EXIT_USAGE,
+    ClientArgs,
     CLIError,
     MorganClient,
     connection_options,
@@ -55,7 +56,8 @@ def serve(host: str | None, port: int | None, migrate: bool) -> None:
     from morgan.errors import SchemaOutOfDate
     from morgan.settings import load_settings
 
-    settings = load_settings()
+    overrides = {k: v for k, v in (("host", host), ("port", port)) if v is not None}
+    settings = load_settings(overrides={"server": overrides})  # token.url names the real port
     if settings.database.url.startswith("sqlite") and not Path(
         settings.database.url.split("///", 1)[-1]
     ).exists():
@@ -63,8 +65,8 @@ def serve(host: str | None, port: int | None, migrate: bool) -> None:
     app = create_app(settings, migrate=migrate)
     config = uvicorn.Config(
         app,
-        host=host or settings.server.host,
-        port=port or settings.server.port,
+        host=settings.server.host,
+        port=settings.server.port,
         log_config=None,
         lifespan="on",
         timeout_graceful_shutdown=10,
@@ -194,7 +196,7 @@ def _collect_files(paths: tuple[str, ...]) -> list[Path]:
 @click.argument("paths", nargs=-1, required=True)
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON summary.")
 @connection_options
-def ingest(paths: tuple[str, ...], as_json: bool, url: str | None, token: str | None) -> None:
+def ingest(paths: tuple[str, ...], as_json: bool, conn: ClientArgs) -> None:
     """Add files or folders (recursive) to your library: PDF, DOCX, HTML, Markdown, text."""
     from rich.console import Console
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
@@ -202,7 +204,7 @@ def ingest(paths: tuple[str, ...], as_json: bool, url: str | None, token: str | 
     files = _collect_files(paths)
     if not files:
         raise CLIError("no supported files found (pdf, docx, html, md, txt)", EXIT_USAGE)
-    client = MorganClient(url, token)
+    client = conn.client()
     results: list[dict[str, Any]] = []
     err_console = Console(stderr=True)
     show_progress = not as_json and err_console.is_terminal
@@ -296,7 +298,7 @@ def _ingest_as_job(client: MorganClient, path: Path, files: Any, form: Any, prog
 def ask(
     question: str | None, as_json: bool, stream: bool | None, no_rag: bool, conversation_id: str | None,
     new_conversation: bool, model: str | None, top_k: int, show_emotion: bool,
-    url: str | None, token: str | None,
+    conn: ClientArgs,
 ) -> None:
     """Ask a question; reads it from stdin when QUESTION is missing or `-`."""
     if question in (None, "-"):
@@ -315,7 +317,7 @@ def ask(
         body["model"] = model
     if stream is None:
         stream = sys.stdout.isatty() and not as_json
-    client = MorganClient(url, token)
+    client = conn.client()
     try:
         if stream:
             _ask_stream(client, body, as_json, show_emotion)
@@ -369,9 +371,9 @@ def _print_sources(response: dict[str, Any], show_emotion: bool) -> None:
 @cli.command()
 @click.option("--json", "as_json", is_flag=True)
 @connection_options
-def status(as_json: bool, url: str | None, token: str | None) -> None:
+def status(as_json: bool, conn: ClientArgs) -> None:
     """Show the server's components, their backends and state."""
-    client = MorganClient(url, token)
+    client = conn.client()
     body = client.json("GET", "/api/status")
     client.close()
     if as_json:
@@ -396,8 +398,8 @@ def documents() -> None:
 @documents.command("list")
 @click.option("--json", "as_json", is_flag=True)
 @connection_options
-def documents_list(as_json: bool, url: str | None, token: str | None) -> None:
-    client = MorganClient(url, token)
+def documents_list(as_json: bool, conn: ClientArgs) -> None:
+    client = conn.client()
     docs = client.json("GET", "/api/documents", params={"limit": 1000})
     client.close()
     if as_json:
@@ -410,9 +412,9 @@ def documents_list(as_json: bool, url: str | None, token: str | None) -> None:
 @documents.command("rm")
 @click.argument("document_ids", nargs=-1, required=True)
 @connection_options
-def documents_rm(document_ids: tuple[str, ...], url: str | None, token: str | None) -> None:
+def documents_rm(document_ids: tuple[str, ...], conn: ClientArgs) -> None:
     """Remove documents: their file, rows and vectors."""
-    client = MorganClient(url, token)
+    client = conn.client()
     for doc_id in document_ids:
         client.request("DELETE", f"/api/documents/{doc_id}")
         click.echo(f"removed {doc_id}", err=True)
@@ -427,8 +429,8 @@ def conversations() -> None:
 @conversations.command("list")
 @click.option("--json", "as_json", is_flag=True)
 @connection_options
-def conversations_list(as_json: bool, url: str | None, token: str | None) -> None:
-    client = MorganClient(url, token)
+def conversations_list(as_json: bool, conn: ClientArgs) -> None:
+    client = conn.client()
     rows = client.json("GET", "/api/conversations")
     client.close()
     if as_json:
@@ -442,8 +444,8 @@ def conversations_list(as_json: bool, url: str | None, token: str | None) -> Non
 @click.argument("conversation_id")
 @click.option("--json", "as_json", is_flag=True)
 @connection_options
-def conversations_show(conversation_id: str, as_json: bool, url: str | None, token: str | None) -> None:
-    client = MorganClient(url, token)
+def conversations_show(conversation_id: str, as_json: bool, conn: ClientArgs) -> None:
+    client = conn.client()
     rows = client.json("GET", f"/api/conversations/{conversation_id}/messages")
     client.close()
     if as_json:
@@ -456,8 +458,8 @@ def conversations_show(conversation_id: str, as_json: bool, url: str | None, tok
 @conversations.command("rm")
 @click.argument("conversation_id")
 @connection_options
-def conversations_rm(conversation_id: str, url: str | None, token: str | None) -> None:
-    client = MorganClient(url, token)
+def conversations_rm(conversation_id: str, conn: ClientArgs) -> None:
+    client = conn.client()
     client.request("DELETE", f"/api/conversations/{conversation_id}")
     client.close()
     click.echo(f"removed {conversation_id}", err=True)
