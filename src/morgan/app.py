@@ -6,7 +6,7 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 import structlog
-from litestar import Litestar
+from litestar import Litestar, Router
 from litestar.config.cors import CORSConfig
 from litestar.di import Provide
 from litestar.openapi.config import OpenAPIConfig
@@ -20,7 +20,9 @@ from morgan.api.emotion import EmotionController
 from morgan.api.health import live, metrics, ready, status
 from morgan.api.learning import LearningController
 from morgan.api.openai import OpenAIController
+from morgan.backpressure import ConcurrencyGate, gate_middleware
 from morgan.errors import EXCEPTION_HANDLERS
+from morgan.home import secure_home
 from morgan.observability import Metrics, configure_logging, request_context_middleware
 from morgan.services import Services, build_services
 from morgan.settings import Settings, load_settings
@@ -40,6 +42,8 @@ def create_app(
     @asynccontextmanager
     async def lifespan(app: Litestar) -> AsyncIterator[None]:
         owned = services is None
+        if owned:
+            secure_home(settings.home)  # before the database, vectors and blobs create files
         app.state.services = services or await build_services(settings, migrate=migrate)
         log.info("morgan_started", version=morgan.__version__, mode=settings.server.mode,
                  database=app.state.services.db.dialect)
@@ -54,26 +58,48 @@ def create_app(
     if settings.server.cors_origins:
         cors = CORSConfig(allow_origins=[o.strip() for o in settings.server.cors_origins.split(",")])
 
+    server = settings.server
+    # The authenticated user is `user` in Morgan's routes but `caller` in the OpenAI routes:
+    # Litestar treats a body error on a field named like a dependency as a server error, and
+    # the OpenAI body has a `user` field.
+    user_dependency = {"user": Provide(get_current_user)}
+    routes = Router(
+        path="/", route_handlers=[live, ready, metrics, status, ChatController, EmotionController,
+                                  LearningController], dependencies=user_dependency,
+    )
+    uploads = Router(  # the only route with a large body; JSON bodies get max_json_kb
+        path="/", route_handlers=[DocumentController], dependencies=user_dependency,
+        request_max_body_size=server.max_upload_mb * 1024 * 1024 + MULTIPART_OVERHEAD,
+    )
+    openai = Router(
+        path="/", route_handlers=[OpenAIController],
+        dependencies={"caller": Provide(get_current_user)},
+    )
+    chat_gate = ConcurrencyGate("chat", limit=server.chat_concurrency, queue=server.chat_queue)
+    ingest_gate = ConcurrencyGate(
+        "ingest", limit=server.ingest_concurrency, queue=server.ingest_queue
+    )
+    gates = {
+        ("POST", "/api/chat"): chat_gate,
+        ("POST", "/api/chat/stream"): chat_gate,
+        ("POST", "/v1/chat/completions"): chat_gate,
+        ("POST", "/api/ingest"): ingest_gate,
+    }
     app = Litestar(
-        route_handlers=[
-            live, ready, metrics, status, DocumentController, ChatController, EmotionController,
-            LearningController, OpenAIController,
-        ],
-        dependencies={
-            "services": Provide(get_services, sync_to_thread=False),
-            "user": Provide(get_current_user),
-        },
+        route_handlers=[routes, uploads, openai],
+        dependencies={"services": Provide(get_services, sync_to_thread=False)},
         lifespan=[lifespan],
         exception_handlers=EXCEPTION_HANDLERS,  # type: ignore[arg-type]
-        middleware=[request_context_middleware(app_metrics)],
+        middleware=[request_context_middleware(app_metrics), gate_middleware(gates)],
         openapi_config=OpenAPIConfig(
             title="Morgan", version=morgan.__version__, path="/schema",
             render_plugins=[ScalarRenderPlugin()],
         ),
-        request_max_body_size=settings.server.max_upload_mb * 1024 * 1024 + MULTIPART_OVERHEAD,
+        request_max_body_size=server.max_json_kb * 1024,
         cors_config=cors,
         debug=False,
     )
+    app.state.gates = gates
     app.state.metrics = app_metrics
     app.state.settings = settings
     return app

@@ -6,6 +6,7 @@ problem-details bodies. Anything else becomes a 500 with the request id and no s
 
 from __future__ import annotations
 
+import socket
 from typing import Any
 
 import structlog
@@ -57,6 +58,24 @@ class DependencyUnavailable(MorganError):
     status_code, code, title = 503, "dependency_unavailable", "A dependency is unavailable"
 
 
+class DatabaseUnavailable(DependencyUnavailable):
+    code, title = "database_unavailable", "The database is unavailable"
+
+
+class Overloaded(MorganError):
+    """Back-pressure: the server is at its concurrency limit; try again shortly."""
+
+    status_code, code, title = 503, "overloaded", "Server busy"
+
+
+class TooManyRequests(MorganError):
+    status_code, code, title = 429, "rate_limited", "Too many requests"
+
+
+RETRY_AFTER_S = 5
+"""`Retry-After` on every 503 unless the error names its own (extra `retry_after`)."""
+
+
 class SchemaOutOfDate(MorganError):
     """Raised at start-up; the CLI prints it and exits instead of serving on an old schema."""
 
@@ -66,9 +85,21 @@ class SchemaOutOfDate(MorganError):
 PROBLEM_JSON = "application/problem+json"
 
 
+def request_id_of(request: Request[Any, Any, Any]) -> str:
+    """The id the request-context middleware bound; unmatched routes never reach it."""
+    request_id = request.scope.get("state", {}).get("request_id", "")
+    if not request_id:
+        from morgan.observability import request_id_for
+
+        request_id = request_id_for(request.scope)
+    return str(request_id)
+
+
 def _problem(
-    request: Request[Any, Any, Any], status: int, code: str, title: str, detail: str, **extra: Any
+    request: Request[Any, Any, Any], status: int, code: str, title: str, detail: str,
+    headers: dict[str, str] | None = None, **extra: Any,
 ) -> Response[dict[str, Any]]:
+    request_id = request_id_of(request)
     body = {
         "type": f"https://morgan.dev/problems/{code}",
         "title": title,
@@ -76,31 +107,69 @@ def _problem(
         "detail": detail,
         "code": code,
         "instance": request.url.path,
-        "request_id": request.scope.get("state", {}).get("request_id", ""),
+        "request_id": request_id,
         **extra,
     }
-    return Response(content=body, status_code=status, media_type=PROBLEM_JSON)
+    out_headers = {"x-request-id": request_id, **(headers or {})}
+    if status in (429, 503):
+        out_headers.setdefault("retry-after", str(extra.get("retry_after", RETRY_AFTER_S)))
+    return Response(content=body, status_code=status, media_type=PROBLEM_JSON, headers=out_headers)
+
+
+def as_morgan_error(exc: BaseException) -> MorganError | None:
+    """Storage failures that are not bugs: an unreachable or saturated database is a 503."""
+    from sqlalchemy import exc as sa
+
+    if isinstance(exc, sa.TimeoutError):
+        return DatabaseUnavailable("the database connection pool is exhausted; try again shortly")
+    if isinstance(exc, sa.DBAPIError) and (
+        exc.connection_invalidated or isinstance(exc, sa.OperationalError | sa.InterfaceError)
+    ):
+        return DatabaseUnavailable("the database is unavailable; try again shortly")
+    if isinstance(exc, ConnectionError | TimeoutError | socket.gaierror):
+        return DependencyUnavailable("a storage dependency is unreachable; try again shortly")
+    if type(exc).__module__.startswith("asyncpg") and "Connection" in type(exc).__name__:
+        return DatabaseUnavailable("the database is unavailable; try again shortly")
+    if isinstance(exc, sa.DataError):
+        return BadRequest("a value is out of the range the database accepts")
+    return None
 
 
 def problem_details_handler(request: Request[Any, Any, Any], exc: Exception) -> Response[Any]:
-    if isinstance(exc, MorganError):
-        if exc.status_code >= 500:
-            log.warning("request_failed", code=exc.code, detail=exc.detail)
-        return _problem(request, exc.status_code, exc.code, exc.title, exc.detail, **exc.extra)
+    mapped = exc if isinstance(exc, MorganError) else as_morgan_error(exc)
+    if mapped is not None:
+        if mapped.status_code >= 500:
+            # The exception type only: driver messages can quote statement parameters.
+            log.warning("request_failed", code=mapped.code, detail=mapped.detail,
+                        cause=type(exc).__name__)
+        return _problem(
+            request, mapped.status_code, mapped.code, mapped.title, mapped.detail, **mapped.extra
+        )
     if isinstance(exc, ValidationException):
         return _problem(
-            request, 400, "validation_error", "Invalid request", str(exc.detail),
+            request, 400, "validation_error", "Invalid request", _validation_detail(exc),
             errors=exc.extra if isinstance(exc.extra, list) else [],
         )
     if isinstance(exc, HTTPException):
         code = {401: "unauthorized", 404: "not_found", 405: "method_not_allowed",
-                413: "payload_too_large"}.get(exc.status_code, "http_error")
-        return _problem(request, exc.status_code, code, str(exc.detail), str(exc.detail))
+                413: "payload_too_large", 429: "rate_limited"}.get(exc.status_code, "http_error")
+        return _problem(request, exc.status_code, code, str(exc.detail), str(exc.detail),
+                        headers=dict(exc.headers or {}))
     log.exception("unhandled_error", exc_info=exc)
     return _problem(
         request, HTTP_500_INTERNAL_SERVER_ERROR, "internal_error", "Internal error",
         "An unexpected error occurred; the request id identifies it in the server log.",
     )
+
+
+def _validation_detail(exc: ValidationException) -> str:
+    """The first field error in words ("message is longer than ..."), not only "failed for"."""
+    extra = exc.extra if isinstance(exc.extra, list) else []
+    first = next((e for e in extra if isinstance(e, dict) and e.get("message")), None)
+    if first is None:
+        return str(exc.detail)
+    key = f"{first['key']}: " if first.get("key") else ""
+    return f"{key}{first['message']}"
 
 
 EXCEPTION_HANDLERS = {Exception: problem_details_handler}

@@ -20,10 +20,76 @@ from litestar.types import ASGIApp, Message, Receive, Scope, Send
 
 _REQUEST_ID_OK = re.compile(r"^[A-Za-z0-9._-]{1,64}$")
 
+# ---- private data never reaches a log line ---------------------------------------------
+# Keys whose values are user content or secrets: the value is replaced, the key kept so the
+# line still says that something was there.
+REDACTED = "[redacted]"
+PRIVATE_KEYS = frozenset({
+    "text", "content", "message_text", "question", "answer", "prompt", "comment", "source_text",
+    "user_text", "assistant_text", "snippet", "body", "parameters", "params",
+    "password", "passwd", "token", "api_key", "apikey", "secret", "authorization", "emotion_key",
+    "key_material", "cookie",
+})
+_SECRET_PATTERNS = (
+    (re.compile(r"mgn_[A-Za-z0-9_-]{8,}"), "mgn_" + REDACTED),  # Morgan API tokens
+    (re.compile(r"(?i)\b(bearer|basic)\s+[A-Za-z0-9._~+/=-]{8,}"), r"\1 " + REDACTED),
+    (re.compile(r"(?i)(://[^:/@\s]*:)[^@\s]+@"), r"\1" + REDACTED + "@"),  # URL passwords
+    (re.compile(r"(?i)\b(password|passwd|pwd|secret|api[_-]?key|token|access_key|secret_key)"
+                r"(\s*[=:]\s*)[^\s,;&\"']+"), r"\1\2" + REDACTED),
+    # SQLAlchemy appends statement parameters to error text; hide_parameters drops them,
+    # and this catches any other path.
+    (re.compile(r"\[parameters: [^\n]*"), "[parameters: " + REDACTED + "]"),
+)
+
+
+def redact_text(value: str) -> str:
+    for pattern, replacement in _SECRET_PATTERNS:
+        value = pattern.sub(replacement, value)
+    return value
+
+
+def _redact_value(value: Any) -> Any:
+    if isinstance(value, str):
+        return redact_text(value)
+    if isinstance(value, dict):
+        return {k: REDACTED if str(k).lower() in PRIVATE_KEYS else _redact_value(v)
+                for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_redact_value(v) for v in value]
+    return value
+
+
+def redact_processor(_logger: Any, _method: str, event_dict: dict[str, Any]) -> dict[str, Any]:
+    """structlog processor: user content and secrets are replaced before rendering."""
+    for key, value in list(event_dict.items()):
+        if key.lower() in PRIVATE_KEYS:
+            event_dict[key] = REDACTED
+        else:
+            event_dict[key] = _redact_value(value)
+    return event_dict
+
+
+class RedactingFilter(logging.Filter):
+    """The same rules for stdlib log records (uvicorn, SQLAlchemy, libraries)."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        try:
+            message = record.getMessage()
+        except Exception:  # noqa: BLE001 - a broken format string still gets logged
+            message = str(record.msg)
+        record.msg, record.args = redact_text(message), None
+        if record.exc_info:
+            record.msg += "\n" + redact_text(logging.Formatter().formatException(record.exc_info))
+            record.exc_info, record.exc_text = None, None
+        return True
+
 
 def configure_logging(level: str = "info", fmt: str = "json") -> None:
     numeric = getattr(logging, level.upper(), logging.INFO)
     logging.basicConfig(level=numeric, stream=sys.stderr, format="%(message)s")
+    for handler in logging.getLogger().handlers:
+        if not any(isinstance(f, RedactingFilter) for f in handler.filters):
+            handler.addFilter(RedactingFilter())
     for noisy in ("httpx", "httpcore", "botocore", "aiobotocore"):
         logging.getLogger(noisy).setLevel(max(numeric, logging.WARNING))
     renderer: Any = (
@@ -35,6 +101,7 @@ def configure_logging(level: str = "info", fmt: str = "json") -> None:
             structlog.processors.add_log_level,
             structlog.processors.TimeStamper(fmt="iso", utc=True),
             structlog.processors.format_exc_info,
+            redact_processor,
             renderer,
         ],
         wrapper_class=structlog.make_filtering_bound_logger(numeric),
@@ -63,15 +130,23 @@ class Metrics:
         )
 
 
+def request_id_for(scope: Any) -> str:
+    """The request's id: a sane `X-Request-ID` from the caller, else a new one; kept in scope."""
+    state = scope.setdefault("state", {})
+    if state.get("request_id"):
+        return str(state["request_id"])
+    incoming = dict(scope.get("headers") or []).get(b"x-request-id", b"").decode("latin-1")
+    state["request_id"] = incoming if _REQUEST_ID_OK.match(incoming) else uuid.uuid4().hex
+    return str(state["request_id"])
+
+
 def request_context_middleware(metrics: Metrics) -> Any:
     def factory(app: ASGIApp) -> ASGIApp:
         async def middleware(scope: Scope, receive: Receive, send: Send) -> None:
             if scope["type"] != "http":
                 await app(scope, receive, send)
                 return
-            incoming = dict(scope.get("headers") or []).get(b"x-request-id", b"").decode("latin-1")
-            request_id = incoming if _REQUEST_ID_OK.match(incoming) else uuid.uuid4().hex
-            scope.setdefault("state", {})["request_id"] = request_id
+            request_id = request_id_for(scope)
             structlog.contextvars.bind_contextvars(request_id=request_id)
             status_holder = {"status": 500}
             start = time.perf_counter()
@@ -80,7 +155,8 @@ def request_context_middleware(metrics: Metrics) -> Any:
                 if message["type"] == "http.response.start":
                     status_holder["status"] = message["status"]
                     headers = list(message.get("headers") or [])
-                    headers.append((b"x-request-id", request_id.encode()))
+                    if not any(k.lower() == b"x-request-id" for k, _ in headers):
+                        headers.append((b"x-request-id", request_id.encode()))
                     message["headers"] = headers  # type: ignore[typeddict-unknown-key]
                 await send(message)
 

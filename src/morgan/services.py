@@ -172,6 +172,7 @@ async def build_services(settings: Settings, *, migrate: bool = False, warm: boo
         pool_size=settings.database.pool_size,
         max_overflow=settings.database.max_overflow,
         echo=settings.database.echo,
+        pool_timeout=settings.database.pool_timeout_s,
     )
     try:
         await db.ensure_schema(migrate=migrate)
@@ -222,6 +223,17 @@ async def build_services(settings: Settings, *, migrate: bool = False, warm: boo
     return services
 
 
+def ingest_limits(settings: Settings) -> Any:
+    from morgan.rag.extract.limits import IngestLimits
+
+    s = settings.server
+    return IngestLimits(
+        max_chars=s.ingest_max_chars, max_chunks=s.ingest_max_chunks,
+        max_expanded_bytes=s.ingest_max_expanded_mb * 1024 * 1024, max_depth=s.ingest_max_depth,
+        max_seconds=s.ingest_max_seconds,
+    )
+
+
 @dataclass
 class RagParts:
     embedder: Embedder
@@ -253,6 +265,7 @@ async def build_rag(settings: Settings, db: Database, *, reranker: Any = None) -
         documents=documents, blobs=blobs, vectors=vectors, embedder=embedder, sparse=sparse,
         # Chunk sizes are counted with MiniLM's tokenizer whatever embeds them.
         token_counter=load_minilm_tokenizer(),
+        limits=ingest_limits(settings),
     )
     retriever = Retriever(
         documents=documents, vectors=vectors, embedder=embedder, sparse=sparse,

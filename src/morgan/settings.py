@@ -41,6 +41,33 @@ class ServerSettings(_Section):
     """Uploads larger than this are refused while streaming, with 413 (MORGAN_MAX_UPLOAD_MB)."""
     cors_origins: str = ""
     """Comma-separated origins allowed by CORS; empty disables CORS (MORGAN_CORS_ORIGINS)."""
+    max_json_kb: int = 1024
+    """JSON request bodies larger than this are refused with 413; uploads have their own limit
+    (MORGAN_MAX_JSON_KB)."""
+    chat_concurrency: int = 8
+    """Chats answered at once; more wait in the queue (MORGAN_CHAT_CONCURRENCY)."""
+    chat_queue: int = 32
+    """Chats waiting for a slot; beyond it 503 + Retry-After at once (MORGAN_CHAT_QUEUE)."""
+    ingest_concurrency: int = 2
+    """Upload requests processed at once (MORGAN_INGEST_CONCURRENCY)."""
+    ingest_queue: int = 8
+    """Upload requests waiting; beyond it 503 + Retry-After (MORGAN_INGEST_QUEUE)."""
+    ready_details: bool = False
+    """Show component backends and details on the unauthenticated /health/ready
+    (MORGAN_READY_DETAILS); authenticated callers always see them."""
+    metrics_token: str = ""
+    """When set, /metrics needs `Authorization: Bearer <this>` (MORGAN_METRICS_TOKEN)."""
+    ingest_max_chars: int = 3_000_000
+    """Text extracted from one document, at most; more is `too_large` (MORGAN_INGEST_MAX_CHARS)."""
+    ingest_max_chunks: int = 20_000
+    """Chunks (all granularities) per document, at most (MORGAN_INGEST_MAX_CHUNKS)."""
+    ingest_max_expanded_mb: int = 50
+    """Bytes a compressed document (DOCX) may unzip to (MORGAN_INGEST_MAX_EXPANDED_MB)."""
+    ingest_max_depth: int = 256
+    """Element nesting depth in HTML/DOCX; deeper is `too_complex` (MORGAN_INGEST_MAX_DEPTH)."""
+    ingest_max_seconds: float = 300.0
+    """Wall time to extract and chunk one document; longer is `too_complex`
+    (MORGAN_INGEST_MAX_SECONDS)."""
 
 
 class DatabaseSettings(_Section):
@@ -53,6 +80,9 @@ class DatabaseSettings(_Section):
     """Connections kept open to PostgreSQL (MORGAN_DATABASE_POOL_SIZE)."""
     max_overflow: int = 10
     """Extra connections allowed under burst (MORGAN_DATABASE_MAX_OVERFLOW)."""
+    pool_timeout_s: float = 10.0
+    """Seconds a request waits for a pooled connection before a 503
+    (MORGAN_DATABASE_POOL_TIMEOUT_S)."""
     echo: bool = False
     """Log every SQL statement (MORGAN_DATABASE_ECHO)."""
 

@@ -15,6 +15,7 @@ from litestar.status_codes import HTTP_204_NO_CONTENT
 from morgan.auth import CurrentUser
 from morgan.chat.schemas import ChatRequest, ChatResponse, StreamEvent
 from morgan.services import Services
+from morgan.validation import MAX_OFFSET, MAX_TITLE, check_text
 
 _encoder = msgspec.json.Encoder()
 
@@ -42,6 +43,9 @@ class MessageOut(msgspec.Struct):
 
 class RenameIn(msgspec.Struct, forbid_unknown_fields=True):
     title: str
+
+    def __post_init__(self) -> None:
+        check_text("title", self.title, max_length=MAX_TITLE, multiline=False, required=True)
 
 
 def _conv_out(c: Any, n: int = 0) -> ConversationOut:
@@ -86,7 +90,8 @@ class ChatController(Controller):
     @get("/api/conversations")
     async def list_conversations(
         self, services: Services, user: CurrentUser,
-        limit: int = Parameter(default=50, ge=1, le=500), offset: int = Parameter(default=0, ge=0),
+        limit: int = Parameter(default=50, ge=1, le=500),
+        offset: int = Parameter(default=0, ge=0, le=MAX_OFFSET),
     ) -> list[ConversationOut]:
         return [_conv_out(c, n) for c, n in await services.conversations.list(user.id, limit=limit, offset=offset)]
 

@@ -17,6 +17,7 @@ from morgan.rag.ingest import IngestResult
 from morgan.rag.jobs import run_ingest_job
 from morgan.services import Services
 from morgan.storage.models import Document, IngestionJob
+from morgan.validation import MAX_OFFSET, InvalidInput, check_filename, check_source
 
 
 class IngestError(msgspec.Struct):
@@ -99,7 +100,10 @@ async def _uploads(request: Request[Any, Any, Any]) -> list[tuple[str, str, byte
         await upload.close()
         filename = upload.filename or f"upload-{i}"
         source = str(sources[i]) if i < len(sources) and sources[i] else filename
-        out.append((source[:1024], filename, data))
+        try:
+            out.append((check_source(source), check_filename(filename), data))
+        except InvalidInput as exc:
+            raise BadRequest(f"file {i + 1}: {exc}") from exc
     return out
 
 
@@ -138,7 +142,8 @@ class DocumentController(Controller):
     @get("/api/documents")
     async def list_documents(
         self, services: Services, user: CurrentUser,
-        limit: int = Parameter(default=100, ge=1, le=1000), offset: int = Parameter(default=0, ge=0),
+        limit: int = Parameter(default=100, ge=1, le=1000),
+        offset: int = Parameter(default=0, ge=0, le=MAX_OFFSET),
     ) -> list[DocumentOut]:
         return [document_out(d) for d in await services.documents.list(user.id, limit=limit, offset=offset)]
 

@@ -13,16 +13,14 @@ from morgan.auth import CurrentUser
 from morgan.emotion import detect_crisis, extract_triggers
 from morgan.errors import DependencyUnavailable
 from morgan.services import Services
+from morgan.validation import MAX_ANALYZE_TEXT, check_text
 
 
 class AnalyzeIn(msgspec.Struct, forbid_unknown_fields=True):
     text: str
 
     def __post_init__(self) -> None:
-        if not self.text.strip():
-            raise ValueError("text must not be empty")
-        if len(self.text) > 8000:
-            raise ValueError("text is longer than 8000 characters")
+        check_text("text", self.text, max_length=MAX_ANALYZE_TEXT, required=True)
 
 
 class EmotionController(Controller):

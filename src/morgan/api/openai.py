@@ -13,7 +13,7 @@ import time
 import uuid
 from collections.abc import AsyncIterator, Sequence
 from contextlib import aclosing
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 import msgspec
 import structlog
@@ -36,6 +36,7 @@ MODELS_CREATED = int(time.time())
 THREAD_TTL_S = 7 * 24 * 3600
 IMPORTED_MODEL = "client-history"
 KNOWN_ROLES = frozenset({"system", "developer", "user", "assistant", "tool", "function"})
+from morgan.validation import MAX_MESSAGE, MAX_TRANSCRIPT_MESSAGES, check_optional, check_text
 HISTORY_ROLES = frozenset({"user", "assistant"})
 
 _encoder = msgspec.json.Encoder()
@@ -60,16 +61,23 @@ class StreamOptions(msgspec.Struct, kw_only=True):
     include_usage: bool = False
 
 
+    def __post_init__(self) -> None:
+        check_optional("text", self.text, max_length=MAX_MESSAGE, multiline=True)
+
 class MorganOptions(msgspec.Struct, kw_only=True):
     """The documented extra body field: `extra_body={"morgan": {...}}` in the openai package."""
 
     conversation_id: uuid.UUID | None = None
     top_k: int = 5
+    def __post_init__(self) -> None:
+        if isinstance(self.content, str):
+            check_text("content", self.content, max_length=MAX_MESSAGE)
+
 
 
 class ChatCompletionRequest(msgspec.Struct, kw_only=True):
     model: str
-    messages: list[MessageIn]
+    messages: Annotated[list[MessageIn], msgspec.Meta(max_length=MAX_TRANSCRIPT_MESSAGES)]
     stream: bool = False
     n: int = 1
     # Accepted for compatibility; Morgan's tone policy sets sampling and length.
@@ -391,17 +399,17 @@ class OpenAIController(Controller):
     exception_handlers = {Exception: openai_error_handler}  # noqa: RUF012
 
     @get("/models")
-    async def list_models(self, user: CurrentUser) -> ModelList:
+    async def list_models(self, caller: CurrentUser) -> ModelList:
         return ModelList(data=[ModelCard(id=m) for m in MODELS])
 
     @get("/models/{model_id:str}")
-    async def get_model(self, model_id: str, user: CurrentUser) -> ModelCard:
+    async def get_model(self, model_id: str, caller: CurrentUser) -> ModelCard:
         _rag_for(model_id)
         return ModelCard(id=model_id)
 
     @post("/chat/completions", status_code=200)
     async def chat_completions(
-        self, data: ChatCompletionRequest, services: Services, user: CurrentUser
+        self, data: ChatCompletionRequest, services: Services, caller: CurrentUser
     ) -> Response[Any]:
         rag = _rag_for(data.model)
         if data.n != 1:
@@ -416,6 +424,7 @@ class OpenAIController(Controller):
                 top_k=data.morgan.top_k if data.morgan else 5,
             )
         except ValueError as exc:
+        user = caller  # not `user`: the body has a `user` field (see morgan.app)
             raise BadRequest(str(exc)) from exc
         completion_id = f"chatcmpl-{uuid.uuid4().hex}"
         events = services.chat.stream(user.id, chat_request)

@@ -7,6 +7,8 @@ from typing import Any, Literal
 
 import msgspec
 
+from morgan.validation import MAX_MESSAGE, MAX_MODEL_NAME, check_optional, check_text
+
 
 class ChatRequest(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
     message: str
@@ -16,12 +18,10 @@ class ChatRequest(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
     model: str | None = None
 
     def __post_init__(self) -> None:
-        if not self.message.strip():
-            raise ValueError("message must not be empty")
+        check_text("message", self.message, max_length=MAX_MESSAGE, required=True)
+        check_optional("model", self.model, max_length=MAX_MODEL_NAME)
         if not 1 <= self.top_k <= 20:
             raise ValueError("top_k must be between 1 and 20")
-        if len(self.message) > 32_000:
-            raise ValueError("message is longer than 32000 characters")
 
 
 class SourceOut(msgspec.Struct, kw_only=True):

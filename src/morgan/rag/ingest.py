@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
+import threading
 import uuid
 from collections.abc import Awaitable, Callable, Sequence
 from datetime import UTC, datetime
@@ -22,6 +23,7 @@ from morgan.llm.base import Embedder
 from morgan.rag.chunking import chunk_document
 from morgan.rag.documents import DocumentRepository
 from morgan.rag.extract import ErrorCode, ExtractionError, extract
+from morgan.rag.extract.limits import Budget, IngestLimits
 from morgan.rag.sparse import SparseEncoder
 from morgan.storage.blobs import BlobStore, make_blob_key
 from morgan.storage.models import Document, DocumentChunk
@@ -62,7 +64,9 @@ class IngestService:
         embedder: Embedder,
         sparse: SparseEncoder,
         token_counter: Any,
+        limits: IngestLimits | None = None,
     ) -> None:
+        self.limits = limits or IngestLimits()
         self.documents = documents
         self.blobs = blobs
         self.vectors = vectors
@@ -79,18 +83,22 @@ class IngestService:
         filename: str,
         data: bytes,
         progress: Progress = _no_progress,
+        cancel: threading.Event | None = None,
     ) -> IngestResult:
+        """`cancel`, once set, stops extraction in its worker thread at the next check."""
         # One ingest per (user) at a time keeps "same source" replacement race-free.
         lock = self._user_locks.setdefault(user_id, asyncio.Lock())
         async with lock:
             try:
-                return await self._ingest(user_id, source, filename, data, progress)
+                budget = Budget(self.limits, cancel=cancel)
+                return await self._ingest(user_id, source, filename, data, progress, budget)
             except ExtractionError as exc:
                 log.info("ingest_rejected", source=source, code=str(exc.code), reason=exc.message)
                 return IngestResult(source=source, status="failed", error=exc.message, code=str(exc.code))
 
     async def _ingest(
-        self, user_id: uuid.UUID, source: str, filename: str, data: bytes, progress: Progress
+        self, user_id: uuid.UUID, source: str, filename: str, data: bytes, progress: Progress,
+        budget: Budget,
     ) -> IngestResult:
         content_hash = hashlib.sha256(data).hexdigest()
         existing = await self.documents.find_by_source(user_id, source)
@@ -112,9 +120,16 @@ class IngestService:
         def on_page(done: int, total: int) -> None:
             asyncio.run_coroutine_threadsafe(progress("extracting", done, total), loop)
 
-        extracted = await asyncio.to_thread(extract, data, filename, on_page=on_page)
-        await progress("chunking", 0, 1)
-        chunks = await asyncio.to_thread(chunk_document, extracted, self.token_counter)
+        try:
+            extracted = await asyncio.to_thread(
+                extract, data, filename, on_page=on_page, budget=budget
+            )
+            await progress("chunking", 0, 1)
+            chunks = await asyncio.to_thread(chunk_document, extracted, self.token_counter)
+        except asyncio.CancelledError:
+            budget.cancel.set()  # the worker thread stops at its next check
+            raise
+        budget.check_chunks(len(chunks))
         if not chunks:
             raise ExtractionError(ErrorCode.EMPTY, "no extractable text", filename=filename)
 

@@ -14,6 +14,7 @@ import structlog
 
 from morgan.rag.extract.encoding import charset_from_mime, decode_text
 from morgan.rag.extract.html_page import extract_html
+from morgan.rag.extract.limits import Budget, ExtractionCancelled, check_html_depth
 from morgan.rag.extract.markdown import extract_markdown, extract_plain_text
 from morgan.rag.extract.models import (
     ErrorCode,
@@ -47,15 +48,18 @@ def extract(
     include_headers_footers: bool = False,
     on_page: PageCallback | None = None,
     pdf_workers: int = 1,
+    budget: Budget | None = None,
 ) -> ExtractedDocument:
     """Extract text from a PDF, DOCX, HTML, Markdown or plain-text file.
 
     The kind is decided from the bytes; `filename` and `declared_mime` only name the
     document and tell Markdown from plain text (and a declared charset is honoured when it
     decodes the bytes). CPU-bound: call it through `extract_async` from async code.
-    `pdf_workers` > 1 reads long PDFs in that many processes.
+    `pdf_workers` > 1 reads long PDFs in that many processes. `budget` bounds characters,
+    nesting and time (and carries a job's cancel flag); the defaults apply without one.
     """
     started = time.perf_counter()
+    budget = budget or Budget()
     try:
         document = _extract(
             data,
@@ -66,7 +70,10 @@ def extract(
             include_headers_footers=include_headers_footers,
             on_page=on_page,
             pdf_workers=pdf_workers,
+            budget=budget,
         )
+    except ExtractionCancelled:
+        raise
     except ExtractionError as error:
         error = error.with_filename(filename)
         log.info("extraction_refused", filename=filename, code=error.code, reason=error.message)
@@ -106,6 +113,7 @@ def _extract(
     include_headers_footers: bool,
     on_page: PageCallback | None,
     pdf_workers: int,
+    budget: Budget,
 ) -> ExtractedDocument:
     if len(data) > max_bytes:
         raise ExtractionError(
@@ -116,26 +124,47 @@ def _extract(
 
     kind = sniff_binary(data)
     if kind is Kind.PDF:
-        return extract_pdf(data, filename, password=password, on_page=on_page, workers=pdf_workers)
+
+        def on_pdf_page(done: int, total: int) -> None:
+            budget.check()
+            if on_page is not None:
+                on_page(done, total)
+
+        document = extract_pdf(
+            data, filename, password=password, on_page=on_pdf_page, workers=pdf_workers
+        )
+        budget.check_text_length(sum(len(s.text) for s in document.sections))
+        return document
     if kind is Kind.DOCX:
         document = extract_docx(
             data,
             filename,
             include_headers_footers=include_headers_footers,
             max_uncompressed_bytes=max_bytes * DOCX_EXPANSION_FACTOR,
+            max_xml_bytes=budget.limits.max_expanded_bytes,
+            budget=budget,
         )
     else:
+        # Before decoding: a character takes at most 4 bytes, and outside HTML the decoded
+        # text is the extracted text, so a file this large cannot fit the character limit.
+        is_html = probably_html_bytes(data)
+        if not is_html and len(data) > budget.limits.max_chars * 4:
+            budget.check_text_length(len(data) // 4)
         text, encoding = decode_text(
             data,
             declared_charset=charset_from_mime(declared_mime),
-            look_for_meta=probably_html_bytes(data),
+            look_for_meta=is_html,
         )
+        budget.check()
         if looks_like_html(text):
-            document = extract_html(text, filename, encoding=encoding)
-        elif looks_like_markdown(text, filename, declared_mime):
-            document = extract_markdown(text, filename, encoding=encoding)
+            check_html_depth(text, budget)
+            document = extract_html(text, filename, encoding=encoding, budget=budget)
         else:
-            document = extract_plain_text(text, filename, encoding=encoding)
+            budget.check_text_length(len(text))
+            if looks_like_markdown(text, filename, declared_mime):
+                document = extract_markdown(text, filename, encoding=encoding)
+            else:
+                document = extract_plain_text(text, filename, encoding=encoding)
     if on_page is not None:
         on_page(1, 1)
     return document

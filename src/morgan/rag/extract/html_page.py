@@ -24,6 +24,7 @@ from morgan.rag.extract.models import (
     Mime,
     Section,
 )
+from morgan.rag.extract.limits import Budget
 from morgan.rag.extract.tidy import tidy, tidy_preformatted
 
 _CHROME = (
@@ -97,7 +98,10 @@ _PERMALINK_MARK = re.compile(r"\s*[#¶§🔗]$")
 _DISPLAYSTYLE = re.compile(r"^\{\\displaystyle\s*(.*)\}$", re.DOTALL)
 
 
-def extract_html(text: str, filename: str, *, encoding: str | None = None) -> ExtractedDocument:
+def extract_html(
+    text: str, filename: str, *, encoding: str | None = None, budget: Budget | None = None
+) -> ExtractedDocument:
+    budget = budget or Budget()
     try:
         tree = LexborHTMLParser(text)
     except Exception as error:  # lexbor is forgiving; this means truly unusable input
@@ -110,9 +114,9 @@ def extract_html(text: str, filename: str, *, encoding: str | None = None) -> Ex
         if not _is_article_header(node):
             node.decompose()
     root = _content_root(tree)
-    sections = _Walker().walk(root) if root is not None else []
+    sections = _Walker(budget=budget).walk(root) if root is not None else []
     if not sections and root is not None:  # a page of links only: keep its links
-        sections = _Walker(drop_links=False).walk(root)
+        sections = _Walker(drop_links=False, budget=budget).walk(root)
     if not sections:
         raise ExtractionError(ErrorCode.EMPTY, "no extractable text in the HTML page")
 
@@ -160,7 +164,9 @@ class _Walker:
     or more links into pages' sections (`#anchor`: an in-page table of contents).
     """
 
-    def __init__(self, *, drop_links: bool = True) -> None:
+    def __init__(self, *, drop_links: bool = True, budget: Budget | None = None) -> None:
+        self._budget = budget or Budget()
+        self._steps = 0
         self._drop_links = drop_links
         self._path: list[tuple[int, str]] = []
         self._inline: list[str] = []
@@ -177,6 +183,9 @@ class _Walker:
         stack: list[tuple[LexborNode, bool]] = [(root, True)]
         while stack:
             node, entering = stack.pop()
+            self._steps += 1
+            if self._steps % 2048 == 0:
+                self._budget.check()
             if not entering:
                 if node.tag == "a":
                     self._link_depth -= 1
@@ -255,6 +264,7 @@ class _Walker:
 
     def _add_block(self, text: str, separator: str) -> None:
         if text:
+            self._budget.add_chars(len(text))
             self._blocks.append(text)
             self._separators.append(separator)
 

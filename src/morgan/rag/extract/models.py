@@ -58,6 +58,7 @@ class ErrorCode(StrEnum):
     DAMAGED = "damaged"
     UNSUPPORTED = "unsupported"
     TOO_LARGE = "too_large"
+    TOO_COMPLEX = "too_complex"
 
 
 class ExtractionError(Exception):

@@ -27,6 +27,7 @@ from morgan.rag.extract.models import (
     Mime,
     Section,
 )
+from morgan.rag.extract.limits import Budget, ExtractionCancelled
 from morgan.rag.extract.tidy import tidy
 
 _HEADING_STYLE = re.compile(r"^heading\s*(\d)$", re.IGNORECASE)
@@ -39,9 +40,12 @@ def extract_docx(
     *,
     include_headers_footers: bool = False,
     max_uncompressed_bytes: int | None = None,
+    max_xml_bytes: int | None = None,
+    budget: Budget | None = None,
 ) -> ExtractedDocument:
-    if max_uncompressed_bytes is not None:
-        _refuse_zip_bomb(data, max_uncompressed_bytes)
+    budget = budget or Budget()
+    if max_uncompressed_bytes is not None or max_xml_bytes is not None:
+        _refuse_zip_bomb(data, max_uncompressed_bytes, max_xml_bytes)
     try:
         document = Document(io.BytesIO(data))
     except Exception as error:  # python-docx raises KeyError, lxml errors, PackageNotFound...
@@ -51,10 +55,12 @@ def extract_docx(
     title_from_style = ""
     try:
         for block in document.iter_inner_content():
+            budget.check()
             if isinstance(block, Paragraph):
                 text = tidy(block.text)
                 if not text:
                     continue
+                budget.add_chars(len(text))
                 if _style_name(block).lower() == "title":
                     title_from_style = title_from_style or text
                     builder.add(text)
@@ -67,9 +73,12 @@ def extract_docx(
             elif isinstance(block, Table):
                 rows = _table_rows(block)
                 if rows:
+                    budget.add_chars(sum(len(row) for row in rows))
                     builder.add("\n".join(rows))
         if include_headers_footers:
             _add_headers_footers(document, builder)
+    except (ExtractionError, ExtractionCancelled):
+        raise
     except Exception as error:  # malformed XML parts surface lazily while iterating
         raise ExtractionError(ErrorCode.DAMAGED, f"damaged DOCX content: {error!r}") from error
 
@@ -191,14 +200,26 @@ def _title(
     return PurePath(filename).stem
 
 
-def _refuse_zip_bomb(data: bytes, limit: int) -> None:
+def _refuse_zip_bomb(data: bytes, limit: int | None, xml_limit: int | None = None) -> None:
+    """Declared sizes are upper bounds (zipfile never reads past them), so check them first.
+
+    The XML parts are what python-docx parses into memory (about ten times their size), so
+    they have their own, smaller limit; images and other media only count toward the total.
+    """
     try:
         with zipfile.ZipFile(io.BytesIO(data)) as archive:
-            total = sum(info.file_size for info in archive.infolist())
+            infos = archive.infolist()
     except (zipfile.BadZipFile, OSError, ValueError) as error:
         raise ExtractionError(ErrorCode.DAMAGED, f"damaged DOCX container: {error}") from error
-    if total > limit:
+    total = sum(info.file_size for info in infos)
+    if limit is not None and total > limit:
         raise ExtractionError(
             ErrorCode.TOO_LARGE,
             f"DOCX expands to {total} bytes, more than the {limit}-byte limit",
+        )
+    xml = sum(info.file_size for info in infos if info.filename.endswith((".xml", ".rels")))
+    if xml_limit is not None and xml > xml_limit:
+        raise ExtractionError(
+            ErrorCode.TOO_LARGE,
+            f"DOCX text parts expand to {xml} bytes, more than the {xml_limit}-byte limit",
         )
