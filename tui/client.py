@@ -2,14 +2,20 @@
 
 from __future__ import annotations
 
-import json
 import uuid
 from collections.abc import AsyncIterator
 from typing import Any
 
 import httpx
 
-from morgan.cli.client import EXIT_UNREACHABLE, CLIError, check, resolve_connection
+from morgan.chat.schemas import StreamEvent
+from morgan.cli.client import (
+    EXIT_UNREACHABLE,
+    CLIError,
+    check,
+    parse_stream_line,
+    resolve_connection,
+)
 
 ClientError = CLIError
 """Raised for every failure; `.message` is written for the user, `.exit_code` says which kind."""
@@ -65,8 +71,11 @@ class AsyncMorganClient:
     async def status(self) -> dict[str, Any]:
         return await self._json("GET", "/api/status")  # type: ignore[no-any-return]
 
-    async def conversations(self, limit: int = 200) -> list[dict[str, Any]]:
-        return await self._json("GET", "/api/conversations", params={"limit": limit})  # type: ignore[no-any-return]
+    async def conversations(self, limit: int = 200, search: str = "") -> list[dict[str, Any]]:
+        params: dict[str, Any] = {"limit": limit}
+        if search.strip():
+            params["q"] = search.strip()
+        return await self._json("GET", "/api/conversations", params=params)  # type: ignore[no-any-return]
 
     async def messages(self, conversation_id: str) -> list[dict[str, Any]]:
         return await self._json("GET", f"/api/conversations/{conversation_id}/messages")  # type: ignore[no-any-return]
@@ -92,12 +101,14 @@ class AsyncMorganClient:
         check(response)
 
     async def chat_stream(
-        self, message: str, conversation_id: str | None = None
-    ) -> AsyncIterator[dict[str, Any]]:
-        """Yields the NDJSON events (`meta`, `token`, `done`, `error`) as they arrive."""
+        self, message: str, conversation_id: str | None = None, model: str | None = None
+    ) -> AsyncIterator[StreamEvent]:
+        """Yields the typed NDJSON events (meta, tokens, done or error) as they arrive."""
         body: dict[str, Any] = {"message": message}
         if conversation_id:
             body["conversation_id"] = conversation_id
+        if model:
+            body["model"] = model
         try:
             async with self.http.stream("POST", "/api/chat/stream", json=body) as response:
                 if response.status_code >= 400:
@@ -105,7 +116,7 @@ class AsyncMorganClient:
                     check(response)
                 async for line in response.aiter_lines():
                     if line.strip():
-                        yield json.loads(line)
+                        yield parse_stream_line(line)
         except httpx.RemoteProtocolError as exc:
             raise ClientError(f"the server closed the stream early: {exc}", 5) from exc
         except httpx.TransportError as exc:

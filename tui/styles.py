@@ -5,6 +5,14 @@ APP_CSS = """
     height: 1fr;
 }
 
+#banner {
+    height: auto;
+    padding: 0 1;
+    background: $warning 25%;
+    color: $text;
+    text-style: bold;
+}
+
 #sidebar {
     width: 30;
     height: 1fr;
@@ -12,8 +20,25 @@ APP_CSS = """
     border-title-color: $text-accent;
 }
 
-#sidebar:focus {
+#sidebar:focus-within {
     border: round $accent;
+}
+
+#search {
+    border: none;
+    height: 1;
+    padding: 0 1;
+    margin-bottom: 1;
+    background: $boost;
+}
+
+#conversations {
+    height: 1fr;
+    border: none;
+}
+
+.-hide-sidebar #sidebar, .-hide-sources #sources {
+    display: none;
 }
 
 #main {
@@ -53,7 +78,6 @@ APP_CSS = """
 #snippet {
     height: 1fr;
     padding: 1 1 0 1;
-    color: $text-muted;
     overflow-y: auto;
 }
 
@@ -82,6 +106,71 @@ AssistantMessage.cancelled {
 
 AssistantMessage.failed {
     border: round $error;
+}
+
+AssistantMessage.safety {
+    border: heavy $warning;
+    border-title-style: bold;
+}
+
+UserMessage.-emotion-joy { border: round green; }
+UserMessage.-emotion-surprise { border: round cyan; }
+UserMessage.-emotion-sadness { border: round dodgerblue; }
+UserMessage.-emotion-fear { border: round magenta; }
+UserMessage.-emotion-anger { border: round red; }
+UserMessage.-emotion-disgust { border: round darkorange; }
+
+Evidence {
+    margin: 0 8 0 2;
+    padding: 0 1;
+    border: round $success 30%;
+    border-title-color: $text-muted;
+    color: $text-muted;
+}
+
+Note {
+    margin: 1 0 0 0;
+    padding: 0 1;
+    border: round $accent 50%;
+    border-title-color: $text-accent;
+}
+
+ServerDownScreen {
+    align: center middle;
+}
+
+#down-box {
+    width: 76;
+    max-width: 100%;
+    height: auto;
+    padding: 1 2;
+    border: thick $error;
+    background: $surface;
+}
+
+#down-title {
+    text-style: bold;
+    color: $text-error;
+    margin-bottom: 1;
+}
+
+#down-hint {
+    margin-top: 1;
+    color: $text-muted;
+}
+
+#down-state {
+    height: 1;
+    color: $text-accent;
+}
+
+#down-box .buttons {
+    height: auto;
+    align-horizontal: right;
+}
+
+#down-box Button {
+    margin-left: 1;
 }
 
 #status {

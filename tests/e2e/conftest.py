@@ -46,8 +46,8 @@ class RunningServer:
         )
 
 
-def start_server(home: Path, extra_env: dict[str, str]) -> RunningServer:
-    port = free_port()
+def start_server(home: Path, extra_env: dict[str, str], port: int | None = None) -> RunningServer:
+    port = port or free_port()
     env = {
         **{k: v for k, v in os.environ.items() if not k.startswith("MORGAN_")},
         "MORGAN_HOME": str(home),

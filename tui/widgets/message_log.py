@@ -1,19 +1,54 @@
-"""The scrolling chat log: plain user bubbles and Markdown assistant bubbles."""
+"""The scrolling chat log: user bubbles (with the emotion Morgan read), Markdown answers, the
+evidence sentences under an answer, and notes from slash commands."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
+from rich.markup import escape
+from rich.text import Text
 from textual.containers import VerticalScroll
 from textual.widgets import Markdown, Static
 from textual.widgets.markdown import MarkdownStream
+
+from morgan.chat.schemas import EmotionOut, EvidenceOut
+
+EKMAN_COLOURS = {
+    "joy": "green",
+    "surprise": "cyan",
+    "sadness": "dodger_blue1",
+    "fear": "magenta",
+    "anger": "red",
+    "disgust": "dark_orange",
+    "neutral": "grey62",
+}
+
+
+def describe_emotion(emotion: EmotionOut | None) -> str:
+    """`worry 70%`: the label is always spelled out, so it reads without colour."""
+    if emotion is None:
+        return "—"
+    return f"{emotion.label} {emotion.intensity:.0%}"
 
 
 class UserMessage(Static):
     def __init__(self, text: str) -> None:
         super().__init__(text, markup=False)
         self.text = text
+        self.emotion: EmotionOut | None = None
         self.border_title = "You"
+
+    def set_emotion(self, emotion: EmotionOut | None) -> None:
+        self.emotion = emotion
+        if emotion is None:
+            self.border_subtitle = ""
+            return
+        colour = EKMAN_COLOURS.get(emotion.ekman, "grey62")
+        self.border_subtitle = (
+            f"[{colour}]●[/] feeling: [b {colour}]{escape(describe_emotion(emotion))}[/]"
+        )
+        self.set_class(True, f"-emotion-{emotion.ekman}")
 
 
 class AssistantMessage(Markdown):
@@ -23,6 +58,10 @@ class AssistantMessage(Markdown):
         super().__init__(text)
         self.text = text
         self.state = "streaming" if not text else "ok"
+        self.message_id: str | None = None
+        self.safety = False
+        self.rating: int | None = None
+        self.footer = ""
         self.border_title = "Morgan"
 
     def start_stream(self) -> MarkdownStream:
@@ -32,12 +71,35 @@ class AssistantMessage(Markdown):
         self.text += fragment
         await stream.write(fragment)
 
-    async def finish(self, text: str) -> None:
+    async def finish(
+        self, text: str, *, message_id: str, safety: bool = False, footer: str = ""
+    ) -> None:
         """Shows the server's final text (it may differ: invalid citations are removed)."""
         self.state = "ok"
+        self.message_id = message_id
+        self.footer = footer
+        if safety:
+            self.mark_safety()
+        self._subtitle()
         if text != self.text:
             self.text = text
             await self.update(text)
+
+    def mark_safety(self) -> None:
+        """A crisis reply: the server answered with support resources, not from documents."""
+        self.safety = True
+        self.add_class("safety")
+        self.border_title = "Morgan · support"
+
+    def rate(self, rating: int) -> None:
+        self.rating = rating
+        self._subtitle()
+
+    def _subtitle(self) -> None:
+        parts = [self.footer] if self.footer else []
+        if self.rating is not None:
+            parts.append(f"you rated {self.rating}/5")
+        self.border_subtitle = " · ".join(parts)
 
     async def fail(self, reason: str, state: str = "failed") -> None:
         self.state = state
@@ -46,6 +108,46 @@ class AssistantMessage(Markdown):
         if not self.text:
             self.text = f"*({reason})*"
             await self.update(self.text)
+
+
+def evidence_text(items: Sequence[EvidenceOut]) -> Text:
+    """`[n] "sentence" — heading, p. N`, one a line: what the answer rests on, word for word."""
+    out = Text()
+    for i, item in enumerate(items):
+        if i:
+            out.append("\n")
+        out.append(f"[{item.n}] ", style="bold")
+        out.append(f"“{item.text}”")
+        where = [item.heading, f"p. {item.page}" if item.page else ""]
+        if any(where):
+            out.append(f" — {', '.join(w for w in where if w)}", style="dim")
+    return out
+
+
+class Evidence(Static):
+    """The sentences from the cited chunks that answer the question, under their answer."""
+
+    def __init__(self, items: Sequence[EvidenceOut]) -> None:
+        super().__init__(evidence_text(items))
+        self.items = list(items)
+        self.border_title = "Evidence"
+
+    @property
+    def plain(self) -> str:
+        return evidence_text(self.items).plain
+
+
+class Note(Static):
+    """Output of a slash command (/help, /status, /model): part of the screen, not the chat."""
+
+    def __init__(self, title: str, body: str | Text) -> None:
+        super().__init__(body, markup=False)
+        self.body = body
+        self.border_title = title
+
+    @property
+    def plain(self) -> str:
+        return self.body.plain if isinstance(self.body, Text) else self.body
 
 
 class MessageLog(VerticalScroll):
@@ -64,6 +166,21 @@ class MessageLog(VerticalScroll):
         await self.mount(bubble)
         return bubble
 
+    async def add_evidence(
+        self, bubble: AssistantMessage, items: Sequence[EvidenceOut]
+    ) -> Evidence | None:
+        if not items:
+            return None
+        block = Evidence(items)
+        await self.mount(block, after=bubble)
+        return block
+
+    async def add_note(self, title: str, body: str | Text) -> Note:
+        note = Note(title, body)
+        await self.mount(note)
+        note.scroll_visible(animate=False)
+        return note
+
     async def show_history(self, messages: list[dict[str, Any]]) -> None:
         await self.remove_children()
         for m in messages:
@@ -71,6 +188,7 @@ class MessageLog(VerticalScroll):
                 await self.add_user(m["content"])
             elif m["role"] == "assistant":
                 bubble = await self.add_assistant(m["content"] or "")
+                bubble.message_id = str(m["id"])
                 if m.get("status") != "ok":
                     await bubble.fail(str(m.get("error") or m.get("status")))
         self.scroll_end(animate=False)
@@ -80,3 +198,9 @@ class MessageLog(VerticalScroll):
 
     def user_messages(self) -> list[UserMessage]:
         return list(self.query(UserMessage))
+
+    def notes(self) -> list[Note]:
+        return list(self.query(Note))
+
+    def evidence(self) -> list[Evidence]:
+        return list(self.query(Evidence))

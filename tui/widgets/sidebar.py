@@ -1,11 +1,13 @@
-"""The conversation list; the option id is the conversation id."""
+"""The conversation panel: a search box over the list; the option id is the conversation id."""
 
 from __future__ import annotations
 
 from typing import Any
 
 from rich.text import Text
-from textual.widgets import OptionList
+from textual.app import ComposeResult
+from textual.containers import Vertical
+from textual.widgets import Input, OptionList
 from textual.widgets.option_list import Option
 
 
@@ -21,8 +23,6 @@ def conversation_label(row: dict[str, Any]) -> Text:
 
 class ConversationList(OptionList):
     """Select (Enter / click) opens a conversation; `n`, `r`, `d` are app bindings."""
-
-    BORDER_TITLE = "Conversations"
 
     def __init__(self, **kwargs: Any) -> None:
         super().__init__(**kwargs)
@@ -45,3 +45,21 @@ class ConversationList(OptionList):
 
     def title_of(self, conversation_id: str) -> str:
         return str(self.rows.get(conversation_id, {}).get("title", ""))
+
+
+class ConversationPanel(Vertical):
+    """Typing in the search box asks the server for conversations whose title or text match."""
+
+    BORDER_TITLE = "Conversations"
+
+    def compose(self) -> ComposeResult:
+        yield Input(placeholder="Search conversations…", id="search")
+        yield ConversationList(id="conversations")
+
+    @property
+    def search(self) -> str:
+        return self.query_one("#search", Input).value
+
+    def show_count(self, shown: int) -> None:
+        query = self.search.strip()
+        self.border_subtitle = f"{shown} matching" if query else (str(shown) if shown else "")

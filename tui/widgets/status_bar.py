@@ -1,4 +1,4 @@
-"""One line: server, degraded components, the last message's emotion and tone, activity."""
+"""One line: the server, the last answer's tone and model, and what Morgan is doing now."""
 
 from __future__ import annotations
 
@@ -8,33 +8,27 @@ from rich.text import Text
 from textual.widgets import Static
 
 
-def describe_emotion(emotion: dict[str, Any] | None) -> str:
-    if not emotion:
-        return "—"
-    label = str(emotion.get("label", "?"))
-    intensity = emotion.get("intensity")
-    return f"{label} {intensity:.2f}" if isinstance(intensity, (int, float)) else label
-
-
 class StatusBar(Static):
     def __init__(self, **kwargs: Any) -> None:
         super().__init__("", **kwargs)
         self.server = "connecting…"
         self.server_ok: bool | None = None
         self.degraded: list[str] = []
-        self.emotion: dict[str, Any] | None = None
         self.tone = ""
+        self.model = ""
         self.activity = ""
 
     def set_server(self, text: str, ok: bool | None, degraded: list[str] | None = None) -> None:
-        """`ok`: reachable and authenticated; degraded components are shown beside it."""
+        """`ok`: reachable and authenticated."""
         self.server, self.server_ok = text, ok
         if degraded is not None:
             self.degraded = list(degraded)
         self.refresh_line()
 
-    def set_feeling(self, emotion: dict[str, Any] | None, tone: str | None) -> None:
-        self.emotion, self.tone = emotion, tone or ""
+    def set_answer(self, tone: str | None, model: str | None = None) -> None:
+        self.tone = tone or ""
+        if model is not None:
+            self.model = model
         self.refresh_line()
 
     def set_degraded(self, degraded: list[str]) -> None:
@@ -51,18 +45,17 @@ class StatusBar(Static):
 
     def line(self) -> Text:
         colour = "red" if self.server_ok is False else "green"
+        mark = "✗" if self.server_ok is False else "●"
         if self.server_ok is None or (self.server_ok and self.degraded):
-            colour = "yellow"
-        text = Text.assemble(("● ", colour), self.server)
-        if self.degraded:
-            text.append("  degraded: ", style="yellow")
-            text.append(", ".join(self.degraded), style="bold yellow")
-        text.append("  │  emotion: ", style="dim")
-        text.append(describe_emotion(self.emotion))
+            colour, mark = "yellow", "◐"
+        text = Text.assemble((f"{mark} ", colour), self.server)
         text.append("  tone: ", style="dim")
         text.append(self.tone or "—")
+        if self.model:
+            text.append("  model: ", style="dim")
+            text.append(self.model)
         if self.activity:
-            text.append(f"  │  {self.activity}", style="italic cyan")
+            text.append(f"  {self.activity}", style="italic cyan")
         return text
 
     def refresh_line(self) -> None:

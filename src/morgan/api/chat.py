@@ -63,7 +63,7 @@ def _ndjson(events: AsyncIterator[StreamEvent]) -> AsyncIterator[bytes]:
 def _sse(events: AsyncIterator[StreamEvent]) -> AsyncIterator[bytes]:
     async def gen() -> AsyncIterator[bytes]:
         async for event in events:
-            yield b"event: " + event.event.encode() + b"\ndata: " + _encoder.encode(event.data) + b"\n\n"
+            yield b"event: " + event.kind.encode() + b"\ndata: " + _encoder.encode(event.data) + b"\n\n"
 
     return gen()
 
@@ -92,8 +92,10 @@ class ChatController(Controller):
         self, services: Services, user: CurrentUser,
         limit: int = Parameter(default=50, ge=1, le=500),
         offset: int = Parameter(default=0, ge=0, le=MAX_OFFSET),
+        q: str | None = Parameter(default=None, max_length=300, description="Title or message text contains this."),
     ) -> list[ConversationOut]:
-        return [_conv_out(c, n) for c, n in await services.conversations.list(user.id, limit=limit, offset=offset)]
+        rows = await services.conversations.list(user.id, limit=limit, offset=offset, search=q)
+        return [_conv_out(c, n) for c, n in rows]
 
     @get("/api/conversations/{conversation_id:uuid}")
     async def get_conversation(self, conversation_id: uuid.UUID, services: Services, user: CurrentUser) -> ConversationOut:

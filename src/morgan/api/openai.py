@@ -23,7 +23,17 @@ from litestar.response import Stream
 
 from morgan.auth import CurrentUser
 from morgan.chat.conversations import TurnRecord
-from morgan.chat.schemas import ChatRequest, ChatResponse, EmotionOut, SourceOut, StreamEvent
+from morgan.chat.schemas import (
+    ChatRequest,
+    ChatResponse,
+    DoneEvent,
+    EmotionOut,
+    ErrorEvent,
+    MetaEvent,
+    SourceOut,
+    StreamEvent,
+    TokenEvent,
+)
 from morgan.errors import BadRequest, DependencyUnavailable, MorganError, NotFound
 from morgan.services import Services
 
@@ -475,10 +485,10 @@ def _rag_for(model: str) -> bool:
 async def _drain(events: AsyncIterator[StreamEvent]) -> ChatResponse:
     async with aclosing(events) as stream:  # type: ignore[type-var]
         async for event in stream:
-            if event.event == "done":
-                return msgspec.convert(event.data["response"], ChatResponse)
-            if event.event == "error":
-                raise DependencyUnavailable(event.data.get("detail", "generation failed"))
+            if isinstance(event, DoneEvent):
+                return event.data.response
+            if isinstance(event, ErrorEvent):
+                raise DependencyUnavailable(event.data.detail)
     raise DependencyUnavailable("the chat pipeline ended without an answer")
 
 
@@ -521,34 +531,32 @@ async def _chunks(
     try:
         async with aclosing(events) as stream:  # type: ignore[type-var]
             async for event in stream:
-                if event.event == "meta":
+                if isinstance(event, MetaEvent):
                     early = MorganExtra(
-                        conversation_id=uuid.UUID(event.data["conversation_id"]),
+                        conversation_id=event.data.conversation_id,
                         message_id=None,
                         degraded=[],
-                        sources=msgspec.convert(event.data.get("sources") or [], list[SourceOut]),
-                        emotion=msgspec.convert(event.data["emotion"], EmotionOut)
-                        if event.data.get("emotion")
-                        else None,
+                        sources=event.data.sources,
+                        emotion=event.data.emotion,
                     )
                     yield chunk(
                         choices=[ChunkChoice(delta=Delta(role="assistant", content=""))],
                         morgan=early,
                     )
-                elif event.event == "token":
-                    if piece := trimmer.feed(event.data.get("text", "")):
+                elif isinstance(event, TokenEvent):
+                    if piece := trimmer.feed(event.data.text):
                         yield chunk(choices=[ChunkChoice(delta=Delta(content=piece))])
-                elif event.event == "error":
+                elif isinstance(event, ErrorEvent):
                     yield _sse(
                         _error_body(
-                            event.data.get("detail", "generation failed"),
+                            event.data.detail,
                             "server_error",
                             "dependency_unavailable",
                         )
                     )
                     break
-                elif event.event == "done":
-                    response = msgspec.convert(event.data["response"], ChatResponse)
+                elif isinstance(event, DoneEvent):
+                    response = event.data.response
                     extra = _extra(response)
                     streamed = trimmer.text
                     if response.text != streamed:

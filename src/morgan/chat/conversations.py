@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import func, select, update
+from sqlalchemy import func, or_, select, update
 
 from morgan.errors import NotFound
 from morgan.storage.db import Database
@@ -55,7 +55,10 @@ class ConversationRepository:
             session.add(conv)
         return conv
 
-    async def list(self, user_id: uuid.UUID, *, limit: int = 50, offset: int = 0) -> list[tuple[Conversation, int]]:
+    async def list(
+        self, user_id: uuid.UUID, *, limit: int = 50, offset: int = 0, search: str | None = None
+    ) -> list[tuple[Conversation, int]]:
+        """Newest first; `search` keeps those whose title or any message contains it (any case)."""
         async with self.db.session() as session:
             counts = (
                 select(Message.conversation_id, func.count(Message.id).label("n"))
@@ -65,7 +68,11 @@ class ConversationRepository:
             rows = await session.execute(
                 select(Conversation, func.coalesce(counts.c.n, 0))
                 .outerjoin(counts, counts.c.conversation_id == Conversation.id)
-                .where(Conversation.user_id == user_id, Conversation.deleted_at.is_(None))
+                .where(
+                    Conversation.user_id == user_id,
+                    Conversation.deleted_at.is_(None),
+                    *_matching(search),
+                )
                 .order_by(Conversation.updated_at.desc(), Conversation.id)
                 .limit(limit)
                 .offset(offset)
@@ -180,6 +187,19 @@ class ConversationRepository:
             if user_id is not None:
                 stmt = stmt.where(Conversation.user_id == user_id)
             return int(await session.scalar(stmt) or 0)
+
+
+def _matching(search: str | None) -> tuple[Any, ...]:
+    """The WHERE clause of a conversation search; LIKE wildcards in `search` match literally."""
+    if not search or not search.strip():
+        return ()
+    needle = search.strip()
+    in_messages = (
+        select(Message.id)
+        .where(Message.conversation_id == Conversation.id, Message.content.icontains(needle, autoescape=True))
+        .exists()
+    )
+    return (or_(Conversation.title.icontains(needle, autoescape=True), in_messages),)
 
 
 def _title(text: str) -> str:

@@ -17,7 +17,20 @@ import structlog
 
 from morgan.chat.conversations import ConversationRepository, TurnRecord, history_pairs
 from morgan.chat.ports import EmotionPort, LearningPort, NeutralTonePolicy, NoEmotionDetector, NoLearning, TonePort
-from morgan.chat.schemas import ChatRequest, ChatResponse, SourceOut, StreamEvent
+from morgan.chat.schemas import (
+    ChatRequest,
+    ChatResponse,
+    DoneData,
+    DoneEvent,
+    ErrorData,
+    ErrorEvent,
+    MetaData,
+    MetaEvent,
+    SourceOut,
+    StreamEvent,
+    TokenData,
+    TokenEvent,
+)
 from morgan.errors import DependencyUnavailable
 from morgan.llm.base import ChatMessage, Embedder, GenerationRequest, LLM, LLMUnavailable, SourcePassage
 from morgan.llm.budget import fit_to_budget
@@ -58,10 +71,10 @@ class ChatPipeline:
     async def answer(self, user_id: uuid.UUID, request: ChatRequest) -> ChatResponse:
         final: ChatResponse | None = None
         async for event in self.stream(user_id, request):
-            if event.event == "done":
-                final = msgspec.convert(event.data["response"], ChatResponse)
-            elif event.event == "error":
-                raise DependencyUnavailable(event.data.get("detail", "generation failed"))
+            if isinstance(event, DoneEvent):
+                final = event.data.response
+            elif isinstance(event, ErrorEvent):
+                raise DependencyUnavailable(event.data.detail)
         assert final is not None
         return final
 
@@ -118,14 +131,10 @@ class ChatPipeline:
             )
             for i, p in enumerate(passages, start=1)
         ]
-        yield StreamEvent(
-            event="meta",
-            data={
-                "conversation_id": str(conversation.id),
-                "sources": msgspec.to_builtins(sources),
-                "emotion": msgspec.to_builtins(emotion_out) if emotion_out else None,
-                "tone": tone.tone,
-            },
+        yield MetaEvent(
+            data=MetaData(
+                conversation_id=conversation.id, sources=sources, emotion=emotion_out, tone=tone.tone
+            )
         )
 
         gen_request = GenerationRequest(
@@ -158,7 +167,7 @@ class ChatPipeline:
                 if first_token_ms is None:
                     first_token_ms = _ms(t)
                 pieces.append(delta)
-                yield StreamEvent(event="token", data={"text": delta})
+                yield TokenEvent(data=TokenData(text=delta))
         except LLMUnavailable as exc:
             error = f"generation failed: {exc}"
         except (asyncio.CancelledError, GeneratorExit):
@@ -172,7 +181,7 @@ class ChatPipeline:
 
         if error is not None:
             await self._record_failure(user_id, conversation.id, request.message, error)
-            yield StreamEvent(event="error", data={"detail": error, "conversation_id": str(conversation.id)})
+            yield ErrorEvent(data=ErrorData(detail=error, conversation_id=conversation.id))
             return
 
         raw_text = "".join(pieces).strip()
@@ -218,7 +227,7 @@ class ChatPipeline:
             removed_citations=removed,
             tone=tone.tone,
         )
-        yield StreamEvent(event="done", data={"response": msgspec.to_builtins(response)})
+        yield DoneEvent(data=DoneData(response=response))
 
     async def _history(self, user_id: uuid.UUID, conversation_id: uuid.UUID) -> list[tuple[str, str]]:
         key = f"conv:{conversation_id}:window"

@@ -9,8 +9,8 @@ The token file written by `morgan serve` is bound to the server that issued it
 from __future__ import annotations
 
 import functools
-import json
 import os
+import time
 import urllib.parse
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -18,7 +18,9 @@ from typing import Any
 
 import click
 import httpx
+import msgspec
 
+from morgan.chat.schemas import StreamEvent, decode_stream_event
 from morgan.settings import Settings, SettingsError, load_settings
 
 EXIT_OK = 0
@@ -215,16 +217,29 @@ class MorganClient:
     def close(self) -> None:
         self.http.close()
 
-    def request(self, method: str, path: str, **kwargs: Any) -> httpx.Response:
-        try:
-            response = self.http.request(method, path, **kwargs)
-        except httpx.ConnectError as exc:
-            raise CLIError(
-                f"cannot reach the Morgan server at {self.url} ({exc}); start it with `morgan serve`",
-                EXIT_UNREACHABLE,
-            ) from exc
-        except httpx.TimeoutException as exc:
-            raise CLIError(timeout_message(self.url, self.timeout), EXIT_UNREACHABLE) from exc
+    def request(
+        self, method: str, path: str, *, retry_busy: bool = False, **kwargs: Any
+    ) -> httpx.Response:
+        """One call; with `retry_busy`, a 503 + Retry-After (server at capacity) is waited out
+        for as long as `timeout` allows instead of failing the whole batch."""
+        started = time.monotonic()
+        while True:
+            try:
+                response = self.http.request(method, path, **kwargs)
+            except httpx.ConnectError as exc:
+                raise CLIError(
+                    f"cannot reach the Morgan server at {self.url} ({exc}); start it with "
+                    "`morgan serve`",
+                    EXIT_UNREACHABLE,
+                ) from exc
+            except httpx.TimeoutException as exc:
+                raise CLIError(timeout_message(self.url, self.timeout), EXIT_UNREACHABLE) from exc
+            wait = _retry_after(response) if retry_busy else None
+            if wait is None or (
+                self.timeout is not None and time.monotonic() - started + wait > self.timeout
+            ):
+                break
+            time.sleep(wait)  # the server said when to come back; nothing to await across HTTP
         check(response)
         return response
 
@@ -232,15 +247,16 @@ class MorganClient:
         response = self.request(method, path, **kwargs)
         return response.json() if response.content else None
 
-    def stream_lines(self, method: str, path: str, **kwargs: Any) -> Iterator[dict[str, Any]]:
+    def stream_events(self, path: str, body: dict[str, Any]) -> Iterator[StreamEvent]:
+        """POSTs `body` and yields the typed NDJSON events of the chat stream as they arrive."""
         try:
-            with self.http.stream(method, path, **kwargs) as response:
+            with self.http.stream("POST", path, json=body) as response:
                 if response.status_code >= 400:
                     response.read()
                     check(response)
                 for line in response.iter_lines():
                     if line.strip():
-                        yield json.loads(line)
+                        yield parse_stream_line(line)
         except httpx.ConnectError as exc:
             raise CLIError(
                 f"cannot reach the Morgan server at {self.url}; start it with `morgan serve`",
@@ -250,6 +266,23 @@ class MorganClient:
             raise CLIError(timeout_message(self.url, self.timeout), EXIT_UNREACHABLE) from exc
         except httpx.RemoteProtocolError as exc:
             raise CLIError(f"the server closed the stream early: {exc}", EXIT_SERVER) from exc
+
+
+def parse_stream_line(line: str | bytes) -> StreamEvent:
+    """One NDJSON line of the chat stream, typed; a line that is no event is a server error."""
+    try:
+        return decode_stream_event(line)
+    except msgspec.DecodeError as exc:  # ValidationError is a DecodeError too
+        raise CLIError(f"the server sent an unreadable stream event: {exc}", EXIT_SERVER) from exc
+
+
+def _retry_after(response: httpx.Response) -> float | None:
+    if response.status_code != 503:
+        return None
+    try:
+        return min(max(float(response.headers.get("retry-after", "")), 0.1), 30.0)
+    except ValueError:
+        return None
 
 
 def check(response: httpx.Response) -> None:

@@ -332,16 +332,20 @@ def ask(
 
 
 def _ask_stream(client: MorganClient, body: dict[str, Any], as_json: bool, show_emotion: bool) -> None:
+    import msgspec
+
+    from morgan.chat.schemas import DoneEvent, ErrorEvent, TokenEvent
+
     response: dict[str, Any] | None = None
-    for event in client.stream_lines("POST", "/api/chat/stream", json=body):
+    for event in client.stream_events("/api/chat/stream", body):
         if as_json:
-            click.echo(json.dumps(event, ensure_ascii=False))
-        if event["event"] == "token" and not as_json:
-            click.echo(event["data"]["text"], nl=False)
-        elif event["event"] == "error":
-            raise CLIError(event["data"].get("detail", "generation failed"), EXIT_SERVER)
-        elif event["event"] == "done":
-            response = event["data"]["response"]
+            click.echo(msgspec.json.encode(event).decode())  # the wire format, one event a line
+        if isinstance(event, TokenEvent) and not as_json:
+            click.echo(event.data.text, nl=False)
+        elif isinstance(event, ErrorEvent):
+            raise CLIError(event.data.detail, EXIT_SERVER)
+        elif isinstance(event, DoneEvent):
+            response = msgspec.to_builtins(event.data.response)
     if response is not None and not as_json:
         click.echo()
         _print_sources(response, show_emotion)
