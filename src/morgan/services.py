@@ -166,7 +166,21 @@ def build_blobs_for(settings: Settings) -> Any:
     return QueuedBlobStore(store, settings.home / "blob-spool")
 
 
+def build_safety(settings: Settings, llm: LLM | None = None) -> Any:
+    """The crisis responder (morgan.safety) for `[safety]`; a malformed locale is a SettingsError."""
+    from morgan.safety import UnknownLocale, build_safety_responder
+    from morgan.settings import SettingsError
+
+    try:
+        return build_safety_responder(
+            settings.safety.locale, personalise=settings.safety.personalise, llm=llm
+        )
+    except UnknownLocale as exc:
+        raise SettingsError(f"MORGAN_SAFETY_LOCALE: {exc}") from exc
+
+
 async def build_services(settings: Settings, *, migrate: bool = False, warm: bool = True) -> Services:
+    build_safety(settings)  # a bad locale fails before anything is opened
     db = Database(
         settings.database.url,
         pool_size=settings.database.pool_size,
@@ -205,6 +219,7 @@ async def build_services(settings: Settings, *, migrate: bool = False, warm: boo
         emotion=feelings.emotion_adapter,
         tone=feelings.empathy_adapter,
         learning=feelings.learning_adapter,
+        safety=build_safety(settings, llm),
     )
     services = Services(
         settings=settings, db=db, auth=auth, blobs=blobs, cache=cache, vectors=vectors,

@@ -155,6 +155,18 @@ class AuthSettings(_Section):
     (MORGAN_AUTH_EMOTION_OLD_KEYS); new rows always use the current key."""
 
 
+class SafetySettings(_Section):
+    env_prefix: ClassVar[str] = "SAFETY_"
+    toml_table: ClassVar[str] = "safety"
+    locale: str = ""
+    """Region whose emergency number and crisis line the safety response names: US, CA, GB,
+    IE, AU, NZ, DE, FR, NL, another EU code, or en_GB-style tags; empty = the international
+    list (MORGAN_SAFETY_LOCALE)."""
+    personalise: bool = False
+    """Let the LLM reword the safety response; its text is shown only if it passes the safety
+    check, else the fixed response is (MORGAN_SAFETY_PERSONALISE)."""
+
+
 class Settings(msgspec.Struct, kw_only=True):
     home: Path
     server: ServerSettings = msgspec.field(default_factory=ServerSettings)
@@ -164,6 +176,7 @@ class Settings(msgspec.Struct, kw_only=True):
     blobs: BlobSettings = msgspec.field(default_factory=BlobSettings)
     models: ModelSettings = msgspec.field(default_factory=ModelSettings)
     auth: AuthSettings = msgspec.field(default_factory=AuthSettings)
+    safety: SafetySettings = msgspec.field(default_factory=SafetySettings)
 
     @property
     def token_file(self) -> Path:
@@ -189,6 +202,7 @@ _SECTIONS: dict[str, type[_Section]] = {
     "blobs": BlobSettings,
     "models": ModelSettings,
     "auth": AuthSettings,
+    "safety": SafetySettings,
 }
 
 _ENV_ALIASES = {"MORGAN_EMOTION_KEY": ("auth", "emotion_key")}

@@ -130,6 +130,8 @@ class MorganExtra(msgspec.Struct, kw_only=True):
     emotion: EmotionOut | None
     # Stream only: the stored answer, when post-processing changed what was streamed.
     text: str | None = None
+    # True when the content is Morgan's safety response to a crisis message (morgan.safety).
+    safety: bool = False
 
 
 class AssistantMessage(msgspec.Struct, kw_only=True):
@@ -364,6 +366,7 @@ def _extra(response: ChatResponse) -> MorganExtra:
         sources=response.sources,
         degraded=response.degraded,
         emotion=response.emotion,
+        safety=response.safety,
     )
 
 
@@ -538,6 +541,7 @@ async def _chunks(
                         degraded=[],
                         sources=event.data.sources,
                         emotion=event.data.emotion,
+                        safety=event.data.safety,
                     )
                     yield chunk(
                         choices=[ChunkChoice(delta=Delta(role="assistant", content=""))],

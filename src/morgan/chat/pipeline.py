@@ -39,6 +39,8 @@ from morgan.llm.fallback import FallbackLLM, FallbackReport
 from morgan.llm.fallback_embedder import FallbackEmbedder
 from morgan.llm.grounding import attach_citations
 from morgan.rag.retrieval import Passage, Retriever
+from morgan.emotion.crisis import CrisisSignal, detect_crisis
+from morgan.safety import FixedSafetyResponder, SafetyResponder, takes_over
 
 log = structlog.get_logger(__name__)
 
@@ -58,6 +60,7 @@ class ChatPipeline:
         emotion: EmotionPort | None = None,
         tone: TonePort | None = None,
         learning: LearningPort | None = None,
+        safety: SafetyResponder | None = None,
     ) -> None:
         self.conversations = conversations
         self.retriever = retriever
@@ -67,6 +70,8 @@ class ChatPipeline:
         self.emotion = emotion or NoEmotionDetector()
         self.tone = tone or NeutralTonePolicy()
         self.learning = learning or NoLearning()
+        # The crisis protocol by construction: always present, whatever else is wired.
+        self.safety = safety or FixedSafetyResponder()
 
     async def answer(self, user_id: uuid.UUID, request: ChatRequest) -> ChatResponse:
         final: ChatResponse | None = None
@@ -91,6 +96,16 @@ class ChatPipeline:
         if getattr(self.cache, "degraded", False):
             degraded.append("cache")  # Redis is down: the window came from the database
         timings["history_ms"] = _ms(t_start)
+
+        crisis = detect_crisis(request.message)
+        if takes_over(crisis):  # the safety response instead of an answer (morgan.safety)
+            assert crisis is not None
+            async for event in self._safety_reply(
+                user_id, request.message, conversation.id, history, crisis, timings, degraded,
+                t_start,
+            ):
+                yield event
+            return
 
         t = time.perf_counter()
         query_vector: list[float] | None = None
@@ -228,6 +243,41 @@ class ChatPipeline:
             tone=tone.tone,
         )
         yield DoneEvent(data=DoneData(response=response))
+
+    async def _safety_reply(
+        self, user_id: uuid.UUID, message: str, conversation_id: uuid.UUID,
+        history: Sequence[tuple[str, str]], crisis: CrisisSignal, timings: dict[str, float],
+        degraded: list[str], t_start: float,
+    ) -> AsyncIterator[StreamEvent]:
+        """Morgan's safety response: nothing retrieved, no document quotes, and only text that
+        passed the safety check, stored (emotion encrypted) before anything is streamed."""
+        t = time.perf_counter()
+        emotion_out, emotion_state = await self.emotion.analyze(user_id, conversation_id, message, None)
+        reply = await self.safety.respond(message, crisis)
+        timings["safety_ms"] = _ms(t)
+        timings["total_ms"] = _ms(t_start)
+        _, assistant = await self.conversations.record_turn(
+            user_id,
+            conversation_id,
+            TurnRecord(
+                user_text=message, assistant_text=reply.text, model=reply.model, prompt_tokens=0,
+                completion_tokens=self.llm.count_tokens(reply.text), timings=timings, sources=[],
+                degraded=degraded, response_check=reply.record(),
+                emotion_ciphertext=self.emotion.encrypt_state(emotion_state),
+            ),
+        )
+        assert assistant is not None
+        await self._remember(conversation_id, history, message, reply.text)
+        log.info("safety_response", kind=reply.kind, severity=reply.severity,
+                 personalised=reply.personalised, rejected=list(reply.rejected))
+        yield MetaEvent(data=MetaData(conversation_id=conversation_id, emotion=emotion_out,
+                                      tone="safety", safety=True))
+        yield TokenEvent(data=TokenData(text=reply.text))
+        yield DoneEvent(data=DoneData(response=ChatResponse(
+            conversation_id=conversation_id, message_id=assistant.id, text=reply.text,
+            emotion=emotion_out, sources=[], degraded=degraded, timings=timings,
+            model=reply.model, tone="safety", safety=True,
+        )))
 
     async def _history(self, user_id: uuid.UUID, conversation_id: uuid.UUID) -> list[tuple[str, str]]:
         key = f"conv:{conversation_id}:window"

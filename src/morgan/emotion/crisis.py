@@ -53,12 +53,16 @@ def _normalise(text: str) -> str:
 # --- cue patterns ----------------------------------------------------------------------
 
 _I = r"\b(?:i|i'm|i've|i'll|i'd|me|my|myself)\b"
+_RELATION = (
+    r"(?:wife|husband|boss|manager|dad|father|stepdad|stepfather|mom|mum|mother|stepmom|"
+    r"stepmother|brother|sister|son|daughter|kids?|children|child|baby|family|ex|girlfriend|"
+    r"boyfriend|partner|neighbou?rs?|roommates?|flatmates?|coworkers?|colleagues?|teachers?|"
+    r"classmates?|landlord|friends?|cousin|uncle|aunt|people|guys?|girls?|man|woman|bastard|"
+    r"bitch|idiots?|assholes?|bully|bullies)"
+)
 _PERSON = (
-    r"(?:him|her|them|you|u|y'all|everyone|everybody|someone|somebody|people|\[name\]|"
-    r"my (?:wife|husband|boss|dad|father|mom|mum|mother|brother|sister|son|daughter|"
-    r"kids?|children|family|ex|girlfriend|boyfriend|partner|neighbou?r|roommate|"
-    r"coworkers?|colleagues?|teacher|classmates?)|"
-    r"(?:the|that|this) (?:guy|girl|man|woman|kid|bastard|bitch|teacher|boss|neighbou?r)|"
+    r"(?:him|her|them|you|u|y'all|everyone|everybody|someone|somebody|people|whoever|\[name\]|"
+    rf"(?:my|his|her|their|the|that|this|those|these)(?: own| old| little| \w+'s)? {_RELATION}|"
     r"all of (?:them|you)|[a-z]+ and (?:him|her|them))"
 )
 _VIOLENCE = (
@@ -68,12 +72,22 @@ _INTENT = (
     r"(?:going to|want to|wanna|will|i'll|gonna|am gonna|plan(?:ning)? to|about to|"
     r"ready to|need to|have to|could|might|swear i'll|i swear i will)"
 )
+_GERUND = r"(?:killing|hurting|shooting|stabbing|murdering|strangling|choking|poisoning|attacking)"
+_PLACE = r"(?:school|work|class|the office|my office|church|mosque|synagogue|temple|the mall)"
+# A cue that must end its clause: "I can't go on like this." but not "... like this with X".
+_END = r"(?=$|[.,!?;:)]| anymore| any more| any longer| and i| but i| i\b)"
+_PILLS = (
+    r"(?:pills|tablets|meds|medication|medicine|sleeping pills|painkillers|antidepressants|"
+    r"paracetamol|tylenol|acetaminophen|ibuprofen|aspirin|insulin|opioids|oxy\w*)"
+)
+_HEIGHT = r"(?:bridge|roof|rooftop|building|balcony|cliff|window|tower|ledge|overpass|car park)"
 
 _SELF_HARM: tuple[tuple[str, Severity], ...] = (
+    # direct statements
     (
         (
-            r"\b(?:kill(?:ing|ed)?|hang(?:ing)?|shoot(?:ing)?|hurt(?:ing)?|harm(?:ing)?|cut(?:ting)?|"
-            r"burn(?:ing)?|starv(?:e|ing)|poison(?:ing)?|drown(?:ing)?) myself\b"
+            r"\b(?:kill(?:ing|ed)?|hang(?:ing|ed)?|shoot(?:ing)?|hurt(?:ing)?|harm(?:ing)?|cut(?:ting)?|"
+            r"burn(?:ing|ed|t)?|starv(?:e|ing)|poison(?:ing)?|drown(?:ing)?|suffocat\w*) myself\b"
         ),
         "high",
     ),
@@ -81,30 +95,112 @@ _SELF_HARM: tuple[tuple[str, Severity], ...] = (
     (r"\bsuicid(?:e|al)\b", "high"),
     (r"\bkms\b", "high"),
     (r"\bunalive\b", "high"),
-    (r"\bend (?:it all|everything|things|it)\b(?! (?:with|between|for now))", "high"),
-    (r"\b(?:slit|cut|slash) (?:my|open my) (?:wrists?|arms?|veins?)\b", "high"),
-    (r"\boverdos(?:e|ing)\b", "high"),
+    (r"\bend(?:ing)? (?:it all|everything|things|it)\b(?! (?:with|between|for now|here|early))", "high"),
+    (r"\b(?:slit|cut|slash|slashing|slitting) (?:my|open my) (?:wrists?|veins?|throat)\b", "high"),
+    (r"\b(?:cutting|slashing|carving|scratching) (?:my|up my) (?:arms?|legs?|thighs?|wrists?|skin)\b", "high"),
+    (
+        r"\b(?:cut|scratch|scratched|burn|burned|burnt|hit|punched)\w* (?:my|myself)\b.{0,30}"
+        r"\buntil (?:they|it|i) (?:bled|bleed|bruised)\b",
+        "high",
+    ),
+    (
+        r"(?:\bi(?:'m|'ve|'ll|'d| am| have| will| might| could| just)?|want to|going to|gonna|"
+        r"about to|plan(?:ning)? to|ready to|decided to|thinking (?:about|of)|tried to)"
+        r"(?: (?:just|really|probably|maybe|seriously|actually))? overdos(?:e|ed|ing)\b",
+        "high",
+    ),
     (
         (
-            r"\b(?:swallow|take|took|taking) (?:all )?(?:the |my )?(?:whole bottle|all (?:of )?(?:my|the) pills|"
-            r"a bunch of pills|every pill)\b"
+            r"\b(?:swallow|swallowing|swallowed|down|downing|downed) (?:all|every|a bunch of|a handful of|"
+            r"the whole bottle of|a whole bottle of|the rest of|loads of|lots of|too many|enough)"
+            rf"(?: of)?(?: the| my| these| those)? (?:{_PILLS}|pill|bottle)"
         ),
         "high",
     ),
     (
-        r"\bjump(?:ing)? (?:off|from|in front of) (?:a|the) (?:bridge|roof|building|train|cliff|balcony)\b",
+        (
+            r"\b(?:take|took|taking) (?:all|every|a bunch of|a handful of|the rest of|too many|enough)"
+            rf"(?: of)?(?: the| my| these| those)? (?:{_PILLS}|pill)\b.{{0,20}}"
+            r"\b(?:at once|i have|i've got|left|tonight|in the (?:bottle|house)|and (?:die|sleep|end))"
+        ),
         "high",
     ),
-    (r"\b(?:write|wrote|writing|left|leave) (?:a|my) (?:suicide|goodbye) note\b", "high"),
-    (r"\bself[- ]?harm(?:ing)?\b", "medium"),
-    (r"\bwant(?:ed)? to (?:die|be dead|disappear forever|stop existing|not exist)\b", "medium"),
+    (r"\b(?:whole|entire) bottle of\b", "high"),
+    (rf"\b(?:bottle|box|pack|handful|stash) of {_PILLS}\b.{{0,40}}\b(?:take|swallow) them\b", "high"),
+    (
+        rf"\b(?:sav|stockpil|hoard|collect|stash)(?:e|ed|ing|s)?(?: up)?(?: all)? (?:my |the |of my )?"
+        rf"{_PILLS}\b(?! (?:schedule|list|reminders?|app|prescriptions?|info|box|organi[sz]er))",
+        "high",
+    ),
+    (
+        r"\b(?:stockpil|hoard)(?:e|ed|ing|s)? (?:them|it)\b",
+        "high",
+    ),
+    (
+        rf"\bjump(?:ing)? (?:off|from|in front of|out of) (?:a|the|my|this|that) (?:{_HEIGHT}|train|bus|truck)\b",
+        "high",
+    ),
+    (rf"\b(?:{_HEIGHT})\b.{{0,30}}\b(?:i'm|i am|i will|i'll|to) (?:going to |gonna )?jump\b", "high"),
+    (r"\b(?:write|wrote|writing|left|leave|written) (?:a|my) (?:suicide|goodbye) (?:note|letter)s?\b", "high"),
+    (r"\bnoose\b", "high"),
+    (r"\brope\b.{0,40}\b(?:what it's for|for myself|to hang|to end)", "high"),
+    (
+        r"\b(?:have|got|holding|sitting with|my) (?:a |the |my )?(?:gun|pistol|rifle|revolver) "
+        r"(?:is )?loaded\b",
+        "high",
+    ),
+    (
+        r"\b(?:drive|driving|crash|crashing|steer|steering)\w*(?: my (?:car|truck))? "
+        r"(?:off (?:the|a) (?:road|bridge|cliff)|into (?:a |the )?(?:wall|tree|river|lake|"
+        r"oncoming traffic|a truck))\b",
+        "high",
+    ),
+    # method seeking
+    (
+        r"\b(?:painless|quickest|fastest|easiest|best|surest|quick|easy|simplest) (?:way|ways|method|methods) "
+        r"(?:to|of) (?:die|dying|kill myself|end (?:my life|it)|commit suicide)\b",
+        "high",
+    ),
+    (r"\b(?:ways?|how) to (?:kill myself|end my life|end it all|die painlessly|commit suicide)\b", "high"),
+    (
+        rf"\bhow (?:many|much)(?: \w+){{0,3}} {_PILLS}?.{{0,40}}\b(?:to die|would kill|kill me|"
+        r"lethal|fatal|overdose|not wake up|never wake up|to end it)",
+        "high",
+    ),
+    (r"\b(?:lethal|fatal|deadly) (?:dose|amount)\b(?! (?:of \w+ )?for (?:a|my|the) (?:cat|dog|pet|horse|rabbit))", "medium"),
+    (r"\bhow (?:high|tall|far)\b.{0,50}\b(?:to die|fatal|kill you|kill me|be fatal)\b", "high"),
+    (
+        r"\b(?:plan|planned|planning|decided|know|figured out|worked out|picked)(?: exactly)? "
+        r"(?:how|when|where|the day|a date|the date) (?:i'm|i am|i'll|i will|to)?(?: going to| gonna)? ?"
+        r"(?:die|kill myself|end my life|(?:do|end) it(?=\s*[.!]?\s*$))",
+        "high",
+    ),
+    (r"\b(?:picked|set|chosen|choose|pick) (?:a|the) (?:date|day) to (?:die|end (?:it|my life))\b", "high"),
+    # passive ideation and hopelessness
+    (r"\bself[- ]?harm(?:ing|ed)?\b", "medium"),
+    (r"\bwants? to (?:die|be dead|disappear forever|stop existing|not exist|stop living)\b", "medium"),
+    (r"\bwanted to (?:die|be dead|stop existing|not exist)\b", "medium"),
+    (r"\b(?:ready|want) to die\b", "medium"),
+    (r"\b(?:imagin|think|dream|fantasi[sz])\w* (?:about |of )?my (?:own )?funeral\b", "medium"),
     (r"\b(?:wish|wishing) (?:i|i'd) (?:was|were|had) (?:dead|never been born|died)\b", "medium"),
     (r"\bwish i (?:could )?(?:die|disappear forever|not wake up|never wake up)\b", "medium"),
     (
         r"\bwish (?:i|i'd) (?:had )?(?:never been born|wasn't born|was never born|weren't born)\b",
         "medium",
     ),
-    (r"\bbetter off (?:dead|without me)\b", "medium"),
+    (
+        r"\b(?:want|wish|hope|rather|prefer|pray)\w*(?: \w+){0,4} (?:never|not|don't) (?:to )?wake up\b",
+        "medium",
+    ),
+    (r"\b(?:fall asleep|sleep|go to sleep) (?:forever|and never wake up|and not wake up)\b", "medium"),
+    (r"\bbetter (?:off )?(?:dead|without me)\b", "medium"),
+    (
+        r"\b(?:better|happier|easier) (?:off )?(?:with me gone|if i (?:just )?(?:was|were|wasn't|weren't) "
+        r"(?:gone|dead|here|around|alive|never born)|if i (?:just )?(?:died|disappeared|was gone|were gone))",
+        "medium",
+    ),
+    (r"\b(?:everyone|everybody|they|people|my family) would be better off" + _END, "medium"),
+    (r"\brather (?:be dead|die) than (?:keep|go on|continue|live|feel|be alive|face|wake up)\b", "medium"),
     (
         (
             r"\b(?:don't|do not|dont) want to (?:be here|be alive|live|exist|wake up|go on|keep going)"
@@ -112,32 +208,68 @@ _SELF_HARM: tuple[tuple[str, Severity], ...] = (
         ),
         "medium",
     ),
+    (r"\b(?:i don't|i do not|i no longer) want to exist\b", "medium"),
     (
-        r"\bno (?:reason|point) (?:to|in|of) (?:live|living|go on|going on|be alive|being alive|stay|staying)\b",
+        r"\b(?:no|what's the|what is the|don't see the|don't see any|can't see the|can't see any) "
+        r"(?:reason|point) (?:to|in|of) (?:live|living|go on|going on|be alive|being alive|life|"
+        r"stay alive|staying alive|carry on|carrying on)\b",
         "medium",
     ),
+    (r"\bnothing (?:left )?to live for\b", "medium"),
     (
         r"\b(?:life|living) (?:is|isn't|is not) (?:not )?worth (?:it|living)\b(?<!is worth it)(?<!is worth living)",
         "medium",
     ),
     (r"\bnot worth living\b", "medium"),
     (
-        (
-            r"\bcan't (?:go on|do this anymore|keep going|take it anymore|take this anymore) "
-            r"(?:anymore|any more|like this)?"
-        ),
+        r"\b(?:my )?life (?:has no|has lost all|has lost its|doesn't have any) (?:meaning|point|purpose)\b"
+        r"(?! without)",
         "medium",
     ),
-    (r"\b(?:can't|cannot) (?:go on|keep living|live like this)\b", "medium"),
     (
-        r"\b(?:won't|will not) be (?:around|here) (?:much longer|for long|anymore|tomorrow)\b",
+        r"\b(?:can't|cannot|don't think i can|can no longer) (?:go on|do this|keep going|"
+        r"keep living|live like this|carry on|cope)(?: like this)?" + _END,
         "medium",
     ),
-    (r"\beveryone would be better off\b", "medium"),
-    (r"\btired of (?:living|being alive|life|existing)\b", "medium"),
-    (r"\bthinking (?:about|of) (?:dying|death|ending|not being here)\b", "medium"),
+    (
+        r"\b(?:can't|cannot) (?:take|stand|bear) (?:it|this|life|living) (?:anymore|any more|any longer)\b",
+        "medium",
+    ),
+    (
+        r"\b(?:won't|will not|am not going to|i'm not going to) be (?:around|here|alive|a problem|a burden)"
+        r"(?: for anyone| for you| to anyone)? (?:much longer|for long|anymore|any more|tomorrow)\b",
+        "medium",
+    ),
+    (
+        r"\b(?:i'm|i am|i feel like|i'm just|i am just) (?:just |such |nothing but |only )?a burden"
+        r"(?: to (?:everyone|everybody|my family|my friends|them|you|the people i love))?" + _END,
+        "medium",
+    ),
+    (
+        r"\b(?:no one|nobody|noone) (?:would|will|is going to|gonna) (?:even )?(?:care|notice|miss me|cry)"
+        r"(?: \w+)? if i (?:died|was gone|were gone|disappeared|wasn't here|weren't here|was dead|"
+        r"ended it|killed myself|left forever)\b",
+        "medium",
+    ),
+    (r"\bno(?: other)? way out (?:but|except|other than|apart from) (?:dying|death|to die|suicide)\b", "high"),
+    (
+        r"\b(?:want|wish|need) (?:it all|everything|all of this|all this|my life|the suffering|it) "
+        r"to (?:stop|end|be over)(?: forever| permanently| for good)?" + _END,
+        "medium",
+    ),
+    (r"\b(?:it all|everything) to be over(?: forever| for good)?\b", "medium"),
+    (r"\bpain to (?:end|stop) (?:forever|permanently|for good)\b", "medium"),
+    (r"\btired of (?:being alive|living|life|existing)" + _END, "medium"),
+    (r"\bdone with (?:life|living|being alive|my life)" + _END, "medium"),
+    (r"\bthinking (?:about|of) (?:dying|death|ending|not being here|not being alive)\b", "medium"),
     (r"\bgoodbye (?:forever|cruel world|everyone)\b", "medium"),
-    (r"\bdisappear (?:forever|for good)\b", "low"),
+    (r"\b(?:said|saying|say) goodbye\b.{0,60}\b(?:for good|forever|last time)\b", "medium"),
+    (r"\bdisappear(?:ing)? (?:forever|for good|permanently)\b", "medium"),
+    (r"\b(?:after|when|once) i'm (?:gone|dead)(?=$|[.,!?;])", "medium"),
+    (r"\bi'll be gone(?= soon| forever| for good|$|[.!])", "medium"),
+    (r"\bgiv(?:e|ing|en) away (?:all )?(?:of )?my (?:things|stuff|belongings|possessions)\b.{0,40}\bwon't need\b", "medium"),
+    (r"\b(?:wish|wishing|hope|hoping|pray|praying) (?:that )?(?:a|the|some) \w+ (?:would |will )?(?:hit|kill|crash into) me\b", "medium"),
+    (r"\b(?:want|wanting|urges?|normal) to (?:kill|hurt|harm) (?:yourself|oneself)\b", "medium"),
 )
 
 _HARM_OTHERS: tuple[tuple[str, Severity], ...] = (
@@ -145,8 +277,9 @@ _HARM_OTHERS: tuple[tuple[str, Severity], ...] = (
     (rf"\b(?:i'm|i am) (?:going to|gonna|about to) (?:really )?{_VIOLENCE} {_PERSON}\b", "high"),
     (
         (
-            rf"\bi (?:want|wanted|fantasi[sz]e about|think about|keep thinking about) "
-            rf"(?:killing|hurting|shooting|stabbing|murdering|strangling) {_PERSON}\b"
+            r"\bi (?:want|wanted|fantasi[sz]e about|keep fantasi[sz]ing about|think about|keep thinking about|"
+            r"feel like|felt like|dream about|keep imagining|can't stop thinking about) "
+            rf"{_GERUND} {_PERSON}\b"
         ),
         "high",
     ),
@@ -156,18 +289,37 @@ _HARM_OTHERS: tuple[tuple[str, Severity], ...] = (
     ),
     (
         (
-            r"\b(?:bring|take|bringing|taking) (?:a|my|his|the) (?:gun|knife|rifle|weapon) to "
-            r"(?:school|work|class|the office|church)\b"
+            r"\b(?:bring|take|bringing|taking|carry|carrying) (?:a|my|his|her|the|my \w+'s) "
+            rf"(?:gun|knife|rifle|weapon|pistol|bomb) to {_PLACE}\b"
         ),
         "high",
     ),
-    (r"\bshoot up (?:the|my|a) (?:school|office|place|church|mall|class)\b", "high"),
-    (r"\b(?:make|making) (?:him|her|them) (?:bleed|suffer)\b", "high"),
+    (rf"\b(?:shoot|shooting|blow|blowing|burn|burning) up (?:the|my|a|our) (?:school|office|place|church|mall|class)\b", "high"),
     (
-        r"\b(?:bought|buy|buying|got) a (?:gun|rifle|knife) (?:to|for) (?:kill|hurt|use on|deal with)\b",
+        rf"\b(?:{_INTENT}|plan to|plan(?:ning)? to|going to) (?:attack|shoot up|bomb|blow up|burn down) "
+        r"(?:my|the|our|his|her|their) (?:old )?(?:office|school|work|workplace|church|mosque|synagogue|"
+        r"temple|mall|class|company|house|home)\b"
+        r"(?! (?:project|assignment|problem|essay|homework|task|exam|paper|backlog|list))",
         "high",
     ),
-    (rf"\bthinking (?:about|of) (?:killing|hurting|shooting|stabbing) {_PERSON}\b", "high"),
+    (rf"\b(?:make|making|see|watch) {_PERSON} (?:bleed|suffer|die)\b", "high"),
+    (
+        r"\b(?:bought|buy|buying|got) a (?:gun|rifle|knife|pistol) (?:to|for) (?:kill|hurt|use on|deal with|shoot)\b",
+        "high",
+    ),
+    (rf"\bthinking (?:about|of) {_GERUND} {_PERSON}\b", "high"),
+    (rf"\bwant {_PERSON}(?: all)? dead\b", "high"),
+    (rf"\b(?:run|running) {_PERSON} (?:over|down)\b", "high"),
+    (
+        rf"\b(?:drive|driving|run|ram|ramming|crash|plow|plough)\w*(?: my| the)? (?:car|truck|van)? ?into "
+        rf"(?:the crowd|a crowd|people|{_PERSON})\b",
+        "high",
+    ),
+    (
+        r"\b(?:burn|burning|set fire to) (?:his|her|their|your|my \w+'s) (?:house|home|place|car|flat)\b",
+        "high",
+    ),
+    (r"\b(?:break|snap|smash) (?:his|her|their|your) (?:neck|skull|face|legs?)\b", "high"),
 )
 
 # Idioms that share words with the cues above; a cue inside one of these spans is ignored.
@@ -183,12 +335,33 @@ _IDIOMS = (
         r"\bkill(?:ing)? (?:the|a|this|that|my|your|all) (?:process|processes|job|task|server|app|tab|"
         r"bug|lights|engine|mood|vibe|time|switch|container|pod|session|thread|program)\b"
     ),
-    r"\bhurt (?:him|her|them|you)(?:r)? feelings\b",
-    r"\bhurt(?:s)? (?:his|her|their|your) feelings\b",
+    r"\bhurt(?:s|ing)? (?:him|her|them|you)(?:r)? feelings\b",
+    r"\bhurt(?:s|ing)? (?:his|her|their|your|my|\w+'s?) (?:\w+'?s?'? )?feelings\b",
+    r"\bdie (?:my|your|her|his|their) hair\b",
+    (
+        r"\b(?:kill|shoot|destroy|beat|murder|stab)\w* (?:\w+ ){1,3}(?:in|at) (?:a |the )?(?:game|games|"
+        r"match|chess|mario kart|fortnite|minecraft|call of duty|cod|halo|overwatch|valorant|league|"
+        r"poker|tennis|smash|paintball|laser tag)\b"
+    ),
+    r"\b(?:die|dying|died) (?:laughing|of (?:laughter|embarrassment|boredom|shame|cringe))\b",
+    (
+        r"\bsuicide (?:prevention|rates?|statistics|awareness|squad|bomb\w*|doors?|research|studies|"
+        r"clause|risk assessments?)\b"
+    ),
+    (
+        r"\b(?:he|she|they|character|protagonist|hero|heroine|narrator|villain|author|poet|writer|"
+        r"king|queen|soldier|who|romeo|juliet) (?:commits|committed|committing|attempts|attempted) "
+        r"suicide\b"
+    ),
 )
 
+# A negation right before a cue ("I would never kill myself", "I'm not thinking about ending
+# my life"). Modal negations that argue with the thought ("I shouldn't", "I can't stop") are
+# not negations of it, so they are left out on purpose.
 _NEGATED_PREFIX = re.compile(
-    r"(?:\bnot|\bnever|n't|\bno longer)(?: be| really| ever| actually| going to| want to| gonna)?\s*$"
+    r"(?:\bnot|\bnever|\bno longer|\b(?:do|does|did|would|wo|am|is|are|was|were|have|has)n't)"
+    r"(?: be| really| ever| actually| going to| want to| gonna| thinking about| thinking of|"
+    r" planning to| planning on| trying to| considering| going to be)?\s*$"
 )
 _COMPILED_SELF = tuple((re.compile(p), s) for p, s in _SELF_HARM)
 _COMPILED_OTHERS = tuple((re.compile(p), s) for p, s in _HARM_OTHERS)

@@ -72,9 +72,15 @@ async def test_every_answer_carries_an_emotion_that_shapes_prompt_and_settings(
 
 
 async def test_crisis_switches_to_the_safety_protocol(api_llm: Api, ollama: FakeOllama) -> None:
+    before = len(ollama.requests_to("/api/chat"))
     answer = await _chat(api_llm, "I don't want to be here anymore, I want to end it all tonight")
+    assert answer["tone"] == "safety" and answer["safety"] is True and answer["sources"] == []
+    assert "If you are in danger now" in answer["text"]
+    assert len(ollama.requests_to("/api/chat")) == before  # Morgan's own words (morgan.safety)
+    # A negated mention is answered by the model, with the safety tone's prompt.
+    negated = await _chat(api_llm, "Don't worry, I would never kill myself, exams are awful", rag=False)
     system, options = _last_chat(ollama)
-    assert answer["tone"] == "safety"
+    assert negated["safety"] is False and negated["tone"] == "safety"
     assert "emergency" in system.lower()
     assert options["temperature"] <= 0.2
 
