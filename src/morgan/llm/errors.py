@@ -21,3 +21,10 @@ class LLMStreamInterrupted(LLMUnavailable):
 
 class EmbedderUnavailable(LLMUnavailable):
     """The embedding backend cannot embed right now (down, OOM, timeout)."""
+
+
+class EmbeddingDimensionUnknown(RuntimeError):
+    """The remote embedder has not answered yet, so its vector size is not known.
+
+    Start-up must not wait for it: the vector collection is created once it is known.
+    """

@@ -14,6 +14,7 @@ import structlog
 
 from morgan.components import ComponentHealth
 from morgan.llm.base import Embedder
+from morgan.llm.errors import EmbeddingDimensionUnknown
 
 log = structlog.get_logger(__name__)
 
@@ -26,7 +27,19 @@ class FallbackEmbedder:
 
     @property
     def dimension(self) -> int:
-        return self.primary.dimension
+        """The primary's; before it has answered, the same-space fallback's (equal by design)."""
+        try:
+            return self.primary.dimension
+        except EmbeddingDimensionUnknown:
+            if self.fallback is None:
+                raise
+            return self.fallback.dimension
+
+    async def warm_up_primary(self) -> None:
+        """Ask the remote server once (learns the dimension); raises while it is down."""
+        warm = getattr(self.primary, "warm_up", None)
+        if warm is not None:
+            await warm()
 
     async def embed(self, texts: Sequence[str]) -> list[list[float]]:
         vectors, _ = await self.embed_reporting(texts)

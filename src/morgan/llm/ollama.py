@@ -21,7 +21,7 @@ import structlog
 from morgan.components import ComponentHealth
 from morgan.llm._http import RetryPolicy, make_timeout, open_response, request_json
 from morgan.llm.base import Generation, GenerationRequest, LLMUnavailable
-from morgan.llm.errors import EmbedderUnavailable, LLMStreamInterrupted
+from morgan.llm.errors import EmbedderUnavailable, EmbeddingDimensionUnknown, LLMStreamInterrupted
 from morgan.llm.prompts import render_chat_messages
 from morgan.llm.tokens import estimate_tokens
 
@@ -328,9 +328,12 @@ class OllamaEmbedder:
 
     @property
     def dimension(self) -> int:
+        """Learnt from the first answer; until then `EmbeddingDimensionUnknown`, so callers
+        that need it (the vector collection) wait for the server instead of crashing."""
         if self._dimension is None:
-            raise RuntimeError("OllamaEmbedder.dimension is unknown: call warm_up() first "
-                               "or pass dimension=")
+            raise EmbeddingDimensionUnknown(
+                f"{self.name}: embedding dimension unknown until {self.client.base_url} "
+                "answers one /api/embed call")
         return self._dimension
 
     async def warm_up(self) -> None:
@@ -372,7 +375,8 @@ class OllamaEmbedder:
         if not any(_same_model(m.name, self.model) for m in models):
             return ComponentHealth("embeddings", self.name, "down",
                                    f"model {self.model} is not pulled")
-        return ComponentHealth("embeddings", self.name, "up")
+        detail = f"dimension={self._dimension}" if self._dimension else "dimension not probed yet"
+        return ComponentHealth("embeddings", self.name, "up", detail)
 
 
 __all__ = [

@@ -100,10 +100,19 @@ class Database:
             return await conn.run_sync(_current_revision)
 
     async def ensure_schema(self, *, migrate: bool) -> None:
-        """Refuse to run on an out-of-date schema unless asked to upgrade it."""
+        """Refuse to run on an out-of-date schema unless asked to upgrade it.
+
+        The compatibility rule: a database *newer* than this code is accepted when every
+        revision above our head is recorded as `compatible_with_previous` (expand-only), so an
+        old pod restarting mid-upgrade, or after `helm rollback`, still starts.
+        """
         head = head_revision()
         current = await self.schema_revision()
         if current == head:
+            return
+        if current is not None and current not in known_revisions():
+            newer = await self.compatible_newer_revisions(current, head)
+            log.warning("schema_newer_but_compatible", database=current, code=head, newer=newer)
             return
         if not migrate:
             raise SchemaOutOfDate(
@@ -112,9 +121,38 @@ class Database:
             )
         await self.upgrade()
 
+    async def compatible_newer_revisions(self, current: str, head: str | None) -> list[str]:
+        """The revisions from `current` down to our `head`, all expand-only; else SchemaOutOfDate."""
+        async with self.engine.connect() as conn:
+            rows = await conn.run_sync(_recorded_revisions)
+        chain: list[str] = []
+        revision: str | None = current
+        while revision != head:
+            recorded = rows.get(revision) if revision else None
+            if recorded is None or not recorded[1] or len(chain) > len(rows):
+                raise SchemaOutOfDate(
+                    f"database schema is at {current}, newer than this Morgan ({head}), and "
+                    f"revision {revision} is not recorded as compatible_with_previous: run the "
+                    f"newer Morgan, or `morgan db downgrade {head}` with it first"
+                )
+            chain.append(str(revision))
+            revision = recorded[0]
+        return chain
+
     async def upgrade(self, revision: str = "head") -> None:
+        """Alembic under a PostgreSQL advisory lock, so replicas starting together (each with its
+        own `morgan db upgrade` init step) migrate once and the others wait, then find nothing
+        to do. The lock is transaction-scoped: it is released even if the pod dies mid-way."""
         async with self.engine.begin() as conn:
+            if self.dialect == "postgresql":
+                await conn.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": MIGRATION_LOCK_KEY})
+            current = await conn.run_sync(_current_revision)
+            if current is not None and current not in known_revisions():
+                # Another pod of a newer release migrated while we waited: nothing for us to do.
+                log.info("schema_already_newer", database=current)
+                return
             await conn.run_sync(_run_alembic, "upgrade", revision)
+            await conn.run_sync(_record_revisions)
         log.info("schema_upgraded", revision=revision)
 
     async def downgrade(self, revision: str = "base") -> None:
@@ -165,8 +203,51 @@ def alembic_config(connection: Connection | None = None) -> Config:
     return cfg
 
 
+MIGRATION_LOCK_KEY = 0x6D6F7267616E  # "morgan": the advisory lock every `db upgrade` takes
+
+
 def head_revision() -> str | None:
     return ScriptDirectory.from_config(alembic_config()).get_current_head()
+
+
+def known_revisions() -> set[str]:
+    return {s.revision for s in ScriptDirectory.from_config(alembic_config()).walk_revisions()}
+
+
+def _recorded_revisions(conn: Connection) -> dict[str, tuple[str | None, bool]]:
+    from sqlalchemy import inspect
+
+    if not inspect(conn).has_table("schema_revisions"):
+        return {}
+    rows = conn.execute(
+        text("SELECT revision, down_revision, compatible_with_previous FROM schema_revisions")
+    )
+    return {r[0]: (r[1], bool(r[2])) for r in rows}
+
+
+def _record_revisions(conn: Connection) -> None:
+    """Write each script's revision and its `compatible_with_previous` flag (once)."""
+    from sqlalchemy import inspect, insert
+
+    from morgan.storage.models import SchemaRevision
+
+    if not inspect(conn).has_table("schema_revisions"):
+        return
+    recorded = _recorded_revisions(conn)
+    current = _current_revision(conn)
+    script = ScriptDirectory.from_config(alembic_config())
+    applied = {s.revision for s in script.iterate_revisions(current, "base")} if current else set()
+    rows = [
+        {
+            "revision": s.revision,
+            "down_revision": s.down_revision if isinstance(s.down_revision, str) else None,
+            "compatible_with_previous": bool(getattr(s.module, "compatible_with_previous", False)),
+        }
+        for s in script.walk_revisions()
+        if s.revision in applied and s.revision not in recorded
+    ]
+    if rows:
+        conn.execute(insert(SchemaRevision), rows)
 
 
 def _current_revision(conn: Connection) -> str | None:

@@ -261,6 +261,8 @@ class IngestionJob(Base):
     done: Mapped[int] = mapped_column(default=0)
     total: Mapped[int] = mapped_column(default=0)
     error: Mapped[str | None] = mapped_column(Text, default=None)
+    code: Mapped[str | None] = mapped_column(String(32), default=None)
+    """The extraction error code of a failed job (`encrypted`, `too_large`, ...), migration 0003."""
     created_at: Mapped[datetime] = _created()
     updated_at: Mapped[datetime] = mapped_column(default=utcnow)
 
@@ -355,3 +357,33 @@ class ProcessedEvent(Base):
     user_id: Mapped[uuid.UUID] = _user_fk()
     event_key: Mapped[str] = mapped_column(String(128))
     created_at: Mapped[datetime] = _created()
+
+
+class SchemaRevision(Base):
+    """Every migration applied, with its compatibility flag (see docs/deploy.md, upgrades).
+
+    An older Morgan does not have a newer release's migration files; it reads this table to
+    tell whether the database is newer only by expand-only revisions, which it can run on.
+    """
+
+    __tablename__ = "schema_revisions"
+    revision: Mapped[str] = mapped_column(String(64), primary_key=True)
+    down_revision: Mapped[str | None] = mapped_column(String(64), default=None)
+    compatible_with_previous: Mapped[bool] = mapped_column(default=False)
+    applied_at: Mapped[datetime] = _created()
+
+
+class RuntimeSetting(Base):
+    """A server-wide setting changed at run time (`morgan config set llm.temperature 0.5`).
+
+    Read live on every request (morgan.runtime_config), so a change needs no restart and
+    reaches every replica; the value is JSON, validated against the key's spec before writing.
+    """
+
+    __tablename__ = "runtime_settings"
+    key: Mapped[str] = mapped_column(String(128), primary_key=True)
+    value: Mapped[Any] = mapped_column(JSONType)
+    updated_by: Mapped[uuid.UUID | None] = mapped_column(
+        ForeignKey("users.id", ondelete="SET NULL"), default=None
+    )
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow)
