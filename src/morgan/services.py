@@ -26,9 +26,12 @@ from morgan.rag.sparse import SparseEncoder
 from morgan.reranker import DisabledReranker
 from morgan.settings import Settings
 from morgan.storage.db import Database
-from morgan.storage.vectors import QdrantVectorIndex
+from morgan.storage.vectors import VectorIndex, backend_name, build_vector_index
 
 log = structlog.get_logger(__name__)
+
+CONNECT_AT_START_S = 15.0
+"""How long start-up waits for Qdrant and a remote embedder before connecting in the background."""
 
 
 @dataclass
@@ -38,7 +41,7 @@ class Services:
     auth: AuthService
     blobs: Any
     cache: Any
-    vectors: QdrantVectorIndex
+    vectors: VectorIndex
     embedder: Embedder
     llm: LLM
     reranker: Any
@@ -71,6 +74,13 @@ class Services:
             else:
                 out.append(r)
         return out
+
+    @staticmethod
+    def is_ready(components: list[ComponentHealth]) -> bool:
+        """Readiness means able to serve: the database answers. Every other dependency (Qdrant,
+        Ollama, Redis, S3, reranker) has a fallback, so its blip shows as `degraded` in
+        `/api/status` and must not take every replica out of the Service at once."""
+        return any(c.name == "database" and c.state == "up" for c in components)
 
     def spawn(self, coro: Any) -> asyncio.Task[Any]:
         """Background work the server owns; cancelled cleanly on shutdown."""
@@ -238,6 +248,29 @@ async def build_services(settings: Settings, *, migrate: bool = False, warm: boo
     return services
 
 
+async def connect_vectors(settings: Settings, embedder: Embedder) -> Any:
+    """The index, connected now if Qdrant and the embedder answer, else in the background:
+    a dependency that is slow or down at start shows in status instead of stopping the process."""
+    from morgan.storage.lazy_vectors import LazyVectorIndex
+
+    url = settings.vectors.url
+
+    def build(dimension: int) -> VectorIndex:
+        return build_vector_index(
+            url, collection=settings.vectors.collection, dimension=dimension,
+            api_key=settings.vectors.api_key,
+        )
+
+    vectors = LazyVectorIndex(build, embedder, backend=backend_name(url))
+    try:
+        connected = await asyncio.wait_for(vectors.connect(), timeout=CONNECT_AT_START_S)
+    except TimeoutError:
+        connected = False
+    if not connected:
+        vectors.start()
+    return vectors
+
+
 def ingest_limits(settings: Settings) -> Any:
     from morgan.rag.extract.limits import IngestLimits
 
@@ -252,7 +285,7 @@ def ingest_limits(settings: Settings) -> Any:
 @dataclass
 class RagParts:
     embedder: Embedder
-    vectors: QdrantVectorIndex
+    vectors: VectorIndex
     blobs: Any
     documents: DocumentRepository
     ingest: IngestService
@@ -264,13 +297,7 @@ async def build_rag(settings: Settings, db: Database, *, reranker: Any = None) -
     from morgan.rag.chunking import load_minilm_tokenizer
 
     embedder = build_embedder(settings)
-    vectors = QdrantVectorIndex(
-        settings.vectors.url,
-        collection=settings.vectors.collection,
-        dimension=embedder.dimension,
-        api_key=settings.vectors.api_key,
-    )
-    await vectors.ensure_collection()
+    vectors = await connect_vectors(settings, embedder)
     blobs = build_blobs_for(settings)
     if hasattr(blobs, "start"):
         await blobs.start()

@@ -36,9 +36,7 @@ def live() -> dict[str, str]:
 @get("/health/ready", tags=["health"])
 async def ready(services: Services) -> Response[ReadyOut]:
     components = await services.component_health()
-    ok = all(c.ok or c.state == "degraded" for c in components if c.name != "reranker") and all(
-        c.name != "database" or c.state == "up" for c in components
-    )
+    ok = services.is_ready(components)
     return Response(ReadyOut(ready=ok, components=components), status_code=200 if ok else 503)
 
 
