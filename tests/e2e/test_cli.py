@@ -35,15 +35,32 @@ def test_ingest_folder_reports_each_file_and_fails_on_bad_ones(run, tmp_path: Pa
     (folder / "nested").mkdir()
     (folder / "nested" / "notes.txt").write_text("Morgan keeps notes about the heron migration in May.")
     (folder / "ignored.bin").write_bytes(b"\x00\x01")
+    (folder / "copyright").write_text("Files: *\nCopyright: 2026 The Heron Society\nLicense: MIT\n")
+    (folder / "core").write_bytes(b"\x7fELF\x02\x01\x01" + bytes(64))  # no extension, binary
     result = run("ingest", "--json", str(folder))
     assert result.exit_code == 1
     summary = json.loads(result.stdout)
     by_name = {Path(d["path"]).name: d for d in summary["documents"]}
-    assert set(by_name) == {"pypdf-extract-text.md", "libreoffice-writer-password.pdf", "notes.txt"}
+    assert set(by_name) == {"pypdf-extract-text.md", "libreoffice-writer-password.pdf", "notes.txt",
+                            "copyright"}
     assert by_name["notes.txt"]["status"] == "ingested" and by_name["notes.txt"]["chunks"] >= 1
+    assert by_name["copyright"]["status"] == "ingested" and by_name["copyright"]["sniffed"]
     assert by_name["libreoffice-writer-password.pdf"]["status"] == "failed"
     assert summary["errors"][0]["code"] == "encrypted"
     assert all(d["document_id"] for n, d in by_name.items() if n != "libreoffice-writer-password.pdf")
+    ignored = {Path(i["path"]).name: i["reason"] for i in summary["ignored"]}
+    assert ignored == {"ignored.bin": "unsupported type .bin",
+                       "core": "no extension and not text, PDF or DOCX"}
+
+    again = run("ingest", str(folder))  # nothing changed: the bad file is named as known-bad
+    assert again.exit_code == 1
+    assert "1 file failed before and is unchanged; pass --skip-failed" in again.stderr
+    assert "0 ingested, 3 unchanged, 1 failed" in again.stdout
+    assert "[2/4]" in again.stderr  # one progress line per file when stderr is not a terminal
+    skipped = run("ingest", "--skip-failed", "--json", str(folder))
+    assert skipped.exit_code == 0, skipped.output
+    body = json.loads(skipped.stdout)
+    assert body["skipped_failed"] == 1 and body["errors"] == [] and body["skipped_duplicates"] == 3
 
 
 def test_ask_reads_stdin_and_prints_plain_text(run) -> None:  # type: ignore[no-untyped-def]
@@ -137,3 +154,15 @@ def test_cli_finds_its_server_from_the_settings_and_keeps_the_token_there(
         assert refused.returncode == 4 and "refusing to send the token" in refused.stderr
         with pytest.raises(BlockingIOError):
             other.accept()  # nothing even connected, so no Authorization header was sent
+
+
+def test_conversations_list_says_when_there_are_more(run) -> None:  # type: ignore[no-untyped-def]
+    for q in ("first heron question", "second heron question", "third heron question"):
+        assert run("ask", "--json", "--no-rag", q).exit_code == 0
+    total = len(json.loads(run("conversations", "list", "--limit", "499").stdout))
+    assert total >= 3
+    page = run("conversations", "list", "--limit", "2")  # piped: JSON on stdout, note on stderr
+    assert len(json.loads(page.stdout)) == 2
+    assert f"showing 1-2 of {total}; use --offset 2 for more" in page.stderr
+    last = run("conversations", "list", "--limit", "2", "--offset", str(total - 1))
+    assert len(json.loads(last.stdout)) == 1 and "for more" not in last.stderr

@@ -43,6 +43,7 @@ class JobOut(msgspec.Struct):
     total: int
     document_id: uuid.UUID | None
     error: str | None
+    code: str | None = None
 
 
 class JobsAccepted(msgspec.Struct):
@@ -74,7 +75,7 @@ def document_out(d: Document) -> DocumentOut:
 def job_out(j: IngestionJob) -> JobOut:
     return JobOut(
         id=j.id, source=j.filename, status=j.status, stage=j.stage, done=j.done, total=j.total,
-        document_id=j.document_id, error=j.error,
+        document_id=j.document_id, error=j.error, code=j.code,
     )
 
 

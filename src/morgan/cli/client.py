@@ -32,7 +32,7 @@ EXIT_SERVER = 5
 
 DEFAULT_URL = "http://127.0.0.1:8000"
 DEFAULT_TIMEOUT_S = 300.0
-_LOOPBACK = {"localhost", "127.0.0.1", "::1", "0.0.0.0", "::", ""}
+_LOOPBACK = {"localhost", "127.0.0.1", "::1", "0.0.0.0", "::", ""}  # noqa: S104 - names, not binds
 
 
 class CLIError(click.ClickException):
@@ -146,7 +146,7 @@ def resolve_connection(
     else:
         target, origin = settings.server_url, "settings"
     secret, token_origin = _token(token, settings)
-    if token_origin == "file" and origin != "--url":
+    if token_origin == "file" and origin != "--url":  # noqa: S105 - an origin, not a secret
         issuer = read_token_issuer(settings) or settings.server_url
         if not same_server(issuer, target):
             raise CLIError(

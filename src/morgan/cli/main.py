@@ -15,7 +15,6 @@ from typing import Any
 import click
 
 from morgan.cli.client import (
-    EXIT_FAILED_ITEMS,
     EXIT_SERVER,
     EXIT_USAGE,
     ClientArgs,
@@ -23,6 +22,7 @@ from morgan.cli.client import (
     MorganClient,
     connection_options,
 )
+from morgan.cli.output import emit_rows, json_option, thinking, until_first_token
 
 CONTEXT_SETTINGS = {"help_option_names": ["-h", "--help"]}
 
@@ -173,117 +173,6 @@ def users_token(name: str) -> None:
 
 
 # -- client commands --------------------------------------------------------------------------
-SUPPORTED_SUFFIXES = {".pdf", ".docx", ".html", ".htm", ".md", ".markdown", ".txt", ".text", ".rst"}
-BACKGROUND_JOB_BYTES = 2 * 1024 * 1024
-
-
-def _collect_files(paths: tuple[str, ...]) -> list[Path]:
-    files: list[Path] = []
-    for raw in paths:
-        p = Path(raw)
-        if p.is_dir():
-            files.extend(
-                sorted(f for f in p.rglob("*") if f.is_file() and f.suffix.lower() in SUPPORTED_SUFFIXES)
-            )
-        elif p.is_file():
-            files.append(p)
-        else:
-            raise CLIError(f"no such file or folder: {raw}", EXIT_USAGE)
-    return files
-
-
-@cli.command()
-@click.argument("paths", nargs=-1, required=True)
-@click.option("--json", "as_json", is_flag=True, help="Print one JSON summary.")
-@connection_options
-def ingest(paths: tuple[str, ...], as_json: bool, conn: ClientArgs) -> None:
-    """Add files or folders (recursive) to your library: PDF, DOCX, HTML, Markdown, text."""
-    from rich.console import Console
-    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
-
-    files = _collect_files(paths)
-    if not files:
-        raise CLIError("no supported files found (pdf, docx, html, md, txt)", EXIT_USAGE)
-    client = conn.client()
-    results: list[dict[str, Any]] = []
-    err_console = Console(stderr=True)
-    show_progress = not as_json and err_console.is_terminal
-    progress = Progress(
-        TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
-        console=err_console, disable=not show_progress, transient=True,
-    )
-    with progress:
-        overall = progress.add_task("ingesting", total=len(files))
-        for path in files:
-            progress.update(overall, description=f"ingesting {path.name[:40]}")
-            results.append(_ingest_one(client, path, progress))
-            progress.advance(overall)
-    client.close()
-
-    failed = [r for r in results if r["status"] == "failed"]
-    summary = {
-        "documents": results,
-        "ingested": sum(1 for r in results if r["status"] in ("ingested", "replaced")),
-        "skipped_duplicates": sum(1 for r in results if r["status"] == "skipped"),
-        "chunks": sum(r.get("chunks", 0) for r in results if r["status"] in ("ingested", "replaced")),
-        "errors": [{"path": r["path"], "error": r.get("error"), "code": r.get("code")} for r in failed],
-    }
-    if as_json:
-        _emit_json(summary)
-    else:
-        for r in failed:
-            click.echo(f"failed: {r['path']}: {r.get('error')}", err=True)
-        click.echo(
-            f"{summary['ingested']} ingested, {summary['skipped_duplicates']} unchanged, "
-            f"{len(failed)} failed, {summary['chunks']} chunks"
-        )
-    if failed:
-        sys.exit(EXIT_FAILED_ITEMS)
-
-
-def _ingest_one(client: MorganClient, path: Path, progress: Any) -> dict[str, Any]:
-    source = str(path.resolve())
-    try:
-        data = path.read_bytes()
-    except OSError as exc:
-        return {"path": str(path), "status": "failed", "error": str(exc), "code": "unreadable"}
-    files = {"file": (path.name, data, "application/octet-stream")}
-    form = {"source": source}
-    try:
-        if len(data) < BACKGROUND_JOB_BYTES:
-            body = client.json("POST", "/api/ingest", files=files, data=form)
-            doc = body["documents"][0]
-        else:
-            doc = _ingest_as_job(client, path, files, form, progress)
-    except CLIError as exc:
-        if exc.exit_code in (3, 4):
-            raise
-        return {"path": str(path), "status": "failed", "error": exc.message, "code": "rejected"}
-    return {
-        "path": str(path), "status": doc["status"], "document_id": doc.get("document_id"),
-        "chunks": doc.get("chunks", 0), "title": doc.get("title", ""), "error": doc.get("error"),
-        "code": doc.get("code"),
-    }
-
-
-def _ingest_as_job(client: MorganClient, path: Path, files: Any, form: Any, progress: Any) -> dict[str, Any]:
-    import time
-
-    job = client.json("POST", "/api/ingest?wait=false", files=files, data=form)["jobs"][0]
-    task = progress.add_task(f"  {path.name[:40]}: queued", total=None)
-    delay = 0.1
-    while job["status"] in ("queued", "running"):
-        time.sleep(delay)  # polling a remote job: there is no event to await across HTTP
-        delay = min(delay * 1.5, 1.0)
-        job = client.json("GET", f"/api/ingest/jobs/{job['id']}")
-        progress.update(task, description=f"  {path.name[:40]}: {job['stage']}",
-                        total=job["total"] or None, completed=job["done"])
-    progress.remove_task(task)
-    status = {"succeeded": "ingested", "skipped": "skipped"}.get(job["status"], "failed")
-    return {"status": status, "document_id": job.get("document_id"), "chunks": job.get("total", 0),
-            "error": job.get("error")}
-
-
 @cli.command()
 @click.argument("question", required=False)
 @click.option("--json", "as_json", is_flag=True, help="One JSON object (with --stream: NDJSON events).")
@@ -322,7 +211,8 @@ def ask(
         if stream:
             _ask_stream(client, body, as_json, show_emotion)
         else:
-            response = client.json("POST", "/api/chat", json=body)
+            with thinking():
+                response = client.json("POST", "/api/chat", json=body)
             if as_json:
                 _emit_json(response)
             else:
@@ -337,7 +227,7 @@ def _ask_stream(client: MorganClient, body: dict[str, Any], as_json: bool, show_
     from morgan.chat.schemas import DoneEvent, ErrorEvent, TokenEvent
 
     response: dict[str, Any] | None = None
-    for event in client.stream_events("/api/chat/stream", body):
+    for event in until_first_token(client.stream_events("/api/chat/stream", body)):
         if as_json:
             click.echo(msgspec.json.encode(event).decode())  # the wire format, one event a line
         if isinstance(event, TokenEvent) and not as_json:
@@ -358,9 +248,17 @@ def _print_answer(response: dict[str, Any], show_emotion: bool) -> None:
 
 def _print_sources(response: dict[str, Any], show_emotion: bool) -> None:
     color = sys.stdout.isatty()
+    if response.get("evidence"):
+        click.echo()
+        click.secho("Evidence:", bold=True, color=color)
+        for e in response["evidence"]:  # quoted verbatim from the cited source
+            where = "; ".join(filter(None, [e.get("heading"), f"page {e['page']}" if e.get("page") else ""]))
+            click.echo(f"  [{e['n']}] “{e['text']}”" + (f" ({where})" if where else ""))
     if response.get("sources"):
         click.echo()
-        click.secho("Sources:", bold=True, color=color)
+        supporting = all(s.get("supports", True) for s in response["sources"])
+        click.secho("Sources:" if supporting else "Closest sources (they do not answer this):",
+                    bold=True, color=color)
         for s in response["sources"]:
             where = f", page {s['page']}" if s.get("page") else ""
             heading = f" — {s['heading']}" if s.get("heading") else ""
@@ -431,17 +329,34 @@ def conversations() -> None:
 
 
 @conversations.command("list")
-@click.option("--json", "as_json", is_flag=True)
+@click.option("--limit", default=50, show_default=True, type=click.IntRange(1, 499))
+@click.option("--offset", default=0, show_default=True, type=click.IntRange(0))
+@click.option("--search", default=None, help="Only conversations whose title or text contains this.")
+@json_option
 @connection_options
-def conversations_list(as_json: bool, conn: ClientArgs) -> None:
+def conversations_list(limit: int, offset: int, search: str | None, as_json: bool,
+                       conn: ClientArgs) -> None:
+    """Newest first; says when there are more than shown (page with --offset)."""
     client = conn.client()
-    rows = client.json("GET", "/api/conversations")
-    client.close()
-    if as_json:
-        _emit_json(rows)
-        return
-    for c in rows:
-        click.echo(f"{c['id']}  {c['updated_at'][:16]}  {c['messages']:>3} msgs  {c['title']}")
+    params: dict[str, Any] = {"limit": limit + 1, "offset": offset}  # one extra: are there more?
+    if search:
+        params["q"] = search
+    try:
+        rows = client.json("GET", "/api/conversations", params=params)
+        total = None if search else client.json("GET", "/api/status")["counts"]["conversations"]
+    finally:
+        client.close()
+    more = len(rows) > limit
+    rows = rows[:limit]
+    footer = None
+    if more or offset:
+        of = f" of {total}" if total is not None else ""
+        footer = f"showing {offset + 1}-{offset + len(rows)}{of}" if rows else f"nothing at offset {offset}{of}"
+        if more:
+            footer += f"; use --offset {offset + limit} for more"
+    emit_rows(rows, [("id", lambda c: c["id"]), ("updated", lambda c: c["updated_at"][:16]),
+                     ("msgs", lambda c: c["messages"]), ("title", lambda c: c["title"])],
+              as_json=as_json, empty="no conversations yet", footer=footer)
 
 
 @conversations.command("show")
@@ -471,15 +386,18 @@ def conversations_rm(conversation_id: str, conn: ClientArgs) -> None:
 
 def _mount_module_commands() -> None:
     """Subcommands that live with their module (reranker service, cluster planner, models, TUI)."""
+    from morgan.cli.ingest import ingest_command
     from morgan.cli.learning import feedback_command, preferences_group
     from morgan.cluster.cli import cluster_group
     from morgan.llm.cli import models_group
     from morgan.reranker.cli import reranker_group
+    from morgan.storage.vectors.cli import index_group
     from tui.cli import chat_command
 
     for command, name in (
         (reranker_group, "reranker"), (cluster_group, "cluster"), (models_group, "models"),
-        (feedback_command, "feedback"), (preferences_group, "preferences"), (chat_command, "chat"),
+        (ingest_command, "ingest"), (feedback_command, "feedback"), (preferences_group, "preferences"), (chat_command, "chat"),
+        (index_group, "index"),
     ):
         cli.add_command(command, name=name)
 

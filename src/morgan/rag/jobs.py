@@ -32,7 +32,8 @@ async def run_ingest_job(
         )
     except Exception as exc:  # noqa: BLE001 - the job row is how the user learns about it
         log.exception("ingest_job_failed", job_id=str(job_id))
-        await documents.update_job(job_id, status="failed", stage="failed", error=str(exc)[:2000])
+        await documents.update_job(job_id, status="failed", stage="failed", error=str(exc)[:2000],
+                                   code="internal")
         return
     status = {"failed": "failed", "skipped": "skipped"}.get(result.status, "succeeded")
     await documents.update_job(
@@ -41,6 +42,7 @@ async def run_ingest_job(
         stage="done" if status != "failed" else "failed",
         document_id=uuid.UUID(result.document_id) if result.document_id else None,
         error=result.error,
+        code=result.code,
         done=result.chunks,
         total=result.chunks,
     )

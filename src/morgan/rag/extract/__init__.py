@@ -13,6 +13,7 @@ from morgan.rag.extract.models import (
     PageCallback,
     Section,
 )
+from morgan.rag.extract.sniff import looks_like_document
 
 __all__ = [
     "DEFAULT_MAX_BYTES",
@@ -25,4 +26,5 @@ __all__ = [
     "Section",
     "extract",
     "extract_async",
+    "looks_like_document",
 ]

@@ -71,6 +71,22 @@ def sniff_binary(data: bytes) -> Kind:
     return Kind.TEXT_LIKE
 
 
+def looks_like_document(head: bytes) -> bool:
+    """For files without an extension (README, copyright): is the start of the file something
+    `extract` can read? PDF/DOCX by magic bytes, otherwise text: no NUL bytes, decodes."""
+    if head.startswith(_ZIP_MAGIC):
+        return True  # only the first bytes are here: the server tells DOCX from other ZIPs
+    try:
+        kind = sniff_binary(head)
+    except ExtractionError:
+        return False
+    if kind is not Kind.TEXT_LIKE:
+        return True
+    if b"\x00" in head:
+        return head.startswith((b"\xff\xfe", b"\xfe\xff"))  # UTF-16 text carries a BOM
+    return True
+
+
 def _sniff_zip(data: bytes) -> Kind:
     try:
         with zipfile.ZipFile(io.BytesIO(data)) as archive:
