@@ -23,7 +23,7 @@ class RerankResponse(msgspec.Struct, frozen=True):
 
 
 class ReadinessReport(msgspec.Struct, frozen=True):
-    """`status` is ready, loading or failed; `detail` says why it is not ready."""
+    """`status` is ready, loading, no_model or failed; `detail` says why it is not ready."""
 
     status: str
     model: str

@@ -23,7 +23,8 @@ from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, gene
 from prometheus_client.exposition import CONTENT_TYPE_LATEST
 
 from morgan.reranker.base import InvalidRerankRequest, rank_order, validate_rerank_request
-from morgan.reranker.onnx_cross_encoder import OnnxCrossEncoder
+from morgan.reranker.base import RerankerModelError
+from morgan.reranker.onnx_cross_encoder import OnnxCrossEncoder, find_model_file
 from morgan.reranker.schemas import ReadinessReport, RerankRequest, RerankResponse
 
 log = structlog.get_logger(__name__)
@@ -58,21 +59,46 @@ class RerankerModelState:
     """The encoder plus where its loading stands; `ready` is set once loading has finished
     either way, so callers in any thread can wait for it."""
 
-    def __init__(self, encoder: OnnxCrossEncoder) -> None:
+    def __init__(self, encoder: OnnxCrossEncoder, *, model_poll_s: float | None = None) -> None:
         self.encoder = encoder
         self.ready = threading.Event()
+        self.stopping = threading.Event()
         self.error: str | None = None
+        self.missing_model = False
+        self.model_poll_s = model_poll_s
         self.metrics = _Metrics()
 
     @property
     def status(self) -> str:
+        if self.missing_model and not self.ready.is_set():
+            return "no_model"
         if not self.ready.is_set():
             return "loading"
         return "failed" if self.error is not None else "ready"
 
+    def _wait_for_model_file(self) -> bool:
+        """With `model_poll_s`, an empty model folder is a state, not a crash: stay up and
+        unready (status `no_model`), and load once `morgan reranker fetch` has filled it."""
+        while True:
+            try:
+                find_model_file(self.encoder.model_dir)
+            except RerankerModelError as error:
+                if self.model_poll_s is None:
+                    return True  # warm_up reports it as `failed`
+                if not self.missing_model:
+                    log.warning("reranker.service.no_model", detail=str(error))
+                self.missing_model, self.error = True, str(error)
+                if self.stopping.wait(self.model_poll_s):
+                    return False
+                continue
+            self.missing_model, self.error = False, None
+            return True
+
     def load(self) -> None:
         """Blocking; records a failure instead of raising so the service stays observable."""
         try:
+            if not self._wait_for_model_file():
+                return
             self.encoder.warm_up()
         except Exception as error:  # any load failure must show in /health/ready
             self.error = str(error)
@@ -158,6 +184,7 @@ def create_reranker_app(
     batch_size: int = 32,
     providers: Sequence[str] | None = None,
     encoder: OnnxCrossEncoder | None = None,
+    model_poll_s: float | None = None,
 ) -> Litestar:
     """Build the service for the model in `model_dir` (or a ready-made `encoder`).
 
@@ -170,7 +197,7 @@ def create_reranker_app(
         encoder = OnnxCrossEncoder(
             model_dir, max_length=max_length, batch_size=batch_size, providers=providers
         )
-    state = RerankerModelState(encoder)
+    state = RerankerModelState(encoder, model_poll_s=model_poll_s)
 
     @asynccontextmanager
     async def load_in_background(app: Litestar) -> AsyncIterator[None]:
@@ -178,6 +205,7 @@ def create_reranker_app(
         try:
             yield
         finally:
+            state.stopping.set()
             if not loading.done():
                 # The thread cannot be interrupted; stop waiting for it and let it finish.
                 loading.cancel()

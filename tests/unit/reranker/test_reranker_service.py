@@ -126,3 +126,26 @@ async def test_metrics_count_requests(tiny_model_dir: Path) -> None:
 def test_app_needs_a_model() -> None:
     with pytest.raises(ValueError, match="model_dir or encoder"):
         create_reranker_app()
+
+
+async def test_empty_model_folder_serves_unready_then_loads_once_filled(
+    tiny_model_dir: Path, tmp_path: Path
+) -> None:
+    """Issue 9: `reranker serve` on an empty volume crash-looped; now it waits, observable."""
+    folder = tmp_path / "models"
+    folder.mkdir()
+    app = create_reranker_app(folder, model_poll_s=0.05)
+    state: RerankerModelState = app.state.reranker
+    async with AsyncTestClient(app=app) as client:
+        assert (await client.get("/health/live")).status_code == 200
+        waiting = await client.get("/health/ready")
+        while waiting.json()["status"] == "loading":  # the loader thread has not looked yet
+            waiting = await client.get("/health/ready")
+        assert waiting.status_code == 503
+        assert waiting.json()["status"] == "no_model"
+        assert "no ONNX model" in waiting.json()["detail"]
+        for item in tiny_model_dir.iterdir():  # what `morgan reranker fetch` does
+            shutil.copy(item, folder / item.name)
+        await loaded(state)
+        ready = await client.get("/health/ready")
+        assert ready.status_code == 200 and ready.json()["status"] == "ready"
