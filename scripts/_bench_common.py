@@ -10,9 +10,9 @@ Everything here serves the scripts only; Morgan's library code never imports it.
 * `EmbeddingCache`: the same MiniLM embedder behind an on-disk cache keyed by the exact text,
   filled ahead of ingestion in large length-sorted batches (same model, same texts, so the
   vectors equal what ingestion computes itself, up to float rounding);
-* `ExactVectorIndex`: an in-memory, exact (brute force) stand-in for `QdrantVectorIndex` with
-  Qdrant's scoring (cosine; sparse dot product with the `Modifier.IDF` formula), for corpora
-  where qdrant local mode's per-point Python loops would take hours.
+* `ExactVectorIndex`: an in-memory, exact (brute force) `VectorIndex` with Qdrant's scoring
+  (cosine; sparse dot product with the `Modifier.IDF` formula): the reference the shipped
+  engine's recall is measured against (`--vectors exact`, `--engines exact`).
 """
 
 from __future__ import annotations
@@ -379,7 +379,7 @@ class _Columns:
 
 
 class ExactVectorIndex:
-    """`QdrantVectorIndex`'s interface over numpy/scipy, exact and in memory.
+    """`morgan.storage.vectors.VectorIndex` over numpy/scipy, exact and in memory.
 
     Scores as Qdrant does: cosine for dense; for sparse, the query weight times Qdrant's IDF
     `ln((N - df + 0.5) / (df + 0.5) + 1)` over every live point, dotted with the stored
@@ -391,7 +391,6 @@ class ExactVectorIndex:
     def __init__(self, *, dimension: int = 384) -> None:
         self.dimension = dimension
         self.collection = "exact"
-        self.is_server = False
         self._cols = _Columns()
         self._row: dict[uuid.UUID, int] = {}
         self._built: Any = None
@@ -533,6 +532,35 @@ class ExactVectorIndex:
         touched = np.zeros(len(scores), dtype=bool)
         touched[sub.nonzero()[0]] = True  # Qdrant returns only points sharing a term
         return self._top(scores, self._mask(b, user_id, granularity) & touched, limit)
+
+    async def search(self, user_id: uuid.UUID, queries: Sequence[Any]) -> list[list[Any]]:
+        out: list[list[Any]] = []
+        for q in queries:
+            if q.dense is not None:
+                out.append(
+                    await self.search_dense(
+                        user_id, q.dense, granularity=q.granularity, limit=q.limit
+                    )
+                )
+            else:
+                out.append(
+                    await self.search_sparse(
+                        user_id,
+                        q.sparse_indices,
+                        q.sparse_values,
+                        granularity=q.granularity,
+                        limit=q.limit,
+                    )
+                )
+        return out
+
+    async def optimize(self) -> bool:
+        return False
+
+    async def stats(self) -> Any:
+        from morgan.storage.vectors import IndexStats
+
+        return IndexStats(self.backend, "memory", await self.count())
 
     async def count(self, user_id: uuid.UUID | None = None) -> int:
         b = self._build()

@@ -8,11 +8,11 @@ and documents are ranked by `RetrievalResult.document_scores`. Three systems in 
 * `morgan`: the full pipeline (`mode="hybrid"`: dense + BM25 over three granularities, RRF);
 * `bm25`: the same retriever with `mode="sparse"`; `dense`: with `mode="dense"`.
 
-Vector index: `--vectors exact` (default) keeps Morgan's code path and swaps only the index
-for an exact in-memory one with Qdrant's scoring, because qdrant local mode scores sparse
-vectors and payload filters point by point in Python (seconds per query at SciFact scale);
-`--vectors qdrant` uses qdrant local mode as the server does; `--vectors-url http://...`
-a Qdrant server. Embeddings are computed once by the real MiniLM embedder and cached on disk
+Vector index: the shipped engine by default (`--vectors shipped`: Qdrant Edge in the temp
+`MORGAN_HOME`, opened as the server opens it, so the HNSW build runs at start-up when the
+corpus is large enough); `--vectors exact` swaps only the index for an exact in-memory one
+with Qdrant's scoring (the reference); `--vectors-url http://...` a Qdrant server.
+Embeddings are computed once by the real MiniLM embedder and cached on disk
 (`--cache`), ahead of ingestion, shortest texts first.
 
     python scripts/eval_retrieval.py --dataset ../shared/data/scifact --split train \
@@ -47,7 +47,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument(
         "--limit-docs", type=int, help="judged docs of the kept queries + others up to N"
     )
-    p.add_argument("--vectors", choices=("exact", "qdrant"), default="exact")
+    p.add_argument("--vectors", choices=("shipped", "exact"), default="shipped")
     p.add_argument("--vectors-url", default="", help="Qdrant server URL (overrides --vectors)")
     p.add_argument("--cache", type=Path, default=DEFAULT_CACHE, help="embedding cache (sqlite)")
     p.add_argument("--no-cache", action="store_true", help="embed during ingestion, no cache")

@@ -27,7 +27,7 @@ from morgan.rag.extract.limits import Budget, IngestLimits
 from morgan.rag.sparse import SparseEncoder
 from morgan.storage.blobs import BlobStore, make_blob_key
 from morgan.storage.models import Document, DocumentChunk
-from morgan.storage.vectors import QdrantVectorIndex, VectorPoint
+from morgan.storage.vectors import VectorIndex, VectorPoint
 
 log = structlog.get_logger(__name__)
 
@@ -60,7 +60,7 @@ class IngestService:
         *,
         documents: DocumentRepository,
         blobs: BlobStore,
-        vectors: QdrantVectorIndex,
+        vectors: VectorIndex,
         embedder: Embedder,
         sparse: SparseEncoder,
         token_counter: Any,

@@ -154,7 +154,7 @@ async def test_conversations_list_rename_soft_delete(api: Api) -> None:
 
 async def test_vector_outage_falls_back_to_keyword_search(api: Api) -> None:
     doc_id = (await _ingest(api, "garden.md", GUIDE.encode())).json()["documents"][0]["document_id"]
-    await api.on_app_loop(api.services.vectors.client.close)  # the index goes away under the running server
+    await api.on_app_loop(api.services.vectors.close)  # the index goes away under the running server
     answer = (await api.client.post("/api/chat", json={"message": "basil cold nights"}, headers=api.auth())).json()
     assert "vectors" in answer["degraded"]
     assert answer["sources"] and answer["sources"][0]["document_id"] == doc_id

@@ -1,8 +1,8 @@
 """The BEIR evaluation script end to end on a tiny BEIR folder written here.
 
 Runs `scripts/eval_retrieval.py` in-process (real ingestion, SQLite, MiniLM) once per vector
-backend: qdrant local mode, and the exact in-memory index that stands in for it on large
-corpora, which must agree with it. Each query is a document's own text, so a correct
+backend: the shipped engine (Qdrant Edge) and the exact in-memory reference, which must
+agree with it. Each query is a document's own text, so a correct
 pipeline ranks that document first in every system.
 """
 
@@ -59,7 +59,7 @@ def _write_beir(folder: Path, *, docs: int = 30, queries: int = 5) -> None:
     )
 
 
-@pytest.mark.parametrize("vectors", ["qdrant", "exact"])
+@pytest.mark.parametrize("vectors", ["shipped", "exact"])
 def test_eval_script_scores_exact_matches_perfectly(tmp_path: Path, vectors: str) -> None:
     assert ingest_module.IngestService  # the real ingestion path is importable
     dataset = tmp_path / "tiny"

@@ -1,0 +1,365 @@
+"""`VectorIndex` on Qdrant Edge: Qdrant's engine in-process, in one folder under MORGAN_HOME.
+
+What the measurements (docs/BENCHMARKS.md, "Vector engine") say to respect:
+
+* every Edge call holds the GIL for its whole duration, so each runs on one dedicated
+  thread (`_run`): the event loop turns between calls, and calls never overlap;
+* `optimize()` (the HNSW build) freezes the process for seconds to minutes, so it never runs
+  while serving: new points are searched by filtered brute force (exact), and once
+  `OPTIMIZE_AT` points have arrived since the last build, the next start-up builds the
+  graph before the server answers (`morgan index optimize` does it with the server stopped);
+* filtered HNSW loses recall when a filter keeps a small share of the points (user x
+  granularity), so dense searches use ACORN, which restores it (`SEARCH_PARAMS`);
+* each write is flushed before it is acknowledged, so a crash replays at most the WAL tail
+  and loses nothing acknowledged;
+* one process per folder: a second opener gets `VectorIndexLocked`, with the folder named.
+
+A folder left by qdrant-client's local mode (Morgan before Qdrant Edge) is migrated in place
+on first open (`morgan.storage.vectors.migrate`).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import time
+import uuid
+from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+from typing import Any, TypeVar
+
+import structlog
+
+from morgan.components import ComponentHealth
+from morgan.storage.vectors import (
+    DENSE,
+    PAYLOAD_FIELDS,
+    SPARSE,
+    IndexStats,
+    VectorHit,
+    VectorIndexLocked,
+    VectorIndexUnavailable,
+    VectorPoint,
+    VectorQuery,
+)
+
+log = structlog.get_logger(__name__)
+
+T = TypeVar("T")
+
+OPTIMIZE_AT = 20_000
+"""Points added since the last HNSW build that make start-up build it again. Below this,
+filtered brute force over the unindexed points costs a few ms per batch (measured 37 ms for a
+six-search batch over 50k unindexed points on 2 busy cores), and the build would stall start-up
+for seconds (8 s at 20k)."""
+HNSW_M = 16
+HNSW_EF_CONSTRUCT = 128
+SEARCH_EF = 128
+SIDECAR = "morgan-index.json"
+"""Morgan's own notes next to Edge's files: points covered by the last optimize."""
+KEYWORD_FIELDS = ("user_id", "document_id", "granularity")
+
+
+def _edge() -> Any:
+    import qdrant_edge
+
+    return qdrant_edge
+
+
+def edge_config(dimension: int) -> Any:
+    e = _edge()
+    return e.EdgeConfig(
+        vectors={DENSE: e.EdgeVectorParams(size=dimension, distance=e.Distance.Cosine)},
+        sparse_vectors={SPARSE: e.EdgeSparseVectorParams(modifier=e.Modifier.Idf)},
+        hnsw_config=e.HnswIndexConfig(
+            m=HNSW_M, ef_construct=HNSW_EF_CONSTRUCT, full_scan_threshold=10_000
+        ),
+    )
+
+
+def is_edge_folder(path: Path) -> bool:
+    return (path / "edge_config.json").is_file()
+
+
+def open_shard(path: Path, dimension: int) -> Any:
+    """Load the shard at `path`, or create it with Morgan's config and payload indexes."""
+    e = _edge()
+    try:
+        if is_edge_folder(path):
+            return e.EdgeShard.load(str(path))
+        path.mkdir(parents=True, exist_ok=True)
+        shard = e.EdgeShard.create(str(path), edge_config(dimension))
+        for name in KEYWORD_FIELDS:
+            shard.update(e.UpdateOperation.create_field_index(name, e.PayloadSchemaType.Keyword))
+        shard.flush()
+        return shard
+    except Exception as exc:
+        if "WouldBlock" in str(exc) or "lock" in str(exc).lower():
+            raise VectorIndexLocked(
+                f"the vector folder {path} is held by another process (Qdrant Edge allows one "
+                "process per folder): stop the running `morgan serve` first, or go through it"
+            ) from exc
+        raise
+
+
+def to_edge_point(p: VectorPoint) -> Any:
+    e = _edge()
+    return e.Point(
+        id=str(p.chunk_id),
+        vector={
+            DENSE: [float(x) for x in p.dense],
+            SPARSE: e.SparseVector(
+                indices=[int(i) for i in p.sparse_indices],
+                values=[float(v) for v in p.sparse_values],
+            ),
+        },
+        payload={
+            "user_id": str(p.user_id),
+            "document_id": str(p.document_id),
+            "section_id": str(p.section_id),
+            "granularity": p.granularity,
+        },
+    )
+
+
+def read_sidecar(path: Path) -> dict[str, Any]:
+    try:
+        return dict(json.loads((path / SIDECAR).read_text()))
+    except (OSError, ValueError):
+        return {}
+
+
+def write_sidecar(path: Path, **values: Any) -> None:
+    data = read_sidecar(path) | values
+    tmp = path / (SIDECAR + ".tmp")
+    tmp.write_text(json.dumps(data))
+    tmp.replace(path / SIDECAR)
+
+
+def optimize_shard(shard: Any, path: Path) -> bool:
+    """Build HNSW now (blocks the process); remembers how many points it covered."""
+    points = int(shard.info().points_count)
+    t0 = time.perf_counter()
+    changed = bool(shard.optimize())
+    shard.flush()
+    write_sidecar(path, optimized_points=points, optimize_seconds=round(time.perf_counter() - t0, 1))
+    log.info("vector_index_optimized", path=str(path), points=points, changed=changed,
+             seconds=round(time.perf_counter() - t0, 1))
+    return changed
+
+
+class EdgeVectorIndex:
+    backend = "qdrant-edge"
+
+    def __init__(
+        self,
+        path: Path,
+        *,
+        collection: str = "morgan_chunks",
+        dimension: int,
+        optimize_at: int | None = OPTIMIZE_AT,
+        search_ef: int = SEARCH_EF,
+        acorn: bool = True,
+    ) -> None:
+        """`optimize_at=None`: never build HNSW on open (brute force only)."""
+        self.path = Path(path)
+        self.collection = collection  # one shard per folder; kept for stats and migration
+        self.dimension = dimension
+        self.optimize_at = optimize_at
+        self.search_ef = search_ef
+        self.acorn = acorn
+        self._shard: Any = None
+        self._error = "not opened yet"
+        self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="qdrant-edge")
+        self._dense_params: Any = None
+        self._closed = False
+
+    # -- lifecycle -------------------------------------------------------------------------
+    async def ensure_collection(self) -> None:
+        await self._submit(self._open_sync)
+
+    def _open_sync(self) -> None:
+        if self._shard is not None:
+            return
+        from morgan.storage.vectors.migrate import migrate_in_place_if_needed
+
+        try:
+            migrate_in_place_if_needed(self.path, collection=self.collection, dimension=self.dimension)
+            shard = open_shard(self.path, self.dimension)
+        except Exception as exc:
+            self._error = f"{type(exc).__name__}: {exc}"[:300]
+            raise
+        e = _edge()
+        self._dense_params = e.SearchParams(
+            hnsw_ef=self.search_ef,
+            acorn=e.AcornSearchParams(enable=True) if self.acorn else None,
+        )
+        self._shard = shard
+        points = int(shard.info().points_count)
+        if self.optimize_at is not None:
+            covered = int(read_sidecar(self.path).get("optimized_points", 0))
+            if points - covered >= self.optimize_at:
+                log.warning("vector_index_optimizing_before_serving", path=str(self.path),
+                            points=points, since_last=points - covered)
+                optimize_shard(shard, self.path)
+        log.info("vector_index_opened", backend=self.backend, path=str(self.path), points=points)
+
+    async def close(self) -> None:
+        def close_sync() -> None:
+            if self._shard is not None:
+                shard, self._shard = self._shard, None
+                self._error = "closed"
+                shard.flush()
+                shard.close()
+
+        if self._closed:
+            return
+        self._closed = True
+        try:
+            await self._submit(close_sync)
+        finally:
+            self._executor.shutdown(wait=False)
+
+    async def health(self) -> ComponentHealth:
+        if self._shard is None:
+            return ComponentHealth("vectors", self.backend, "down", self._error)
+        return ComponentHealth("vectors", self.backend, "up")
+
+    # -- writes ----------------------------------------------------------------------------
+    async def upsert(self, points: Sequence[VectorPoint]) -> None:
+        if not points:
+            return
+        e = _edge()
+        op = e.UpdateOperation.upsert_points([to_edge_point(p) for p in points])
+        await self._run(lambda s: (s.update(op), s.flush()))
+
+    async def delete_document(self, user_id: uuid.UUID, document_id: uuid.UUID) -> None:
+        e = _edge()
+        op = e.UpdateOperation.delete_points_by_filter(_filter(user_id, document_id=document_id))
+        await self._run(lambda s: (s.update(op), s.flush()))
+
+    async def delete_chunks(self, chunk_ids: Sequence[uuid.UUID]) -> None:
+        if not chunk_ids:
+            return
+        e = _edge()
+        op = e.UpdateOperation.delete_points([str(c) for c in chunk_ids])
+        await self._run(lambda s: (s.update(op), s.flush()))
+
+    # -- reads -----------------------------------------------------------------------------
+    async def search(
+        self, user_id: uuid.UUID, queries: Sequence[VectorQuery]
+    ) -> list[list[VectorHit]]:
+        e = _edge()
+        requests: list[Any] = []
+        slots: list[int] = []
+        for i, q in enumerate(queries):
+            if q.dense is not None:
+                query = e.Query.Nearest([float(x) for x in q.dense], using=DENSE)
+                params = self._dense_params
+            elif q.sparse_indices:
+                query = e.Query.Nearest(
+                    e.SparseVector(
+                        indices=[int(x) for x in q.sparse_indices],
+                        values=[float(v) for v in q.sparse_values],
+                    ),
+                    using=SPARSE,
+                )
+                params = None
+            else:
+                continue  # a query with no terms matches nothing
+            requests.append(
+                e.QueryRequest(
+                    limit=q.limit,
+                    query=query,
+                    filter=_filter(user_id, granularity=q.granularity),
+                    params=params,
+                    with_payload=list(PAYLOAD_FIELDS),
+                )
+            )
+            slots.append(i)
+        out: list[list[VectorHit]] = [[] for _ in queries]
+        if not requests:
+            return out
+        batch = e.QueryBatchRequest(requests)
+        results = await self._run(lambda s: s.query_batch(batch))
+        for slot, points in zip(slots, results, strict=True):
+            out[slot] = [_hit(p) for p in points]
+        return out
+
+    async def count(self, user_id: uuid.UUID | None = None) -> int:
+        e = _edge()
+        request = e.CountRequest(exact=True, filter=_filter(user_id) if user_id else None)
+        return int(await self._run(lambda s: s.count(request)))
+
+    async def optimize(self) -> bool:
+        return bool(await self._run(lambda s: optimize_shard(s, self.path)))
+
+    async def stats(self) -> IndexStats:
+        def read(s: Any) -> IndexStats:
+            info = s.info()
+            side = read_sidecar(self.path)
+            return IndexStats(
+                backend=self.backend,
+                location=str(self.path),
+                points=int(info.points_count),
+                segments=int(info.segments_count),
+                indexed_points=int(side.get("optimized_points", 0)),
+                extra={
+                    "last_optimize_seconds": side.get("optimize_seconds"),
+                    "optimize_at": self.optimize_at,
+                    "migrated_from": side.get("migrated_from"),
+                },
+            )
+
+        return await self._run(read)
+
+    # -- plumbing --------------------------------------------------------------------------
+    async def _submit(self, fn: Callable[[], T]) -> T:
+        loop = asyncio.get_running_loop()
+        try:
+            return await loop.run_in_executor(self._executor, fn)
+        except RuntimeError as exc:  # executor shut down: the index was closed
+            raise VectorIndexUnavailable(f"vector index closed: {exc}") from exc
+
+    async def _run(self, fn: Callable[[Any], T]) -> T:
+        def call() -> T:
+            shard = self._shard
+            if shard is None:
+                raise VectorIndexUnavailable(f"vector index not open: {self._error}")
+            return fn(shard)
+
+        try:
+            return await self._submit(call)
+        except VectorIndexUnavailable:
+            raise
+        except Exception as exc:
+            raise VectorIndexUnavailable(f"{type(exc).__name__}: {exc}"[:300]) from exc
+
+
+def _hit(p: Any) -> VectorHit:
+    payload = p.payload or {}
+    return VectorHit(
+        chunk_id=p.id if isinstance(p.id, uuid.UUID) else uuid.UUID(str(p.id)),
+        document_id=uuid.UUID(payload["document_id"]),
+        section_id=uuid.UUID(payload["section_id"]),
+        granularity=payload["granularity"],
+        score=float(p.score),
+    )
+
+
+def _filter(
+    user_id: uuid.UUID | None,
+    *,
+    granularity: str | None = None,
+    document_id: uuid.UUID | None = None,
+) -> Any:
+    e = _edge()
+    must: list[Any] = []
+    if user_id is not None:
+        must.append(e.FieldCondition(key="user_id", match=e.MatchValue(str(user_id))))
+    if granularity:
+        must.append(e.FieldCondition(key="granularity", match=e.MatchValue(granularity)))
+    if document_id is not None:
+        must.append(e.FieldCondition(key="document_id", match=e.MatchValue(str(document_id))))
+    return e.Filter(must=must)
