@@ -20,6 +20,7 @@ from morgan.api.emotion import EmotionController
 from morgan.api.health import live, metrics, ready, status
 from morgan.api.learning import LearningController
 from morgan.api.openai import OpenAIController
+from morgan.auth.outage import RecentTokens
 from morgan.backpressure import ConcurrencyGate, gate_middleware
 from morgan.errors import EXCEPTION_HANDLERS
 from morgan.home import secure_home
@@ -100,6 +101,7 @@ def create_app(
         debug=False,
     )
     app.state.gates = gates
+    app.state.recent_tokens = RecentTokens()
     app.state.metrics = app_metrics
     app.state.settings = settings
     return app

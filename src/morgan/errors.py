@@ -127,12 +127,25 @@ def as_morgan_error(exc: BaseException) -> MorganError | None:
     ):
         return DatabaseUnavailable("the database is unavailable; try again shortly")
     if isinstance(exc, ConnectionError | TimeoutError | socket.gaierror):
+        if _raised_inside(exc, ("sqlalchemy", "asyncpg", "aiosqlite")):
+            return DatabaseUnavailable("the database is unreachable; try again shortly")
         return DependencyUnavailable("a storage dependency is unreachable; try again shortly")
     if type(exc).__module__.startswith("asyncpg") and "Connection" in type(exc).__name__:
         return DatabaseUnavailable("the database is unavailable; try again shortly")
     if isinstance(exc, sa.DataError):
         return BadRequest("a value is out of the range the database accepts")
     return None
+
+
+def _raised_inside(exc: BaseException, packages: tuple[str, ...]) -> bool:
+    """Whether the traceback passes through one of `packages` (connect errors are bare OSErrors)."""
+    tb = exc.__traceback__
+    while tb is not None:
+        module = str(tb.tb_frame.f_globals.get("__name__", ""))
+        if module.split(".", 1)[0] in packages:
+            return True
+        tb = tb.tb_next
+    return False
 
 
 def problem_details_handler(request: Request[Any, Any, Any], exc: Exception) -> Response[Any]:

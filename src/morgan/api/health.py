@@ -2,15 +2,18 @@
 
 from __future__ import annotations
 
+import hmac
+from typing import Any
 
 import msgspec
-from litestar import MediaType, Response, get
+from litestar import MediaType, Request, Response, get
 from litestar.datastructures import State
 from prometheus_client import generate_latest
 
 import morgan
 from morgan.auth import CurrentUser
 from morgan.components import ComponentHealth
+from morgan.errors import Unauthorized, as_morgan_error
 from morgan.services import Services
 
 
@@ -34,14 +37,35 @@ def live() -> dict[str, str]:
 
 
 @get("/health/ready", tags=["health"])
-async def ready(services: Services) -> Response[ReadyOut]:
+async def ready(services: Services, request: Request[Any, Any, Any]) -> Response[ReadyOut]:
+    """Unauthenticated callers see names and states only: backends and details name hosts."""
     components = await services.component_health()
     ok = services.is_ready(components)
+    if not (services.settings.server.ready_details or await _authenticated(services, request)):
+        components = [ComponentHealth(c.name, "", c.state) for c in components]
     return Response(ReadyOut(ready=ok, components=components), status_code=200 if ok else 503)
 
 
+async def _authenticated(services: Services, request: Request[Any, Any, Any]) -> bool:
+    scheme, _, token = request.headers.get("authorization", "").partition(" ")
+    if scheme.lower() != "bearer" or not token.strip():
+        return False
+    try:
+        await services.auth.authenticate(token.strip())
+    except Exception:  # noqa: BLE001 - invalid token or database down: the short answer
+        return False
+    return True
+
+
 @get("/metrics", media_type=MediaType.TEXT, tags=["health"])
-async def metrics(services: Services, state: State) -> Response[bytes]:
+async def metrics(
+    services: Services, state: State, request: Request[Any, Any, Any]
+) -> Response[bytes]:
+    expected = services.settings.server.metrics_token
+    if expected:
+        scheme, _, token = request.headers.get("authorization", "").partition(" ")
+        if scheme.lower() != "bearer" or not hmac.compare_digest(token.strip(), expected):
+            raise Unauthorized("/metrics needs `Authorization: Bearer <MORGAN_METRICS_TOKEN>`")
     gauge = state.metrics.dependency_up
     for c in await services.component_health():
         gauge.labels(c.name, c.backend).set(1 if c.ok else 0)
@@ -54,15 +78,22 @@ async def metrics(services: Services, state: State) -> Response[bytes]:
 @get("/api/status", tags=["status"])
 async def status(services: Services, user: CurrentUser) -> StatusOut:
     components = await services.component_health()
-    docs, chunks = await services.documents.count(user.id)
-    conversations = await services.conversations.count(user.id)
+    counts: dict[str, int] = {}
+    try:
+        docs, chunks = await services.documents.count(user.id)
+        conversations = await services.conversations.count(user.id)
+        counts = {"documents": docs, "chunks": chunks, "conversations": conversations}
+    except Exception as exc:
+        if as_morgan_error(exc) is None:
+            raise
+        # The database is down: status still answers, showing it in components/degraded.
     return StatusOut(
         version=morgan.__version__,
         mode=services.settings.server.mode,
         user=user.name,
         components=components,
         degraded=[c.name for c in components if c.state in ("down", "degraded")],
-        counts={"documents": docs, "chunks": chunks, "conversations": conversations},
+        counts=counts,
     )
 
 

@@ -34,8 +34,16 @@ from morgan.chat.schemas import (
     StreamEvent,
     TokenEvent,
 )
-from morgan.errors import BadRequest, DependencyUnavailable, MorganError, NotFound
+from morgan.errors import (
+    RETRY_AFTER_S,
+    BadRequest,
+    DependencyUnavailable,
+    MorganError,
+    NotFound,
+    as_morgan_error,
+)
 from morgan.services import Services
+from morgan.validation import MAX_MESSAGE, MAX_TRANSCRIPT_MESSAGES, check_optional, check_text
 
 log = structlog.get_logger(__name__)
 
@@ -46,7 +54,6 @@ MODELS_CREATED = int(time.time())
 THREAD_TTL_S = 7 * 24 * 3600
 IMPORTED_MODEL = "client-history"
 KNOWN_ROLES = frozenset({"system", "developer", "user", "assistant", "tool", "function"})
-from morgan.validation import MAX_MESSAGE, MAX_TRANSCRIPT_MESSAGES, check_optional, check_text
 HISTORY_ROLES = frozenset({"user", "assistant"})
 
 _encoder = msgspec.json.Encoder()
@@ -61,28 +68,28 @@ class ContentPart(msgspec.Struct, kw_only=True):
     type: str
     text: str | None = None
 
+    def __post_init__(self) -> None:
+        check_optional("text", self.text, max_length=MAX_MESSAGE, multiline=True)
+
 
 class MessageIn(msgspec.Struct, kw_only=True):
     role: str
     content: str | list[ContentPart] | None = None
+
+    def __post_init__(self) -> None:
+        if isinstance(self.content, str):
+            check_text("content", self.content, max_length=MAX_MESSAGE)
 
 
 class StreamOptions(msgspec.Struct, kw_only=True):
     include_usage: bool = False
 
 
-    def __post_init__(self) -> None:
-        check_optional("text", self.text, max_length=MAX_MESSAGE, multiline=True)
-
 class MorganOptions(msgspec.Struct, kw_only=True):
     """The documented extra body field: `extra_body={"morgan": {...}}` in the openai package."""
 
     conversation_id: uuid.UUID | None = None
     top_k: int = 5
-    def __post_init__(self) -> None:
-        if isinstance(self.content, str):
-            check_text("content", self.content, max_length=MAX_MESSAGE)
-
 
 
 class ChatCompletionRequest(msgspec.Struct, kw_only=True):
@@ -194,6 +201,7 @@ def _error_body(message: str, type_: str, code: str | None) -> dict[str, Any]:
 
 def openai_error_handler(request: Request[Any, Any, Any], exc: Exception) -> Response[Any]:
     """OpenAI's `{"error": {...}}` instead of problem details, so clients raise the right class."""
+    exc = as_morgan_error(exc) or exc  # an unreachable database is a 503, not a 500
     if isinstance(exc, MorganError):
         status, message = exc.status_code, exc.detail
         code = "invalid_api_key" if status == 401 else exc.code
@@ -213,8 +221,13 @@ def openai_error_handler(request: Request[Any, Any, Any], exc: Exception) -> Res
         status, code = 500, "internal_error"
         message = f"An unexpected error occurred (request id {request_id})."
     type_ = "server_error" if status >= 500 else "invalid_request_error"
+    headers = dict(exc.headers or {}) if isinstance(exc, HTTPException) else {}
+    if status in (429, 503):
+        retry = exc.extra.get("retry_after") if isinstance(exc, MorganError) else None
+        headers.setdefault("retry-after", str(retry or RETRY_AFTER_S))
     return Response(
-        _error_body(message, type_, code), status_code=status, media_type="application/json"
+        _error_body(message, type_, code), status_code=status, media_type="application/json",
+        headers=headers,
     )
 
 
@@ -424,6 +437,7 @@ class OpenAIController(Controller):
     async def chat_completions(
         self, data: ChatCompletionRequest, services: Services, caller: CurrentUser
     ) -> Response[Any]:
+        user = caller  # not `user`: the body has a `user` field (see morgan.app)
         rag = _rag_for(data.model)
         if data.n != 1:
             raise BadRequest("Morgan returns one choice; `n` must be 1")
@@ -437,7 +451,6 @@ class OpenAIController(Controller):
                 top_k=data.morgan.top_k if data.morgan else 5,
             )
         except ValueError as exc:
-        user = caller  # not `user`: the body has a `user` field (see morgan.app)
             raise BadRequest(str(exc)) from exc
         completion_id = f"chatcmpl-{uuid.uuid4().hex}"
         events = services.chat.stream(user.id, chat_request)
