@@ -211,6 +211,15 @@ class FakeHTTPServer:
         handler.wfile.flush()
 
 
+ECHO_PROMPT = "\x00echo the prompt\x00"
+"""Pass as `reply=` to a fake LLM server to get every message of the request back as the
+answer: the worst a model can do with a prompt (system text, sources and question)."""
+
+
+def echo_text(body: Any) -> str:
+    return "\n\n".join(str(m.get("content", "")) for m in body.get("messages", []))
+
+
 def words(text: str) -> Iterator[str]:
     """Split an answer into token-like deltas whose concatenation is the text."""
     start = 0

@@ -21,9 +21,9 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from tests.contract_fakes._server import FakeHTTPServer, Fault, words
+from tests.contract_fakes._server import ECHO_PROMPT, FakeHTTPServer, Fault, echo_text, words
 
-__all__ = ["FakeOllama", "FakeOllamaModel", "Fault"]
+__all__ = ["ECHO_PROMPT", "FakeOllama", "FakeOllamaModel", "Fault"]
 
 CUDA_OOM = "CUDA error: out of memory - current device: 0, in function ggml_cuda_op"
 
@@ -91,7 +91,7 @@ class FakeOllama(FakeHTTPServer):
         if model is None:
             return self._not_found(body)
         options = body.get("options") or {}
-        text = self.reply
+        text = echo_text(body) if self.reply == ECHO_PROMPT else self.reply
         if options.get("num_predict"):
             text = " ".join(text.split(" ")[: int(options["num_predict"])])
         prompt_tokens = sum(len(m.get("content", "")) for m in body.get("messages", [])) // 4

@@ -13,9 +13,9 @@ import time
 from collections.abc import Iterator
 from typing import Any
 
-from tests.contract_fakes._server import FakeHTTPServer, Fault, words
+from tests.contract_fakes._server import ECHO_PROMPT, FakeHTTPServer, Fault, echo_text, words
 
-__all__ = ["FakeOpenAI"]
+__all__ = ["ECHO_PROMPT", "FakeOpenAI"]
 
 
 class FakeOpenAI(FakeHTTPServer):
@@ -54,7 +54,7 @@ class FakeOpenAI(FakeHTTPServer):
         if body.get("model") != self.model:
             return 404, {"error": {"message": f"model {body.get('model')} does not exist",
                                    "type": "not_found"}}
-        text = self.reply
+        text = echo_text(body) if self.reply == ECHO_PROMPT else self.reply
         created = int(time.time())
         if not body.get("stream"):
             return 200, {

@@ -10,6 +10,7 @@ import asyncio
 import time
 import uuid
 from collections.abc import AsyncIterator, Sequence
+from contextlib import aclosing
 from typing import Any
 
 import msgspec
@@ -21,6 +22,7 @@ from morgan.chat.schemas import (
     ChatRequest,
     ChatResponse,
     DoneData,
+    EvidenceOut,
     DoneEvent,
     ErrorData,
     ErrorEvent,
@@ -34,10 +36,13 @@ from morgan.chat.schemas import (
 from morgan.errors import DependencyUnavailable
 from morgan.llm.base import ChatMessage, Embedder, GenerationRequest, LLM, LLMUnavailable, SourcePassage
 from morgan.llm.budget import fit_to_budget
-from morgan.llm.citations import clean_citations
 from morgan.llm.fallback import FallbackLLM, FallbackReport
 from morgan.llm.fallback_embedder import FallbackEmbedder
-from morgan.llm.grounding import attach_citations
+from morgan.learning.feedback import cited_documents
+from morgan.chat.grounded import not_found_text, plan_answer, small_talk_reply
+from morgan.llm.extractive import NOT_FOUND, ExtractiveLLM
+from morgan.llm.grounding import Grounder
+from morgan.rag.evidence import render_answer
 from morgan.rag.retrieval import Passage, Retriever
 from morgan.emotion.crisis import CrisisSignal, detect_crisis
 from morgan.safety import FixedSafetyResponder, SafetyResponder, takes_over
@@ -72,6 +77,8 @@ class ChatPipeline:
         self.learning = learning or NoLearning()
         # The crisis protocol by construction: always present, whatever else is wired.
         self.safety = safety or FixedSafetyResponder()
+        self.runtime_config: Any = None
+        """morgan.runtime_config service: `morgan config set llm.*` read live per answer."""
 
     async def answer(self, user_id: uuid.UUID, request: ChatRequest) -> ChatResponse:
         final: ChatResponse | None = None
@@ -127,40 +134,52 @@ class ChatPipeline:
             self.emotion.analyze(user_id, conversation.id, request.message, query_vector)
         )
         passages: list[Passage] = []
+        dense_scores: dict[uuid.UUID, float] = {}
         if request.rag:
             retrieval = await self.retriever.retrieve(
                 user_id, request.message, top_k=request.top_k, query_vector=query_vector,
                 mode="hybrid" if query_vector is not None else "sparse",
             )
             passages = retrieval.passages
+            dense_scores = retrieval.dense_scores
             degraded.extend(d for d in retrieval.degraded if d not in degraded)
             timings.update({f"retrieval_{k}": v for k, v in retrieval.timings.items()})
         emotion_out, emotion_state = await emotion_task
         timings["retrieve_emotion_ms"] = _ms(t)
 
         tone = await self.tone.decide(user_id, emotion_state, history, request.message)
+        # Grounded or silent (morgan.chat.grounded): evidence first, decided before generating.
+        plan = plan_answer(request.message, passages, rag=request.rag, dense=dense_scores)
+        if not plan.cites and plan.mode != "open":
+            passages = []  # small talk and chat are never presented with citations
         sources = [
             SourceOut(
                 n=i, document_id=p.document_id, title=p.title, chunk_index=p.chunk_index,
                 page=p.page, heading=p.heading, score=p.score, snippet=p.snippet,
+                supports=plan.mode == "grounded",
             )
             for i, p in enumerate(passages, start=1)
         ]
+        evidence = [EvidenceOut(**msgspec.structs.asdict(e)) for e in plan.evidence]
         yield MetaEvent(
             data=MetaData(
-                conversation_id=conversation.id, sources=sources, emotion=emotion_out, tone=tone.tone
+                conversation_id=conversation.id, sources=sources, emotion=emotion_out, tone=tone.tone,
+                evidence=evidence,
             )
         )
 
+        llm_cfg = await self.runtime_config.llm_overrides() if self.runtime_config else None
         gen_request = GenerationRequest(
             question=request.message,
             system=tone.system,
             history=tuple(ChatMessage(role=r, content=c) for r, c in history),  # type: ignore[arg-type]
-            sources=tuple(SourcePassage(n=i, title=_source_title(p), text=p.text) for i, p in enumerate(passages, 1)),
-            max_tokens=tone.max_tokens,
-            temperature=tone.temperature,
-            top_p=tone.top_p,
-            model=request.model,
+            sources=tuple(SourcePassage(n=i, title=_source_title(p), text=p.text)
+                          for i, p in enumerate(passages, 1)) if plan.uses_sources else (),
+            max_tokens=(llm_cfg and llm_cfg.max_tokens) or tone.max_tokens,
+            temperature=tone.temperature if llm_cfg is None or llm_cfg.temperature is None
+            else llm_cfg.temperature,
+            top_p=tone.top_p if llm_cfg is None or llm_cfg.top_p is None else llm_cfg.top_p,
+            model=request.model or (llm_cfg and llm_cfg.model) or None,
         )
         budget = fit_to_budget(gen_request, self.llm.count_tokens, self.llm.context_window)
         gen_request = budget.request
@@ -168,44 +187,72 @@ class ChatPipeline:
             log.info("prompt_trimmed", dropped_sources=budget.dropped_sources,
                      dropped_history=budget.dropped_history, budget=budget.budget_tokens)
         report = FallbackReport()
-        deltas = (
-            self.llm.stream(gen_request, report=report)
-            if isinstance(self.llm, FallbackLLM)
-            else self.llm.stream(gen_request)
-        )
+        # Only sentences the Grounder releases are shown (and streamed): no echoed question,
+        # fake turns, system-prompt text or unsupported claims (morgan.llm.grounding).
+        grounder = Grounder(gen_request.sources, question=request.message, system=gen_request.system)
+        generate = plan.mode in ("open", "small_talk", "chat") or (
+            plan.mode == "grounded" and not isinstance(self.llm, ExtractiveLLM))
         t = time.perf_counter()
-        pieces: list[str] = []
         first_token_ms: float | None = None
         error: str | None = None
-        try:
-            async for delta in deltas:
-                if first_token_ms is None:
-                    first_token_ms = _ms(t)
-                pieces.append(delta)
-                yield TokenEvent(data=TokenData(text=delta))
-        except LLMUnavailable as exc:
-            error = f"generation failed: {exc}"
-        except (asyncio.CancelledError, GeneratorExit):
-            await asyncio.shield(self._record_failure(user_id, conversation.id, request.message, "cancelled by client"))
-            raise
+        generated_any = False
+        if generate:
+            deltas = (
+                self.llm.stream(gen_request, report=report)
+                if isinstance(self.llm, FallbackLLM)
+                else self.llm.stream(gen_request)
+            )
+            try:
+                async with aclosing(deltas):  # type: ignore[type-var]
+                    async for delta in deltas:
+                        if report.answered_by == ExtractiveLLM.name:
+                            break  # the chain fell back to quoting: the evidence says it better
+                        generated_any = generated_any or bool(delta.strip())
+                        for piece in grounder.feed(delta):
+                            if first_token_ms is None:
+                                first_token_ms = _ms(t)
+                            yield TokenEvent(data=TokenData(text=piece))
+                        if grounder.stopped:
+                            break  # the model began another turn: stop decoding
+                for piece in grounder.finish():
+                    if first_token_ms is None:
+                        first_token_ms = _ms(t)
+                    yield TokenEvent(data=TokenData(text=piece))
+            except LLMUnavailable as exc:
+                error = f"generation failed: {exc}"
+            except (asyncio.CancelledError, GeneratorExit):
+                await asyncio.shield(self._record_failure(user_id, conversation.id, request.message, "cancelled by client"))
+                raise
         timings["generate_ms"] = _ms(t)
         if first_token_ms is not None:
             timings["first_token_ms"] = first_token_ms
         if report.degraded and "llm" not in degraded:
             degraded.append("llm")
 
-        if error is not None:
+        if error is not None and grounder.text:
+            # Part of an answer was shown; another backend's words cannot be spliced on.
             await self._record_failure(user_id, conversation.id, request.message, error)
             yield ErrorEvent(data=ErrorData(detail=error, conversation_id=conversation.id))
             return
-
-        raw_text = "".join(pieces).strip()
-        text, removed = clean_citations(raw_text, len(sources))
-        # Weak models (the bundled 270M base model) rarely write [n]: cite each uncited
-        # sentence from the source it matches best, if any (see morgan.llm.grounding).
-        text, added_citations = attach_citations(text, gen_request.sources)
-        if added_citations:
-            log.debug("citations_attached", added=added_citations)
+        text = grounder.text
+        if generate and (error is not None or not generated_any) and "llm" not in degraded:
+            log.warning("llm_empty_or_failed", error=error)
+            degraded.append("llm")  # an empty or failed generation is never a success
+        if not text:
+            # Evidence first: when the model said nothing the sources support, the
+            # evidence sentences are the answer.
+            if plan.mode == "grounded":
+                text = render_answer(plan.evidence)
+            elif plan.mode == "not_found":
+                text = not_found_text(passages)
+            elif plan.mode == "small_talk":
+                text = small_talk_reply(request.message)
+            elif plan.mode == "chat":
+                text = " ".join(filter(None, [tone.opener, NOT_FOUND]))
+            else:
+                text = NOT_FOUND
+            yield TokenEvent(data=TokenData(text=text))
+        removed = grounder.removed_citations
         check = self.tone.check(text, tone, emotion_state)
         timings["total_ms"] = _ms(t_start)
         model_name = report.answered_by or self.llm.name
@@ -228,7 +275,8 @@ class ChatPipeline:
         assert assistant is not None
         await self._remember(conversation.id, history, request.message, text)
         self.learning.observe_turn(
-            user_id, assistant.id, request.message, [p.document_id for p in passages], conversation.id
+            user_id, assistant.id, request.message,
+            [uuid.UUID(d) for d in cited_documents(text, msgspec.to_builtins(sources))], conversation.id,
         )
         response = ChatResponse(
             conversation_id=conversation.id,
@@ -241,6 +289,8 @@ class ChatPipeline:
             model=model_name,
             removed_citations=removed,
             tone=tone.tone,
+            evidence=evidence,
+            dropped_sentences=grounder.dropped,
         )
         yield DoneEvent(data=DoneData(response=response))
 

@@ -14,6 +14,7 @@ import msgspec
 from morgan.empathy.openers import normalize_opener, opening_line
 from morgan.empathy.signals import EmotionSignal
 from morgan.empathy.tone import ToneDecision
+from morgan.text import split_sentences
 
 FlagCode = str  # one of the keys of PENALTIES
 
@@ -128,9 +129,6 @@ _COLD_REFUSAL = _rx(
     r"\bi(?:'m| am) not able to help\b",
 )
 
-_FIRST_SENTENCES = re.compile(r"(?<=[.!?])\s+")
-
-
 def check_response(
     text: str,
     decision: ToneDecision,
@@ -199,7 +197,7 @@ def _saccharine_evidence(text: str, decision: ToneDecision) -> str | None:
 
 
 def _acknowledges(text: str, opener_hint: str | None) -> bool:
-    head = " ".join(_FIRST_SENTENCES.split(text.strip(), maxsplit=2)[:2])
+    head = " ".join(split_sentences(text)[:2])
     if opener_hint and normalize_opener(opener_hint.split(".")[0]) in normalize_opener(head):
         return True
     return any(pattern.search(head) for pattern in _ACKNOWLEDGEMENT)

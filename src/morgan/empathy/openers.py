@@ -12,6 +12,8 @@ import random
 import re
 from collections.abc import Iterable, Sequence
 
+from morgan.text import split_sentences
+
 # (acknowledgements, bridges) per opener family. Plain, short, at most one "!" — never gushing.
 _POOLS: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
     "anger": (
@@ -115,7 +117,6 @@ OPENER_FAMILIES: tuple[str, ...] = tuple(_POOLS)
 
 _NON_WORD = re.compile(r"[^\w\s]+")
 _SPACES = re.compile(r"\s+")
-_SENTENCE_END = re.compile(r"(?<=[.!?])\s+")
 
 
 def normalize_opener(text: str) -> str:
@@ -128,8 +129,7 @@ def opening_line(response: str, max_sentences: int = 2) -> str:
 
     Two sentences because openers are "acknowledgement. bridge." pairs.
     """
-    parts = _SENTENCE_END.split(response.strip(), maxsplit=max_sentences)
-    return " ".join(parts[:max_sentences]).strip()
+    return " ".join(split_sentences(response)[:max_sentences])
 
 
 def candidate_openers(family: str, name: str | None = None) -> list[str]:
@@ -174,5 +174,5 @@ def _shares_part(line: str, previous_normalized: str) -> bool:
 
 
 def _parts(line: str) -> Iterable[str]:
-    for sentence in _SENTENCE_END.split(line):
+    for sentence in split_sentences(line):
         yield normalize_opener(sentence)

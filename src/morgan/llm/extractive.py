@@ -8,7 +8,6 @@ copied from a source and carries that source's `[n]`.
 from __future__ import annotations
 
 import math
-import re
 from collections import Counter
 from collections.abc import AsyncIterator
 
@@ -17,20 +16,9 @@ import msgspec
 from morgan.components import ComponentHealth
 from morgan.llm.base import Generation, GenerationRequest, SourcePassage
 from morgan.llm.tokens import estimate_tokens
+from morgan.text import content_terms, split_sentences
 
 NOT_FOUND = "I could not find this in your documents."
-
-_WORD = re.compile(r"[^\W_]+", re.UNICODE)
-_SENTENCE_END = re.compile(r"(?<=[.!?])[\"')\]]*\s+(?=[\"'(\[]?[A-Z0-9])|\n\s*\n|\n(?=\s*[-*•\d])")
-_STOPWORDS = frozenset([
-    "a", "an", "and", "are", "as", "at", "be", "been", "but", "by", "can", "could", "did",
-    "do", "does", "for", "from", "had", "has", "have", "how", "i", "if", "in", "into", "is",
-    "it", "its", "me", "my", "of", "on", "or", "our", "so", "than", "that", "the", "their",
-    "them", "then", "there", "these", "they", "this", "to", "was", "we", "were", "what",
-    "when", "where", "which", "who", "whom", "why", "will", "with", "would", "you", "your",
-    "about", "tell", "please", "any", "all", "also", "just", "more", "most", "some", "such",
-    "not", "no", "yes", "should", "shall", "may", "might",
-])
 
 
 class _Sentence(msgspec.Struct, frozen=True):
@@ -39,35 +27,6 @@ class _Sentence(msgspec.Struct, frozen=True):
     n: int
     text: str
     terms: tuple[str, ...]
-
-
-def _stem(word: str) -> str:
-    for suffix in ("ingly", "edly", "ing", "ies", "ied", "es", "ed", "ly", "s"):
-        if word.endswith(suffix) and len(word) - len(suffix) >= 3:
-            return word[: -len(suffix)] + ("y" if suffix in ("ies", "ied") else "")
-    return word
-
-
-def content_terms(text: str) -> list[str]:
-    return [_stem(w) for w in (m.lower() for m in _WORD.findall(text))
-            if w not in _STOPWORDS and (len(w) > 1 or w.isdigit())]
-
-
-_ABBREVIATION = re.compile(r"(?:^|\s)(?:Dr|Mr|Mrs|Ms|Prof|St|vs|etc|e\.g|i\.e|No|Fig)\.$",
-                           re.IGNORECASE)
-
-
-def split_sentences(text: str) -> list[str]:
-    sentences: list[str] = []
-    for part in _SENTENCE_END.split(text):
-        part = " ".join(part.split())
-        if not part:
-            continue
-        if sentences and _ABBREVIATION.search(sentences[-1]):
-            sentences[-1] = f"{sentences[-1]} {part}"
-        else:
-            sentences.append(part)
-    return sentences
 
 
 def cite(sentence: str, n: int) -> str:

@@ -25,6 +25,7 @@ import structlog
 
 from morgan.llm.minilm import minilm_model_dir
 from morgan.rag.extract import ExtractedDocument
+from morgan.text import append_trimmed, sentence_spans
 
 log = structlog.get_logger(__name__)
 
@@ -171,73 +172,7 @@ class Chunker:
         return chunk_document(doc, self._counter, sizes=self.sizes)
 
 
-# --------------------------------------------------------------------------- sentences
-
-_PARAGRAPH_BREAK = re.compile(r"\n[ \t]*\n")
-_SENTENCE_END = re.compile(r"(?:[.!?…]+|[。！？]+)[\"'”’»)\]]*(?=\s|$)|[。！？]+")
-_WORD_BEFORE = re.compile(r"(\S+?)[.!?…]+[\"'”’»)\]]*$")
-_INITIALISM = re.compile(r"^(?:\w\.)+\w$")
-_ABBREVIATIONS = frozenset(
-    """
-    mr mrs ms dr prof sr jr st mt vs etc e.g i.e cf al fig figs eq eqs no nos vol vols
-    pp p ch chap sec approx dept est inc ltd co corp jan feb mar apr jun jul aug sep
-    sept oct nov dec mon tue wed thu fri sat sun gen col lt sgt capt rev hon ave blvd rd
-    ft z.b bzw ca usw vgl ggf evtl bspw nr str abb abs allg bzgl d.h u.a s.o s.u z.t
-    """.split()  # noqa: SIM905 - a word list reads best as prose
-)
-_NEXT_NON_SPACE = re.compile(r"\s*(\S)")
-
-
-def split_sentences(text: str) -> list[tuple[int, int]]:
-    """Sentence spans `(start, end)` of `text`, trimmed of surrounding whitespace.
-
-    Blank lines always end a sentence. A full stop does not end one after a known
-    abbreviation, an initial ("J. Smith"), an ordinal ("31. Dezember"), or before a
-    lower-case letter; decimals and URLs have no space after the dot and never split.
-    """
-    spans: list[tuple[int, int]] = []
-    paragraph_start = 0
-    for brk in [*_PARAGRAPH_BREAK.finditer(text), None]:
-        paragraph_end = brk.start() if brk is not None else len(text)
-        start = paragraph_start
-        for match in _SENTENCE_END.finditer(text, paragraph_start, paragraph_end):
-            if _ends_sentence(text, match, paragraph_end):
-                _add_span(spans, text, start, match.end())
-                start = match.end()
-        _add_span(spans, text, start, paragraph_end)
-        if brk is not None:
-            paragraph_start = brk.end()
-    return spans
-
-
-def _ends_sentence(text: str, match: re.Match[str], limit: int) -> bool:
-    following = _NEXT_NON_SPACE.match(text, match.end(), limit)
-    if following is None:
-        return True
-    next_char = following.group(1)
-    if next_char.islower():
-        return False
-    if "." not in match.group(0) or match.group(0)[0] in "。！？":
-        return True
-    line_start = text.rfind("\n", 0, match.start()) + 1
-    word = _WORD_BEFORE.search(text, max(line_start, match.start() - 40), match.end())
-    if word is None:
-        return True
-    token = word.group(1).lstrip("([{\"'“‘").lower()
-    if token in _ABBREVIATIONS or _INITIALISM.match(token):
-        return False
-    if len(token) == 1 and token.isalpha():  # an initial
-        return False
-    return not (token.isdigit() and len(token) <= 2)  # an ordinal or list number
-
-
-def _add_span(spans: list[tuple[int, int]], text: str, start: int, end: int) -> None:
-    while start < end and text[start].isspace():
-        start += 1
-    while end > start and text[end - 1].isspace():
-        end -= 1
-    if start < end:
-        spans.append((start, end))
+# Sentences come from the one splitter in morgan.text (`sentence_spans`).
 
 
 # --------------------------------------------------------------------------- chunking
@@ -340,7 +275,7 @@ def _units(texts: list[str], counter: TokenCounter, *, max_tokens: int) -> list[
     units = [
         _Unit(section_index, start, end)
         for section_index, text in enumerate(texts)
-        for start, end in split_sentences(text)
+        for start, end in sentence_spans(text)
     ]
     # Each pass splits what is still too long one level finer: lines, then words, then chars.
     for splitter in (_split_lines, _split_words, _split_chars):
@@ -399,7 +334,7 @@ def _regex_pieces(
 ) -> list[tuple[int, int]]:
     pieces: list[tuple[int, int]] = []
     for match in pattern.finditer(text, start, end):
-        _add_span(pieces, text, match.start(), match.end())
+        append_trimmed(pieces, text, match.start(), match.end())
     return pieces or [(start, end)]
 
 

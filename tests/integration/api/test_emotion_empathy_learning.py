@@ -47,6 +47,22 @@ async def _chat(api: Api, message: str, **extra: object) -> dict:  # type: ignor
     return r.json()
 
 
+EXPORT_GUIDE = (
+    "# Export guide\n\nThe export writes one CSV file per project, in UTF-8.\n\n"
+    "To restart the export, open the Jobs page and press Restart on the failed export job.\n\n"
+    "The export logs are written to the logs folder of the data directory.\n\n"
+    "The export settings are under Preferences, in the Export section.\n"
+)
+
+
+async def _ingest_export_guide(api: Api) -> None:
+    """Answers are grounded or silent: questions about the export need a document that
+    answers them, or the model is never asked."""
+    r = await api.client.post("/api/ingest", files={"file": ("export.md", EXPORT_GUIDE.encode())},
+                              headers=api.auth())
+    assert r.status_code in (200, 201), r.text
+
+
 async def _drain_learning(api: Api) -> None:
     await api.on_app_loop(api.services.extras["learning_queue"].join)
 
@@ -54,6 +70,7 @@ async def _drain_learning(api: Api) -> None:
 async def test_every_answer_carries_an_emotion_that_shapes_prompt_and_settings(
     api_llm: Api, ollama: FakeOllama
 ) -> None:
+    await _ingest_export_guide(api_llm)
     angry = await _chat(api_llm, "I'm so angry and furious, this stupid export crashed again!")
     angry_system, angry_options = _last_chat(ollama)
     happy = await _chat(api_llm, "Yay!! I just got the promotion, I'm so happy and excited!")
@@ -108,6 +125,7 @@ async def test_emotional_states_are_encrypted_at_rest(api: Api) -> None:
 async def test_stated_preference_applies_at_once_is_learned_and_can_be_forgotten(
     api_llm: Api, ollama: FakeOllama
 ) -> None:
+    await _ingest_export_guide(api_llm)
     await _chat(api_llm, "What is the file format of the export?")
     _, default_options = _last_chat(ollama)
     await _chat(api_llm, "Please keep it short from now on. How do I restart the export?")

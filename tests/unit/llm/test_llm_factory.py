@@ -8,7 +8,7 @@ from morgan.llm.extractive import ExtractiveLLM
 from morgan.llm.factory import UnsupportedLLMUrl, build_embedder, build_fallback_llm, build_llm
 from morgan.llm.ollama import OllamaEmbedder, OllamaLLM
 from morgan.llm.openai_compat import OpenAICompatibleLLM
-from morgan.llm.prompts import render_chat_messages, render_completion_prompt
+from morgan.llm.prompts import SOURCES_ARE_DATA, render_chat_messages, render_completion_prompt
 from morgan.llm.tokens import estimate_tokens
 
 
@@ -69,13 +69,13 @@ def test_chat_rendering() -> None:
     messages = render_chat_messages(REQUEST)
     assert messages[0] == {"role": "system", "content": "Be kind."}
     assert messages[-1]["content"] == (
-        "Sources:\n[1] Notes: It is in the box.\n\nQuestion: Where is it?")
+        f"{SOURCES_ARE_DATA}\n\nSources:\n[1] Notes: «It is in the box.»\n\nQuestion: Where is it?")
 
 
 def test_completion_rendering_for_a_base_model() -> None:
     prompt = render_completion_prompt(REQUEST)
     assert prompt.startswith("Be kind.")
-    assert "[1] Notes: It is in the box.\nQuestion: Where is it?\nAnswer:" in prompt
+    assert "[1] Notes: «It is in the box.»\nQuestion: Where is it?\nAnswer:" in prompt
     assert prompt.endswith("Answer:")
 
 

@@ -17,9 +17,9 @@ from morgan.rag.chunking import (
     GranularitySize,
     chunk_document,
     load_minilm_tokenizer,
-    split_sentences,
 )
 from morgan.rag.extract import ExtractedDocument, Mime, Section, extract
+from morgan.text import sentence_spans as split_sentences
 
 SAMPLES = Path(os.environ.get("MORGAN_SAMPLE_DOCUMENTS", "/work/shared/data/documents"))
 SAMPLE_FILES = [
