@@ -14,6 +14,7 @@ from litestar.openapi.plugins import ScalarRenderPlugin
 
 import morgan
 from morgan.api.chat import ChatController
+from morgan.api.config import ConfigController, debug
 from morgan.api.deps import get_current_user, get_services
 from morgan.api.documents import DocumentController
 from morgan.api.emotion import EmotionController
@@ -66,7 +67,8 @@ def create_app(
     user_dependency = {"user": Provide(get_current_user)}
     routes = Router(
         path="/", route_handlers=[live, ready, metrics, status, ChatController, EmotionController,
-                                  LearningController], dependencies=user_dependency,
+                                  LearningController, ConfigController, debug],
+        dependencies=user_dependency,
     )
     uploads = Router(  # the only route with a large body; JSON bodies get max_json_kb
         path="/", route_handlers=[DocumentController], dependencies=user_dependency,

@@ -50,6 +50,8 @@ class Services:
     retriever: Retriever
     conversations: ConversationRepository
     chat: ChatPipeline
+    runtime_config: Any = None
+    """morgan.runtime_config.RuntimeConfigService (`/api/config`, read live by `chat`)."""
     extras: dict[str, Any] = field(default_factory=dict)
     background: set[asyncio.Task[Any]] = field(default_factory=set)
 
@@ -231,10 +233,12 @@ async def build_services(settings: Settings, *, migrate: bool = False, warm: boo
         learning=feelings.learning_adapter,
         safety=build_safety(settings, llm),
     )
+    chat.runtime_config = build_runtime_config(settings, db, llm)
     services = Services(
         settings=settings, db=db, auth=auth, blobs=blobs, cache=cache, vectors=vectors,
         embedder=embedder, llm=llm, reranker=reranker, documents=documents, ingest=ingest,
         retriever=retriever, conversations=conversations, chat=chat,
+        runtime_config=chat.runtime_config,
         extras={
             "emotion_detector": feelings.detector,
             "emotion_repository": feelings.emotion_repository,
@@ -246,6 +250,19 @@ async def build_services(settings: Settings, *, migrate: bool = False, warm: boo
     if warm:
         await warm_up(embedder, llm, reranker, feelings.detector)
     return services
+
+
+def build_runtime_config(settings: Settings, db: Database, llm: LLM) -> Any:
+    """`morgan config` keys over the database; llm.model is checked against the main backend."""
+    from morgan.runtime_config import RuntimeConfigService, SqlRuntimeConfigStore
+    from morgan.runtime_config.service import model_lister
+
+    lister, backend = model_lister(llm)
+    uses_model = not settings.models.llm_url.startswith(("embedded:", "extractive:"))
+    return RuntimeConfigService(
+        SqlRuntimeConfigStore(db), list_models=lister, backend=backend,
+        defaults={"llm.model": settings.models.llm_model if uses_model else None},
+    )
 
 
 async def connect_vectors(settings: Settings, embedder: Embedder) -> Any:

@@ -386,6 +386,7 @@ def conversations_rm(conversation_id: str, conn: ClientArgs) -> None:
 
 def _mount_module_commands() -> None:
     """Subcommands that live with their module (reranker service, cluster planner, models, TUI)."""
+    from morgan.cli.config import config_group, debug_group
     from morgan.cli.ingest import ingest_command
     from morgan.cli.learning import feedback_command, preferences_group
     from morgan.cluster.cli import cluster_group
@@ -396,7 +397,8 @@ def _mount_module_commands() -> None:
 
     for command, name in (
         (reranker_group, "reranker"), (cluster_group, "cluster"), (models_group, "models"),
-        (ingest_command, "ingest"), (feedback_command, "feedback"), (preferences_group, "preferences"), (chat_command, "chat"),
+        (ingest_command, "ingest"), (config_group, "config"), (debug_group, "debug"),
+        (feedback_command, "feedback"), (preferences_group, "preferences"), (chat_command, "chat"),
         (index_group, "index"),
     ):
         cli.add_command(command, name=name)
