@@ -166,3 +166,39 @@ def test_conversations_list_says_when_there_are_more(run) -> None:  # type: igno
     assert f"showing 1-2 of {total}; use --offset 2 for more" in page.stderr
     last = run("conversations", "list", "--limit", "2", "--offset", str(total - 1))
     assert len(json.loads(last.stdout)) == 1 and "for more" not in last.stderr
+
+
+def test_token_revoke_and_user_disable_take_effect_on_the_next_request(server: RunningServer) -> None:
+    import uuid
+
+    runner = CliRunner()
+    admin_env = {k: v for k, v in server.env.items() if k.startswith("MORGAN_")}
+
+    def admin(*args: str):  # type: ignore[no-untyped-def]
+        return runner.invoke(cli, list(args), env=admin_env, catch_exceptions=False)
+
+    def status_as(token: str) -> int:
+        env = {**admin_env, "MORGAN_URL": server.url, "MORGAN_TOKEN": token}
+        return runner.invoke(cli, ["status", "--json"], env=env).exit_code
+
+    name = f"alice-{uuid.uuid4().hex[:6]}"
+    first = admin("users", "create", name).stdout.strip()
+    second = admin("users", "token", name).stdout.strip()  # `token NAME` still issues one
+    assert first.startswith("mgn_") and second.startswith("mgn_") and first != second
+    assert status_as(first) == 0
+
+    tokens = {t["prefix"]: t for t in json.loads(admin("users", "token", "list", name).stdout)}
+    assert tokens[first[:10]]["last_used_at"] is not None  # maintained by authentication
+    assert tokens[second[:10]]["last_used_at"] is None
+
+    assert admin("users", "token", "revoke", name, "--prefix", first[:10]).exit_code == 0
+    assert status_as(first) == 4 and status_as(second) == 0
+    assert admin("users", "token", "revoke", name, "--prefix", first[:10]).exit_code == 2
+
+    assert admin("users", "disable", name).exit_code == 0
+    assert status_as(second) == 4
+    assert admin("users", "enable", name).exit_code == 0
+    assert status_as(second) == 0
+    assert admin("users", "token", "revoke", name).exit_code == 0
+    assert status_as(second) == 4
+    assert admin("users", "disable", "nobody-here").exit_code == 2

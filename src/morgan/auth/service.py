@@ -7,7 +7,7 @@ import os
 import secrets
 import uuid
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import structlog
@@ -21,6 +21,7 @@ log = structlog.get_logger(__name__)
 
 TOKEN_PREFIX = "mgn_"
 LOCAL_USER = "local"
+LAST_USED_RESOLUTION = timedelta(minutes=1)
 
 
 @dataclass(frozen=True, slots=True)
@@ -77,7 +78,7 @@ class AuthService:
         async with self.db.session() as session:
             row = (
                 await session.execute(
-                    select(User.id, User.name)
+                    select(User.id, User.name, ApiToken.id.label("token_id"), ApiToken.last_used_at)
                     .join(ApiToken, ApiToken.user_id == User.id)
                     .where(
                         ApiToken.token_hash == hash_token(token),
@@ -87,20 +88,56 @@ class AuthService:
                 )
             ).first()
         if row is None:
-            raise Unauthorized("the API token is invalid or revoked")
+            raise Unauthorized("the API token is invalid, revoked, or its user is disabled")
+        await self._touch(row.token_id, row.last_used_at)
         return CurrentUser(row.id, row.name)
 
-    async def revoke_tokens(self, user_name: str) -> int:
+    async def _touch(self, token_id: uuid.UUID, last_used_at: datetime | None) -> None:
+        """Keep api_tokens.last_used_at to the minute: at most one write per token a minute."""
+        now = datetime.now(UTC)
+        if last_used_at is not None and now - last_used_at < LAST_USED_RESOLUTION:
+            return
+        try:
+            async with self.db.transaction() as session:
+                await session.execute(
+                    update(ApiToken).where(ApiToken.id == token_id).values(last_used_at=now)
+                )
+        except Exception as exc:  # noqa: BLE001 - bookkeeping must never refuse a valid token
+            log.warning("token_last_used_not_recorded", error=str(exc)[:200])
+
+    async def _user_id(self, session, user_name: str) -> uuid.UUID:  # type: ignore[no-untyped-def]
+        user_id = await session.scalar(select(User.id).where(User.name == user_name))
+        if user_id is None:
+            raise NotFound(f"no user named {user_name!r}")
+        return user_id  # type: ignore[no-any-return]
+
+    async def revoke_tokens(self, user_name: str, *, prefix: str | None = None) -> int:
+        """Revoke the user's tokens (only those starting with `prefix` when given); the next
+        request with one of them gets 401."""
         async with self.db.transaction() as session:
-            user_id = await session.scalar(select(User.id).where(User.name == user_name))
-            if user_id is None:
-                raise NotFound(f"no user named {user_name!r}")
+            user_id = await self._user_id(session, user_name)
+            where = [ApiToken.user_id == user_id, ApiToken.revoked_at.is_(None)]
+            if prefix:
+                where.append(ApiToken.prefix == prefix[:10])  # as stored by _add_token
             result = await session.execute(
-                update(ApiToken)
-                .where(ApiToken.user_id == user_id, ApiToken.revoked_at.is_(None))
-                .values(revoked_at=datetime.now(UTC))
+                update(ApiToken).where(*where).values(revoked_at=datetime.now(UTC))
             )
             return int(result.rowcount or 0)
+
+    async def list_tokens(self, user_name: str) -> list[ApiToken]:
+        async with self.db.session() as session:
+            user_id = await self._user_id(session, user_name)
+            rows = await session.scalars(
+                select(ApiToken).where(ApiToken.user_id == user_id).order_by(ApiToken.created_at)
+            )
+            return list(rows)
+
+    async def set_active(self, user_name: str, active: bool) -> None:
+        """Disable (or re-enable) a user: every one of their tokens stops (or starts) working."""
+        async with self.db.transaction() as session:
+            user_id = await self._user_id(session, user_name)
+            await session.execute(update(User).where(User.id == user_id).values(is_active=active))
+        log.info("user_enabled" if active else "user_disabled", user_id=str(user_id))
 
     async def count_users(self) -> int:
         async with self.db.session() as session:

@@ -149,27 +149,90 @@ def users_create(name: str) -> None:
     click.echo(token)
 
 
-@users.command("token")
-@click.argument("name")
-def users_token(name: str) -> None:
-    """Issue an additional token for an existing user (printed alone on stdout)."""
+def _auth_admin(action: Any) -> Any:
+    """Run `action(AuthService)` against the configured database (no server needed)."""
     from morgan.auth import AuthService
     from morgan.errors import MorganError
     from morgan.settings import load_settings
     from morgan.storage.db import Database
 
-    async def run() -> str:
+    async def run() -> Any:
         database = Database(load_settings().database.url)
         try:
             await database.ensure_schema(migrate=False)
-            return await AuthService(database).create_token(name)
+            return await action(AuthService(database))
         finally:
             await database.close()
 
     try:
-        click.echo(asyncio.run(run()))
+        return asyncio.run(run())
     except MorganError as exc:
         raise CLIError(exc.detail, EXIT_USAGE) from exc
+
+
+class _CreateByDefault(click.Group):
+    """`morgan users token NAME` still issues a token; `create`/`list`/`revoke` are explicit."""
+
+    def resolve_command(self, ctx: click.Context, args: list[str]) -> Any:
+        if args and args[0] not in self.commands and not args[0].startswith("-"):
+            args = ["create", *args]
+        return super().resolve_command(ctx, args)
+
+
+@users.group("token", cls=_CreateByDefault)
+def users_token() -> None:
+    """API tokens: `token NAME` (or `token create NAME`) issues one; `list`, `revoke`."""
+
+
+@users_token.command("create")
+@click.argument("name")
+def users_token_create(name: str) -> None:
+    """Issue an additional token for an existing user (printed alone on stdout)."""
+    click.echo(_auth_admin(lambda auth: auth.create_token(name)))
+
+
+@users_token.command("list")
+@click.argument("name")
+@json_option
+def users_token_list(name: str, as_json: bool) -> None:
+    """The user's tokens: prefix, name, created, last used, revoked."""
+    tokens = _auth_admin(lambda auth: auth.list_tokens(name))
+    rows = [{"prefix": t.prefix, "name": t.name, "created_at": t.created_at.isoformat(),
+             "last_used_at": t.last_used_at.isoformat() if t.last_used_at else None,
+             "revoked_at": t.revoked_at.isoformat() if t.revoked_at else None} for t in tokens]
+    emit_rows(rows, [("prefix", lambda r: r["prefix"]), ("name", lambda r: r["name"]),
+                     ("created", lambda r: r["created_at"][:16]),
+                     ("last used", lambda r: (r["last_used_at"] or "never")[:16]),
+                     ("revoked", lambda r: (r["revoked_at"] or "")[:16])],
+              as_json=as_json, empty=f"{name} has no tokens")
+
+
+@users_token.command("revoke")
+@click.argument("name")
+@click.option("--prefix", default=None, help="Revoke only the token starting with this "
+              "(its first 10 characters, as `users token list` shows); default: all of them.")
+def users_token_revoke(name: str, prefix: str | None) -> None:
+    """Revoke a user's tokens; the next request with one of them gets 401."""
+    n = _auth_admin(lambda auth: auth.revoke_tokens(name, prefix=prefix))
+    if prefix and not n:
+        raise CLIError(f"{name} has no active token starting with {prefix[:10]!r}", EXIT_USAGE)
+    click.echo(f"revoked {n} token{'s' if n != 1 else ''} of {name}", err=True)
+
+
+@users.command("disable")
+@click.argument("name")
+def users_disable(name: str) -> None:
+    """Disable a user: all their tokens stop working from the next request (data is kept)."""
+    _auth_admin(lambda auth: auth.set_active(name, False))
+    click.echo(f"disabled {name}", err=True)
+
+
+@users.command("enable")
+@click.argument("name")
+def users_enable(name: str) -> None:
+    """Re-enable a disabled user (their unrevoked tokens work again)."""
+    _auth_admin(lambda auth: auth.set_active(name, True))
+    click.echo(f"enabled {name}", err=True)
 
 
 # -- client commands --------------------------------------------------------------------------
