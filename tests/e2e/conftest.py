@@ -9,7 +9,7 @@ import subprocess
 import sys
 import threading
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import pytest
@@ -31,6 +31,8 @@ class RunningServer:
     env: dict[str, str]
     process: subprocess.Popen[str]
     log: list[str]
+    private: list[str] = field(default_factory=list)
+    """Chat texts a test sent; `stop_server` checks that none reached the log."""
 
     @property
     def token(self) -> str:
@@ -86,11 +88,35 @@ def start_server(home: Path, extra_env: dict[str, str], port: int | None = None)
 
 
 def stop_server(server: RunningServer) -> None:
+    """Stops the server, then checks every line it logged for private data."""
+    secrets = [s for s in (_read(server.home / "token"), _read(server.home / "emotion.key")) if s]
     server.process.terminate()
     try:
         server.process.wait(timeout=30)
     except subprocess.TimeoutExpired:
         server.process.kill()
+    assert_log_is_private(server.log, [*secrets, *server.private])
+
+
+def _read(path: Path) -> str:
+    try:
+        return path.read_text().strip()
+    except OSError:
+        return ""
+
+
+LEAK_MARKERS = ("[parameters:", "Bearer mgn_", "password=", "BEGIN PRIVATE KEY")
+
+
+def assert_log_is_private(lines: list[str], private: list[str]) -> None:
+    """No token, key, password or chat text (the texts tests put in `server.private`)."""
+    leaks = [
+        (i, text if text in LEAK_MARKERS else text[:12] + "...")
+        for i, line in enumerate(lines)
+        for text in (*private, *LEAK_MARKERS)
+        if text and text in line
+    ]
+    assert not leaks, f"server log carries private data at lines {leaks[:10]}"
 
 
 @pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)], scope="module")

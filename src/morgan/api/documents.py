@@ -14,7 +14,7 @@ from litestar.status_codes import HTTP_202_ACCEPTED, HTTP_204_NO_CONTENT
 from morgan.auth import CurrentUser
 from morgan.errors import BadRequest
 from morgan.rag.ingest import IngestResult
-from morgan.rag.jobs import run_ingest_job
+from morgan.rag.jobs import registry
 from morgan.services import Services
 from morgan.storage.models import Document, IngestionJob
 from morgan.validation import MAX_OFFSET, InvalidInput, check_filename, check_source
@@ -124,7 +124,7 @@ class DocumentController(Controller):
             jobs = []
             for source, filename, data in uploads:
                 job = await services.documents.create_job(user.id, source)
-                services.spawn(run_ingest_job(services, user.id, job.id, source, filename, data))
+                registry(services).start(services, user.id, job.id, source, filename, data)
                 jobs.append(job_out(job))
             from litestar import Response
 
@@ -139,6 +139,11 @@ class DocumentController(Controller):
         job = await services.documents.get_job(user.id, job_id)
         out = msgspec.to_builtins(job_out(job))
         return out
+
+    @delete("/api/ingest/jobs/{job_id:uuid}", status_code=200)
+    async def cancel_job(self, job_id: uuid.UUID, services: Services, user: CurrentUser) -> JobOut:
+        """Stop a background job and remove what it wrote (the row stays, stage `cancelled`)."""
+        return job_out(await registry(services).cancel(services, user.id, job_id))
 
     @get("/api/documents")
     async def list_documents(

@@ -110,18 +110,27 @@ class FailureMemory:
 
 
 @click.command("ingest")
-@click.argument("paths", nargs=-1, required=True)
+@click.argument("paths", nargs=-1)
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON summary on stdout.")
 @click.option("--skip-failed", is_flag=True,
               help="Leave out files that failed before and are unchanged (then exit 0).")
+@click.option("--cancel", "cancel_job", metavar="JOB",
+              help="Stop ingestion job JOB (its id) and remove what it wrote.")
 @connection_options
-def ingest_command(paths: tuple[str, ...], as_json: bool, skip_failed: bool, conn: ClientArgs) -> None:
+def ingest_command(paths: tuple[str, ...], as_json: bool, skip_failed: bool,
+                   cancel_job: str | None, conn: ClientArgs) -> None:
     """Add files or folders (recursive) to your library: PDF, DOCX, HTML, Markdown, text.
 
     Files without an extension (README, copyright) are included when their bytes look like text,
     PDF or DOCX. Progress goes to stderr: a bar on a terminal, one line per file otherwise.
     """
     from morgan.settings import load_settings
+
+    if cancel_job:
+        _cancel(conn, cancel_job, as_json)
+        return
+    if not paths:
+        raise CLIError("name files or folders to ingest (or --cancel JOB)", EXIT_USAGE)
 
     candidates, ignored = collect(paths)
     if not candidates:
@@ -176,6 +185,18 @@ def ingest_command(paths: tuple[str, ...], as_json: bool, skip_failed: bool, con
                    "pass --skip-failed to leave them out", err=True)
     if failed:
         sys.exit(EXIT_FAILED_ITEMS)
+
+
+def _cancel(conn: ClientArgs, job_id: str, as_json: bool) -> None:
+    client = conn.client()
+    try:
+        job = client.json("DELETE", f"/api/ingest/jobs/{job_id}")
+    finally:
+        client.close()
+    if as_json:
+        emit_json(job)
+    else:
+        click.echo(f"cancelled job {job['id']} ({job['source']}); nothing it wrote was kept")
 
 
 def _one(client: MorganClient, cand: Candidate, memory: FailureMemory, skip_failed: bool,

@@ -1,20 +1,75 @@
-"""Background ingestion jobs: progress goes to the job row, which the CLI polls."""
+"""Background ingestion jobs: progress goes to the job row, which the CLI polls.
+
+A job can be cancelled (`DELETE /api/ingest/jobs/{id}`, `morgan ingest --cancel JOB`): the
+task is cancelled, its extraction thread told to stop, and whatever it wrote is removed (the
+ingest path already discards its blob and vectors when interrupted before the rows land; a
+document that did land is deleted). The row stays, `failed` at stage `cancelled`.
+"""
 
 from __future__ import annotations
 
+import asyncio
+import hashlib
+import threading
 import time
 import uuid
 from typing import Any
 
 import structlog
 
+from morgan.errors import NotFound
+
 log = structlog.get_logger(__name__)
 
 PROGRESS_INTERVAL_S = 0.5
+CANCELLED = {"status": "failed", "stage": "cancelled", "code": "cancelled",
+             "error": "cancelled by the user; nothing was kept"}
+
+
+class JobRegistry:
+    """The jobs this process runs, so a cancel can reach the task and its worker thread."""
+
+    def __init__(self) -> None:
+        self._running: dict[uuid.UUID, tuple[asyncio.Task[None], threading.Event]] = {}
+
+    def start(
+        self, services: Any, user_id: uuid.UUID, job_id: uuid.UUID, source: str, filename: str,
+        data: bytes,
+    ) -> None:
+        cancel = threading.Event()
+        task = services.spawn(
+            run_ingest_job(services, user_id, job_id, source, filename, data, cancel=cancel)
+        )
+        self._running[job_id] = (task, cancel)
+        task.add_done_callback(lambda _t: self._running.pop(job_id, None))
+
+    async def cancel(self, services: Any, user_id: uuid.UUID, job_id: uuid.UUID) -> Any:
+        """Stop the job (404 for another user's) and remove what it wrote; returns the row."""
+        job = await services.documents.get_job(user_id, job_id)
+        running = self._running.get(job_id)
+        if running is not None:
+            task, event = running
+            event.set()
+            task.cancel()
+            await asyncio.gather(task, return_exceptions=True)  # its cleanup has run
+            job = await services.documents.get_job(user_id, job_id)
+        if job.document_id is not None and job.stage != "cancelled" and job.status == "succeeded":
+            try:
+                await services.ingest.delete(user_id, job.document_id)
+            except NotFound:
+                pass  # already deleted by the user
+        await services.documents.update_job(job_id, document_id=None, **CANCELLED)
+        log.info("ingest_job_cancelled", job_id=str(job_id), was_running=running is not None)
+        return await services.documents.get_job(user_id, job_id)
+
+
+def registry(services: Any) -> JobRegistry:
+    return services.extras.setdefault("ingest_jobs", JobRegistry())  # type: ignore[no-any-return]
 
 
 async def run_ingest_job(
-    services: Any, user_id: uuid.UUID, job_id: uuid.UUID, source: str, filename: str, data: bytes
+    services: Any, user_id: uuid.UUID, job_id: uuid.UUID, source: str, filename: str, data: bytes,
+    *, cancel: threading.Event | None = None,
 ) -> None:
     documents = services.documents
     last = {"stage": "", "at": 0.0}
@@ -26,11 +81,19 @@ async def run_ingest_job(
         last.update(stage=stage, at=now)
         await documents.update_job(job_id, status="running", stage=stage, done=done, total=total)
 
+    existing = await documents.find_by_source(user_id, source)
+    before = existing.id if existing is not None else None
     try:
         result = await services.ingest.ingest(
-            user_id, source=source, filename=filename, data=data, progress=progress
+            user_id, source=source, filename=filename, data=data, progress=progress, cancel=cancel
         )
-    except Exception as exc:  # noqa: BLE001 - the job row is how the user learns about it
+    except asyncio.CancelledError:
+        # Cancelled after the rows landed but before we learnt the id: find it by content.
+        await _remove_landed(services, user_id, source, data, before)
+        raise
+    except Exception as exc:
+        if cancel is not None and cancel.is_set():
+            return  # the extraction thread stopped as asked; `JobRegistry.cancel` marks the row  # noqa: BLE001 - the job row is how the user learns about it
         log.exception("ingest_job_failed", job_id=str(job_id))
         await documents.update_job(job_id, status="failed", stage="failed", error=str(exc)[:2000],
                                    code="internal")
@@ -46,3 +109,16 @@ async def run_ingest_job(
         done=result.chunks,
         total=result.chunks,
     )
+
+
+async def _remove_landed(
+    services: Any, user_id: uuid.UUID, source: str, data: bytes, before: uuid.UUID | None
+) -> None:
+    """The document this job saved, if it did: same source and content, not the one before."""
+    document = await asyncio.shield(services.documents.find_by_source(user_id, source))
+    if (
+        document is not None
+        and document.id != before
+        and document.content_hash == hashlib.sha256(data).hexdigest()
+    ):
+        await asyncio.shield(services.ingest.delete(user_id, document.id))
