@@ -91,8 +91,9 @@ class VectorSettings(_Section):
     env_prefix: ClassVar[str] = "VECTORS_"
     toml_table: ClassVar[str] = "vectors"
     url: str = ""
-    """A folder path for qdrant local mode (default: MORGAN_HOME/qdrant) or `http://host:6333`
-    for a Qdrant server (MORGAN_VECTORS_URL)."""
+    """A folder for Qdrant Edge (default: MORGAN_HOME/qdrant; a folder left by qdrant-client's
+    local mode is migrated in place on first start) or `http://host:6333` for a Qdrant server
+    (MORGAN_VECTORS_URL)."""
     api_key: str = ""
     """Qdrant server API key (MORGAN_VECTORS_API_KEY)."""
     collection: str = "morgan_chunks"

@@ -172,7 +172,6 @@ class EdgeVectorIndex:
         self._shard: Any = None
         self._error = "not opened yet"
         self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="qdrant-edge")
-        self._dense_params: Any = None
         self._closed = False
 
     # -- lifecycle -------------------------------------------------------------------------
@@ -190,11 +189,6 @@ class EdgeVectorIndex:
         except Exception as exc:
             self._error = f"{type(exc).__name__}: {exc}"[:300]
             raise
-        e = _edge()
-        self._dense_params = e.SearchParams(
-            hnsw_ef=self.search_ef,
-            acorn=e.AcornSearchParams(enable=True) if self.acorn else None,
-        )
         self._shard = shard
         points = int(shard.info().points_count)
         if self.optimize_at is not None:
@@ -251,12 +245,16 @@ class EdgeVectorIndex:
         self, user_id: uuid.UUID, queries: Sequence[VectorQuery]
     ) -> list[list[VectorHit]]:
         e = _edge()
+        dense_params = e.SearchParams(
+            hnsw_ef=self.search_ef,
+            acorn=e.AcornSearchParams(enable=True) if self.acorn else None,
+        )
         requests: list[Any] = []
         slots: list[int] = []
         for i, q in enumerate(queries):
             if q.dense is not None:
                 query = e.Query.Nearest([float(x) for x in q.dense], using=DENSE)
-                params = self._dense_params
+                params = dense_params
             elif q.sparse_indices:
                 query = e.Query.Nearest(
                     e.SparseVector(
