@@ -202,3 +202,28 @@ def test_token_revoke_and_user_disable_take_effect_on_the_next_request(server: R
     assert admin("users", "token", "revoke", name).exit_code == 0
     assert status_as(second) == 4
     assert admin("users", "disable", "nobody-here").exit_code == 2
+
+
+def test_documents_filters_and_show(run, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    note = tmp_path / "teapot-notes.md"
+    note.write_text("# Teapot\n\nWarm the teapot first.\n\n## Leaves\n\nUse one spoon of leaves.\n")
+    doc_id = json.loads(run("ingest", "--json", str(note)).stdout)["documents"][0]["document_id"]
+    ids = lambda *args: {d["id"] for d in json.loads(run("documents", "list", *args).stdout)}  # noqa: E731
+    assert doc_id in ids("--search", "TEAPOT") and doc_id in ids("--type", "markdown", "--status", "ready")
+    assert doc_id not in ids("--type", "pdf") and doc_id not in ids("--status", "failed")
+    assert doc_id not in ids("--search", "no-such-title-anywhere")
+    assert run("documents", "list", "--type", "exe").exit_code == 2
+
+    shown = json.loads(run("documents", "show", doc_id).stdout)
+    assert shown["status"] == "ready" and shown["id"] == doc_id
+    per = shown["chunks_by_granularity"]
+    assert set(per) == {"coarse", "medium", "fine"} and sum(per.values()) == shown["chunks"]
+    assert run("documents", "show", "00000000-0000-0000-0000-000000000000").exit_code == 2
+
+
+def test_status_watch_prints_json_lines_when_piped(run) -> None:  # type: ignore[no-untyped-def]
+    result = run("status", "--watch", "0.1", "--count", "3")
+    assert result.exit_code == 0, result.output
+    lines = [json.loads(line) for line in result.stdout.splitlines()]
+    assert len(lines) == 3 and all(line["components"] and line["at"] for line in lines)
+    assert run("status", "--watch", "0").exit_code == 2

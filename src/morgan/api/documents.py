@@ -62,6 +62,8 @@ class DocumentOut(msgspec.Struct):
     chunks: int
     content_hash: str
     created_at: str
+    chunks_by_granularity: dict[str, int] | None = None
+    """Only on GET /api/documents/{id}: coarse/medium/fine chunk counts."""
 
 
 def document_out(d: Document) -> DocumentOut:
@@ -155,7 +157,9 @@ class DocumentController(Controller):
 
     @get("/api/documents/{document_id:uuid}")
     async def get_document(self, document_id: uuid.UUID, services: Services, user: CurrentUser) -> DocumentOut:
-        return document_out(await services.documents.get(user.id, document_id))
+        out = document_out(await services.documents.get(user.id, document_id))
+        out.chunks_by_granularity = await services.documents.chunk_counts(document_id)
+        return out
 
     @delete("/api/documents/{document_id:uuid}", status_code=HTTP_204_NO_CONTENT)
     async def delete_document(self, document_id: uuid.UUID, services: Services, user: CurrentUser) -> None:

@@ -333,59 +333,6 @@ def _print_sources(response: dict[str, Any], show_emotion: bool) -> None:
         click.secho(f"\n(degraded: {', '.join(response['degraded'])})", fg="yellow", color=color, err=True)
 
 
-@cli.command()
-@click.option("--json", "as_json", is_flag=True)
-@connection_options
-def status(as_json: bool, conn: ClientArgs) -> None:
-    """Show the server's components, their backends and state."""
-    client = conn.client()
-    body = client.json("GET", "/api/status")
-    client.close()
-    if as_json:
-        _emit_json(body)
-        return
-    click.echo(f"Morgan {body['version']} ({body['mode']}), user {body['user']}")
-    for c in body["components"]:
-        detail = f" — {c['detail']}" if c.get("detail") else ""
-        click.echo(f"  {c['name']:<12} {c['state']:<9} {c['backend']}{detail}")
-    counts = body["counts"]
-    click.echo(f"  {counts['documents']} documents, {counts['chunks']} chunks, "
-               f"{counts['conversations']} conversations")
-    if body["degraded"]:
-        click.echo(f"degraded: {', '.join(body['degraded'])}")
-
-
-@cli.group()
-def documents() -> None:
-    """List and remove documents in your library."""
-
-
-@documents.command("list")
-@click.option("--json", "as_json", is_flag=True)
-@connection_options
-def documents_list(as_json: bool, conn: ClientArgs) -> None:
-    client = conn.client()
-    docs = client.json("GET", "/api/documents", params={"limit": 1000})
-    client.close()
-    if as_json:
-        _emit_json(docs)
-        return
-    for d in docs:
-        click.echo(f"{d['id']}  {d['chunks']:>5} chunks  {d['title'][:60]}  ({d['source']})")
-
-
-@documents.command("rm")
-@click.argument("document_ids", nargs=-1, required=True)
-@connection_options
-def documents_rm(document_ids: tuple[str, ...], conn: ClientArgs) -> None:
-    """Remove documents: their file, rows and vectors."""
-    client = conn.client()
-    for doc_id in document_ids:
-        client.request("DELETE", f"/api/documents/{doc_id}")
-        click.echo(f"removed {doc_id}", err=True)
-    client.close()
-
-
 @cli.group()
 def conversations() -> None:
     """List, show and remove conversations."""
@@ -450,8 +397,10 @@ def conversations_rm(conversation_id: str, conn: ClientArgs) -> None:
 def _mount_module_commands() -> None:
     """Subcommands that live with their module (reranker service, cluster planner, models, TUI)."""
     from morgan.cli.config import config_group, debug_group
+    from morgan.cli.documents import documents_group
     from morgan.cli.ingest import ingest_command
     from morgan.cli.learning import feedback_command, preferences_group
+    from morgan.cli.status import status_command
     from morgan.cluster.cli import cluster_group
     from morgan.llm.cli import models_group
     from morgan.reranker.cli import reranker_group
@@ -460,7 +409,8 @@ def _mount_module_commands() -> None:
 
     for command, name in (
         (reranker_group, "reranker"), (cluster_group, "cluster"), (models_group, "models"),
-        (ingest_command, "ingest"), (config_group, "config"), (debug_group, "debug"),
+        (ingest_command, "ingest"), (status_command, "status"), (documents_group, "documents"),
+        (config_group, "config"), (debug_group, "debug"),
         (feedback_command, "feedback"), (preferences_group, "preferences"), (chat_command, "chat"),
         (index_group, "index"),
     ):

@@ -81,6 +81,16 @@ class DocumentRepository:
                 chunk_q = chunk_q.where(DocumentChunk.user_id == user_id)
             return int(await session.scalar(doc_q) or 0), int(await session.scalar(chunk_q) or 0)
 
+    async def chunk_counts(self, document_id: uuid.UUID) -> dict[str, int]:
+        """Chunks per granularity (coarse, medium, fine) of one document."""
+        async with self.db.session() as session:
+            rows = await session.execute(
+                select(DocumentChunk.granularity, func.count(DocumentChunk.id))
+                .where(DocumentChunk.document_id == document_id)
+                .group_by(DocumentChunk.granularity)
+            )
+            return {str(g): int(n) for g, n in rows.all()}
+
     async def chunk_ids(self, document_id: uuid.UUID) -> list[uuid.UUID]:
         async with self.db.session() as session:
             return list(
