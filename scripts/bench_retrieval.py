@@ -233,7 +233,7 @@ async def bench(args: argparse.Namespace) -> dict[str, Any]:
             shipped = services.vectors
             if hasattr(shipped, "connect"):  # the server's lazy wrapper: unwrap once connected
                 await shipped.connect()
-                shipped = shipped._index  # noqa: SLF001 - the benchmark swaps the real index
+                shipped = shipped._index  # the benchmark swaps the real index
             result["shipped_backend"] = shipped.backend
             tee = _Tee(shipped, exact)
             services.ingest.vectors = tee
@@ -304,7 +304,7 @@ def print_table(result: dict[str, Any]) -> None:
     table = Table(title=f"retrieval, {result['queries']} queries, top_k=5 (ms)")
     for col in ("engine", "chunks", *(f"{m} p50/p95" for m in MODES), "search p50", "recall@10"):
         table.add_column(col, justify="left" if col == "engine" else "right")
-    for level, row in result["levels"].items():
+    for row in result["levels"].values():
         live = row.get("shipped_before_restart")
         if live:
             h = live["hybrid"]

@@ -79,6 +79,33 @@ async def test_second_opener_gets_a_clear_lock_error(tmp_path: Path) -> None:
         await first.close()
 
 
+async def test_event_loop_turns_between_edge_calls(tmp_path: Path) -> None:
+    """Edge holds the GIL during a call; run on the loop, nothing else would run meanwhile."""
+    import asyncio
+
+    index = EdgeVectorIndex(tmp_path / "v", dimension=DIM)
+    await index.ensure_collection()
+    ticks, done = 0, asyncio.Event()
+
+    async def ticker() -> None:
+        nonlocal ticks
+        while not done.is_set():
+            ticks += 1
+            await asyncio.sleep(0)
+
+    task = asyncio.create_task(ticker())
+    try:
+        for seed in range(10):
+            await index.upsert(points(30, seed=seed))
+            query = VectorQuery.dense_query([1.0] * DIM, granularity=None, limit=3)
+            await index.search(uuid.uuid4(), [query])
+        done.set()
+        await task
+        assert ticks >= 20  # the ticker ran during each of the 20 Edge calls
+    finally:
+        await index.close()
+
+
 async def test_open_builds_hnsw_once_enough_points_arrived(tmp_path: Path) -> None:
     pts = points(60, seed=1)
     index = EdgeVectorIndex(tmp_path / "v", dimension=DIM, optimize_at=50)

@@ -14,10 +14,17 @@ from typing import Any
 
 import click
 
-from morgan.cli.client import EXIT_SERVER, EXIT_USAGE, CLIError
-
+EXIT_USAGE = 2
+EXIT_SERVER = 5
+"""`morgan`'s exit codes (morgan.cli.client), repeated: storage must not import the CLI."""
 DEFAULT_DIMENSION = 384
 """Only used when a new shard must be created; an existing one keeps its own."""
+
+
+class CLIError(click.ClickException):
+    def __init__(self, message: str, exit_code: int) -> None:
+        super().__init__(message)
+        self.exit_code = exit_code
 
 
 @click.group("index")
