@@ -45,7 +45,7 @@ from morgan.llm.grounding import Grounder
 from morgan.rag.evidence import render_answer
 from morgan.rag.retrieval import Passage, Retriever
 from morgan.emotion.crisis import CrisisSignal, detect_crisis
-from morgan.safety import FixedSafetyResponder, SafetyResponder, takes_over
+from morgan.safety import FixedSafetyResponder, SafetyResponder, continues_crisis, last_reply, takes_over
 
 log = structlog.get_logger(__name__)
 
@@ -105,6 +105,8 @@ class ChatPipeline:
         timings["history_ms"] = _ms(t_start)
 
         crisis = detect_crisis(request.message)
+        if not takes_over(crisis):  # "no" to "Are you safe right now?" is still a crisis
+            crisis = continues_crisis(request.message, last_reply(history)) or crisis
         if takes_over(crisis):  # the safety response instead of an answer (morgan.safety)
             assert crisis is not None
             async for event in self._safety_reply(

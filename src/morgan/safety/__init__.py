@@ -13,6 +13,7 @@ from typing import Protocol
 from morgan.emotion.crisis import CrisisSignal
 from morgan.safety.check import SafetyCheck, check_safety_text
 from morgan.safety.compose import compose_safety_response
+from morgan.safety.followup import continues_crisis, last_reply
 from morgan.safety.reply import FIXED_MODEL, SafetyReply, takes_over
 from morgan.safety.resources import HelpResources, UnknownLocale, region_of, resources_for
 
@@ -44,6 +45,8 @@ __all__ = [
     "build_safety_responder",
     "check_safety_text",
     "compose_safety_response",
+    "continues_crisis",
+    "last_reply",
     "region_of",
     "resources_for",
     "takes_over",

@@ -29,10 +29,10 @@ class SafetyCheck(msgspec.Struct, frozen=True):
     problems: tuple[str, ...] = ()
 
 
-_DANGER_LINE = re.compile(r"\bin (?:immediate )?danger(?: right)? now\b")
+DANGER_LINE = re.compile(r"\bin (?:immediate )?danger(?: right)? now\b")
 _PHONE = re.compile(r"\d(?:[\d \-]{0,14}\d)?")
 _LINK = re.compile(r"\b(?:https?://)?(?:[a-z0-9-]+\.)+(?:com|org|net|gov|uk|au|nz|de|fr|nl|io|info)\b")
-_METHOD = re.compile(
+METHOD_DETAIL = re.compile(
     r"\b(?:pills?|tablets?|capsules?|doses?|dosage|overdos\w*|mg|milligrams?|grams?|lethal|fatal|"
     r"painless|ropes?|noose|hang\w*|ligature|knife|knives|blades?|razors?|guns?|firearms?|"
     r"bullets?|rifles?|pistols?|shoot\w*|bridges?|roofs?|jump\w*|ledges?|cliffs?|tracks|"
@@ -69,7 +69,7 @@ _SECOND_TO_FIRST = {
 }
 
 
-def _normalise(text: str) -> str:
+def normalise(text: str) -> str:
     text = text.lower().translate(str.maketrans({"\u2019": "'", "\u2018": "'", "`": "'"}))
     text = re.sub(r"\bim\b", "i am", text)
     for pattern, replacement in _CONTRACTIONS:
@@ -108,9 +108,9 @@ def check_safety_text(text: str, *, user_message: str, resources: HelpResources)
         return SafetyCheck(ok=False, problems=("empty",))
     if len(raw) > MAX_CHARS:
         problems.append("too_long")
-    lowered = _normalise(raw)
+    lowered = normalise(raw)
 
-    if not _DANGER_LINE.search(lowered):
+    if not DANGER_LINE.search(lowered):
         problems.append("missing_danger_line")
     if not any(marker.lower() in lowered for marker in resources.required_emergency):
         problems.append("missing_emergency_number")
@@ -126,13 +126,13 @@ def check_safety_text(text: str, *, user_message: str, resources: HelpResources)
             problems.append(f"unknown_link:{link}")
 
     body = _without_resources(lowered, resources)
-    if method := _METHOD.search(body):
+    if method := METHOD_DETAIL.search(body):
         problems.append(f"method_detail:{method.group(0)}")
     if affirmation := _AFFIRMATION.search(body):
         problems.append(f"affirms_harm:{affirmation.group(0)}")
 
     candidate = _words(body)
-    said = _words(_normalise(user_message))
+    said = _words(normalise(user_message))
     shared = _ngrams(candidate) & (_ngrams(said) | _ngrams(_swap(said, _FIRST_TO_SECOND)))
     if shared:
         problems.append("echoes_user:" + " ".join(sorted(shared)[0]))

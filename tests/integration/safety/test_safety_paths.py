@@ -208,6 +208,13 @@ async def test_the_safety_turn_is_stored_with_its_emotion_encrypted(api: Api) ->
 
 async def test_a_follow_up_in_the_same_conversation_is_answered_normally(api: Api) -> None:
     first = await via_chat(api, SELF_HARM)
+    # "Are you safe right now?" - "no": the safety response again, not the documents.
+    again = await api.client.post(
+        "/api/chat", json={"message": "no", "conversation_id": first["conversation_id"]},
+        headers=api.auth(),
+    )
+    assert again.status_code == 200 and again.json()["safety"] is True
+    assert again.json()["text"] == first["text"] and again.json()["sources"] == []
     r = await api.client.post(
         "/api/chat",
         json={"message": "Thanks. When is the quarterly report due?",
