@@ -227,3 +227,18 @@ def test_status_watch_prints_json_lines_when_piped(run) -> None:  # type: ignore
     lines = [json.loads(line) for line in result.stdout.splitlines()]
     assert len(lines) == 3 and all(line["components"] and line["at"] for line in lines)
     assert run("status", "--watch", "0").exit_code == 2
+
+
+def test_documents_reingest_extracts_the_stored_original_again(run, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    note = tmp_path / "kettle-care.md"
+    note.write_text("# Kettle care\n\nDescale the kettle with citric acid every month.\n")
+    first = json.loads(run("ingest", "--json", str(note)).stdout)["documents"][0]
+    note.unlink()  # the server keeps the original: the local file is not needed
+    again = run("documents", "reingest", first["document_id"])
+    assert again.exit_code == 0, again.output
+    (result,) = json.loads(again.stdout)
+    assert result["status"] == "ingested" and result["chunks"] == first["chunks"]
+    assert result["document_id"] != first["document_id"]
+    listed = {d["id"] for d in json.loads(run("documents", "list", "--search", "kettle-care").stdout)}
+    assert listed == {result["document_id"]}  # replaced, not duplicated
+    assert run("documents", "reingest", first["document_id"]).exit_code == 2  # the old id is gone

@@ -14,7 +14,7 @@ from litestar.status_codes import HTTP_202_ACCEPTED, HTTP_204_NO_CONTENT
 from morgan.auth import CurrentUser
 from morgan.errors import BadRequest
 from morgan.rag.ingest import IngestResult
-from morgan.rag.jobs import registry
+from morgan.rag.jobs import registry, start_reingest
 from morgan.services import Services
 from morgan.storage.models import Document, IngestionJob
 from morgan.validation import MAX_OFFSET, InvalidInput, check_filename, check_source
@@ -160,6 +160,11 @@ class DocumentController(Controller):
         out = document_out(await services.documents.get(user.id, document_id))
         out.chunks_by_granularity = await services.documents.chunk_counts(document_id)
         return out
+
+    @post("/api/documents/{document_id:uuid}/reingest", status_code=HTTP_202_ACCEPTED)
+    async def reingest(self, document_id: uuid.UUID, services: Services, user: CurrentUser) -> JobsAccepted:
+        """Extract the stored original again (a job to poll); the document gets a new id."""
+        return JobsAccepted(jobs=[job_out(await start_reingest(services, user.id, document_id))])
 
     @delete("/api/documents/{document_id:uuid}", status_code=HTTP_204_NO_CONTENT)
     async def delete_document(self, document_id: uuid.UUID, services: Services, user: CurrentUser) -> None:

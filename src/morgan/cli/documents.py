@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import sys
 from typing import Any
 
 import click
 
-from morgan.cli.client import ClientArgs, MorganClient, connection_options
+from morgan.cli.client import EXIT_FAILED_ITEMS, ClientArgs, MorganClient, connection_options
 from morgan.cli.output import emit_json, emit_rows, json_option, wants_json
 
 PAGE = 1000
@@ -90,6 +91,37 @@ def documents_show(document_id: str, as_json: bool, conn: ClientArgs) -> None:
         ("added", doc["created_at"][:19]), ("sha256", doc["content_hash"]),
     ):
         click.echo(f"{label:<8} {value}")
+
+
+@documents_group.command("reingest")
+@click.argument("document_ids", nargs=-1, required=True)
+@json_option
+@connection_options
+def documents_reingest(document_ids: tuple[str, ...], as_json: bool, conn: ClientArgs) -> None:
+    """Extract documents again from their stored originals (e.g. after an upgrade).
+
+    The old chunks stay searchable until the new ones are in; each document gets a new id.
+    Exit 1 when one of them fails.
+    """
+    from morgan.cli.ingest import wait_for_job
+
+    client = conn.client()
+    results = []
+    try:
+        for doc_id in document_ids:
+            job = client.json("POST", f"/api/documents/{doc_id}/reingest")["jobs"][0]
+            result = {"previous_id": doc_id, **wait_for_job(client, job, lambda _j: None)}
+            results.append(result)
+            if not wants_json(as_json):
+                what = (f"now {result['document_id']} ({result['chunks']} chunks)"
+                        if result["status"] == "ingested" else f"failed: {result['error']}")
+                click.echo(f"re-ingested {doc_id}: {what}")
+    finally:
+        client.close()
+    if wants_json(as_json):
+        emit_json(results)
+    if any(r["status"] == "failed" for r in results):
+        sys.exit(EXIT_FAILED_ITEMS)
 
 
 @documents_group.command("rm")

@@ -233,16 +233,20 @@ def _run_job(client: MorganClient, path: Path, data: bytes, source: str, reporte
     files = {"file": (path.name, data, "application/octet-stream")}
     body = client.json("POST", "/api/ingest", params={"wait": "false"}, files=files,
                        data={"source": source}, retry_busy=True)
-    job = body["jobs"][0]
+    return wait_for_job(client, body["jobs"][0], lambda job: reporter.job(index, path.name, job))
+
+
+def wait_for_job(client: MorganClient, job: dict[str, Any], on_update: Any) -> dict[str, Any]:
+    """Poll an ingestion job until it ends; each poll is a short request, so no timeout trips."""
     delay = 0.1
     while job["status"] in ("queued", "running"):
-        reporter.job(index, path.name, job)
+        on_update(job)
         time.sleep(delay)  # a remote job: there is no event to await across HTTP
         delay = min(delay * 1.5, POLL_MAX_S)
         job = client.json("GET", f"/api/ingest/jobs/{job['id']}")
     status = {"succeeded": "ingested", "skipped": "skipped"}.get(job["status"], "failed")
     return {"status": status, "document_id": job.get("document_id"), "chunks": job.get("total", 0),
-            "error": job.get("error"), "code": job.get("code")}
+            "error": job.get("error"), "code": job.get("code"), "job_id": job["id"]}
 
 
 class _Reporter:

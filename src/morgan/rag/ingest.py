@@ -84,25 +84,29 @@ class IngestService:
         data: bytes,
         progress: Progress = _no_progress,
         cancel: threading.Event | None = None,
+        force: bool = False,
     ) -> IngestResult:
-        """`cancel`, once set, stops extraction in its worker thread at the next check."""
+        """`cancel`, once set, stops extraction in its worker thread at the next check;
+        `force` re-extracts unchanged content (`morgan documents reingest`)."""
         # One ingest per (user) at a time keeps "same source" replacement race-free.
         lock = self._user_locks.setdefault(user_id, asyncio.Lock())
         async with lock:
             try:
                 budget = Budget(self.limits, cancel=cancel)
-                return await self._ingest(user_id, source, filename, data, progress, budget)
+                return await self._ingest(user_id, source, filename, data, progress, budget,
+                                          force=force)
             except ExtractionError as exc:
                 log.info("ingest_rejected", source=source, code=str(exc.code), reason=exc.message)
                 return IngestResult(source=source, status="failed", error=exc.message, code=str(exc.code))
 
     async def _ingest(
         self, user_id: uuid.UUID, source: str, filename: str, data: bytes, progress: Progress,
-        budget: Budget,
+        budget: Budget, *, force: bool = False,
     ) -> IngestResult:
         content_hash = hashlib.sha256(data).hexdigest()
         existing = await self.documents.find_by_source(user_id, source)
-        if existing is not None and existing.content_hash == content_hash and existing.status == "ready":
+        if (not force and existing is not None and existing.content_hash == content_hash
+                and existing.status == "ready"):
             return IngestResult(
                 source=source, status="skipped", document_id=str(existing.id), title=existing.title,
                 chunks=existing.chunk_count, pages=existing.pages,

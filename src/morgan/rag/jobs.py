@@ -34,12 +34,11 @@ class JobRegistry:
 
     def start(
         self, services: Any, user_id: uuid.UUID, job_id: uuid.UUID, source: str, filename: str,
-        data: bytes,
+        data: bytes, *, force: bool = False,
     ) -> None:
         cancel = threading.Event()
-        task = services.spawn(
-            run_ingest_job(services, user_id, job_id, source, filename, data, cancel=cancel)
-        )
+        task = services.spawn(run_ingest_job(
+            services, user_id, job_id, source, filename, data, cancel=cancel, force=force))
         self._running[job_id] = (task, cancel)
         task.add_done_callback(lambda _t: self._running.pop(job_id, None))
 
@@ -67,9 +66,20 @@ def registry(services: Any) -> JobRegistry:
     return services.extras.setdefault("ingest_jobs", JobRegistry())  # type: ignore[no-any-return]
 
 
+async def start_reingest(services: Any, user_id: uuid.UUID, document_id: uuid.UUID) -> Any:
+    """A job that extracts a stored document again from its original file (kept in the blob
+    store), e.g. after an upgrade improved extraction; it replaces the old rows when done."""
+    document = await services.documents.get(user_id, document_id)
+    data = await services.blobs.get(document.blob_key)
+    job = await services.documents.create_job(user_id, document.source)
+    registry(services).start(services, user_id, job.id, document.source, document.filename, data,
+                             force=True)
+    return job
+
+
 async def run_ingest_job(
     services: Any, user_id: uuid.UUID, job_id: uuid.UUID, source: str, filename: str, data: bytes,
-    *, cancel: threading.Event | None = None,
+    *, cancel: threading.Event | None = None, force: bool = False,
 ) -> None:
     documents = services.documents
     last = {"stage": "", "at": 0.0}
@@ -85,7 +95,8 @@ async def run_ingest_job(
     before = existing.id if existing is not None else None
     try:
         result = await services.ingest.ingest(
-            user_id, source=source, filename=filename, data=data, progress=progress, cancel=cancel
+            user_id, source=source, filename=filename, data=data, progress=progress, cancel=cancel,
+            force=force,
         )
     except asyncio.CancelledError:
         # Cancelled after the rows landed but before we learnt the id: find it by content.
