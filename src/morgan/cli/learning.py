@@ -9,6 +9,7 @@ from typing import Any
 import click
 
 from morgan.cli.client import ClientArgs, connection_options
+from morgan.cli.output import emit_rows, json_option
 
 
 @click.command("feedback")
@@ -45,21 +46,18 @@ def preferences_group() -> None:
 
 
 @preferences_group.command("list")
-@click.option("--json", "as_json", is_flag=True)
+@json_option
 @connection_options
 def preferences_list(as_json: bool, conn: ClientArgs) -> None:
+    """What was learned, from which of your messages; a table on a terminal, JSON otherwise."""
     client = conn.client()
     try:
         prefs = client.json("GET", "/api/preferences")
     finally:
         client.close()
-    if as_json:
-        click.echo(json.dumps(prefs))
-        return
-    if not prefs:
-        click.echo("nothing learned yet")
-    for p in prefs:
-        click.echo(f"{p['key']:<16} {p['value']:<16} (from: \"{p['source_text'][:60]}\")")
+    emit_rows(prefs, [("key", lambda p: p["key"]), ("value", lambda p: p["value"]),
+                      ("from", lambda p: p["source_text"][:60])],
+              as_json=as_json, empty="nothing learned yet")
 
 
 @preferences_group.command("rm")
