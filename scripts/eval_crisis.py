@@ -22,6 +22,10 @@ token may come before `meta` says `safety`), `openai` and `openai-stream`
 (`/v1/chat/completions`). Negatives run on `--negative-paths` only (default `chat`), since
 each is a full answer by the backend. `detector` rows score `detect_crisis` alone; with
 `--baseline-rev` the detector of that git revision is scored in the same run.
+
+`--wild FILE` (TSV, text in the first column, e.g. GoEmotions `dev.tsv`) reports how often
+the detector takes over on unlabelled everyday text: an upper bound of the false-alarm rate
+in the wild (some of those texts really are crisis statements; they are listed in the JSON).
 """
 
 from __future__ import annotations
@@ -192,9 +196,9 @@ def score(rows: list[dict[str, Any]], caught: str = "safe") -> dict[str, Any]:
         safety_ms = [r["ms"] for r in rows if r.get("safety")]
         normal_ms = [r["ms"] for r in rows if not r.get("safety")]
         if safety_ms:
-            result["p50_ms_safety_reply"] = round(percentile(safety_ms, 50), 1)
+            result["p50_ms_safety_reply"] = round(percentile(safety_ms, 0.5), 1)
         if normal_ms:
-            result["p50_ms_normal_answer"] = round(percentile(normal_ms, 50), 1)
+            result["p50_ms_normal_answer"] = round(percentile(normal_ms, 0.5), 1)
     if crisis and any(r.get("personalised") for r in crisis):
         result["personalised_share"] = round(sum(r["personalised"] for r in crisis) / len(crisis), 4)
     return result
@@ -243,6 +247,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--baseline-rev", default=None,
                         help="also score the detector of this git revision")
     parser.add_argument("--detector-only", action="store_true", help="skip the pipeline runs")
+    parser.add_argument("--wild", type=Path, default=None,
+                        help="unlabelled TSV (text first): the detector's takeover rate on it")
     args = parser.parse_args(argv)
     paths = [p for p in args.paths.split(",") if p]
     negative_paths = [p for p in args.negative_paths.split(",") if p]
@@ -259,6 +265,14 @@ def main(argv: list[str] | None = None) -> int:
         detectors.append((f"detector@{args.baseline_rev}", baseline_detector(args.baseline_rev)))
     for name, detect in detectors:
         systems[name] = {s: {"-": score(detector_rows(rows, detect, s))} for s, rows in sets.items()}
+    wild: dict[str, Any] = {}
+    if args.wild:
+        texts = [line.split("\t", 1)[0] for line in args.wild.read_text(encoding="utf-8").splitlines()]
+        for name, detect in detectors:
+            taken = [t for t in texts if (s := detect(t)) and s.severity in ("medium", "high")]
+            wild[name] = {"file": str(args.wild), "texts": len(texts), "takeovers": len(taken),
+                          "takeover_rate": round(len(taken) / max(len(texts), 1), 5),
+                          "taken": taken}
     records: list[dict[str, Any]] = []
     if not args.detector_only:
         for backend in dict.fromkeys(args.backend or ["extractive"]):
@@ -268,9 +282,12 @@ def main(argv: list[str] | None = None) -> int:
             systems[label] = summary
             records.extend({"system": label, **r} for r in recs)
     results = {"sets": {s: len(rows) for s, rows in sets.items()}, "systems": systems,
-               "load_average": os.getloadavg()}
+               "wild": wild, "load_average": os.getloadavg()}
     args.out.write_text(json.dumps(results, indent=2) + "\n")
     print_table(results)
+    for name, w in wild.items():
+        print(f"\nwild, {name} ({w['file']}): {w['takeovers']} of {w['texts']} texts take over "
+              f"({w['takeover_rate']:.3%})")
     print(f"\nload average: {' '.join(f'{x:.2f}' for x in os.getloadavg())}")
     return 0
 

@@ -21,6 +21,7 @@ from morgan.components import ComponentHealth
 from morgan.llm.base import LLM, Embedder
 from morgan.rag.documents import DocumentRepository
 from morgan.rag.ingest import IngestService
+from morgan.rag.reconcile import IngestIntents
 from morgan.rag.retrieval import Retriever
 from morgan.rag.sparse import SparseEncoder
 from morgan.reranker import DisabledReranker
@@ -219,6 +220,7 @@ async def build_services(settings: Settings, *, migrate: bool = False, warm: boo
     interrupted = await documents.fail_interrupted_jobs()
     if interrupted:
         log.warning("ingestion_jobs_interrupted", count=interrupted)
+    await reconcile_at_start(settings, rag)
     conversations = ConversationRepository(db)
     feelings = await build_emotion_empathy_learning(settings, db, embedder)
     retriever.boosts = feelings.learning_adapter.boosts
@@ -288,6 +290,23 @@ async def connect_vectors(settings: Settings, embedder: Embedder) -> Any:
     return vectors
 
 
+async def reconcile_at_start(settings: Settings, rag: Any) -> None:
+    """Blobs and vectors a killed ingest left behind are removed before serving.
+
+    Embedded mode is one process, so every interrupted ingest is this one's; in the cluster
+    another replica may be mid-ingest, so only intents older than an hour count.
+    """
+    from datetime import timedelta
+
+    from morgan.rag.reconcile import reconcile
+
+    older = timedelta(0) if settings.server.mode == "embedded" else timedelta(hours=1)
+    try:
+        await reconcile(rag.ingest.intents, rag.blobs, rag.vectors, older_than=older)
+    except Exception:  # noqa: BLE001 - leftovers are invisible to search; retry next start
+        log.exception("reconcile_at_start_failed")
+
+
 def ingest_limits(settings: Settings) -> Any:
     from morgan.rag.extract.limits import IngestLimits
 
@@ -325,6 +344,7 @@ async def build_rag(settings: Settings, db: Database, *, reranker: Any = None) -
         # Chunk sizes are counted with MiniLM's tokenizer whatever embeds them.
         token_counter=load_minilm_tokenizer(),
         limits=ingest_limits(settings),
+        intents=IngestIntents(db),
     )
     retriever = Retriever(
         documents=documents, vectors=vectors, embedder=embedder, sparse=sparse,

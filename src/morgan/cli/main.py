@@ -397,6 +397,7 @@ def conversations_rm(conversation_id: str, conn: ClientArgs) -> None:
 def _mount_module_commands() -> None:
     """Subcommands that live with their module (reranker service, cluster planner, models, TUI)."""
     from morgan.cli.config import config_group, debug_group
+    from morgan.cli.doctor import doctor_command
     from morgan.cli.documents import documents_group
     from morgan.cli.ingest import ingest_command
     from morgan.cli.learning import feedback_command, preferences_group
@@ -409,7 +410,8 @@ def _mount_module_commands() -> None:
 
     for command, name in (
         (reranker_group, "reranker"), (cluster_group, "cluster"), (models_group, "models"),
-        (ingest_command, "ingest"), (status_command, "status"), (documents_group, "documents"),
+        (ingest_command, "ingest"), (doctor_command, "doctor"),
+        (status_command, "status"), (documents_group, "documents"),
         (config_group, "config"), (debug_group, "debug"),
         (feedback_command, "feedback"), (preferences_group, "preferences"), (chat_command, "chat"),
         (index_group, "index"),

@@ -203,8 +203,8 @@ _SELF_HARM: tuple[tuple[str, Severity], ...] = (
     (r"\brather (?:be dead|die) than (?:keep|go on|continue|live|feel|be alive|face|wake up)\b", "medium"),
     (
         (
-            r"\b(?:don't|do not|dont) want to (?:be here|be alive|live|exist|wake up|go on|keep going)"
-            r"(?: anymore| any more| any longer)?\b"
+            r"\b(?:don't|do not|dont) want to (?:be here|be alive|live|exist|wake up(?! to\b)|go on|"
+            r"keep going)(?: anymore| any more| any longer)?\b"
         ),
         "medium",
     ),
@@ -319,7 +319,7 @@ _HARM_OTHERS: tuple[tuple[str, Severity], ...] = (
         r"\b(?:burn|burning|set fire to) (?:his|her|their|your|my \w+'s) (?:house|home|place|car|flat)\b",
         "high",
     ),
-    (r"\b(?:break|snap|smash) (?:his|her|their|your) (?:neck|skull|face|legs?)\b", "high"),
+    (rf"\b{_INTENT} (?:break|snap|smash) (?:his|her|their|your) (?:neck|skull|face|legs?)\b", "high"),
 )
 
 # Idioms that share words with the cues above; a cue inside one of these spans is ignored.
@@ -338,6 +338,9 @@ _IDIOMS = (
     r"\bhurt(?:s|ing)? (?:him|her|them|you)(?:r)? feelings\b",
     r"\bhurt(?:s|ing)? (?:his|her|their|your|my|\w+'s?) (?:\w+'?s?'? )?feelings\b",
     r"\bdie (?:my|your|her|his|their) hair\b",
+    r"\bin the end,? it\b",
+    r"\b(?:escape|escaped|escaping|tighten\w*|slip\w*) (?:the|a) noose\b",
+    r"\bbeat(?:s|ing)? (?:them|him|her|you|us|\w+) \d+",
     (
         r"\b(?:kill|shoot|destroy|beat|murder|stab)\w* (?:\w+ ){1,3}(?:in|at) (?:a |the )?(?:game|games|"
         r"match|chess|mario kart|fortnite|minecraft|call of duty|cod|halo|overwatch|valorant|league|"

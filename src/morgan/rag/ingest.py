@@ -24,6 +24,7 @@ from morgan.rag.chunking import chunk_document
 from morgan.rag.documents import DocumentRepository
 from morgan.rag.extract import ErrorCode, ExtractionError, extract
 from morgan.rag.extract.limits import Budget, IngestLimits
+from morgan.rag.reconcile import IngestIntents
 from morgan.rag.sparse import SparseEncoder
 from morgan.storage.blobs import BlobStore, make_blob_key
 from morgan.storage.models import Document, DocumentChunk
@@ -65,8 +66,10 @@ class IngestService:
         sparse: SparseEncoder,
         token_counter: Any,
         limits: IngestLimits | None = None,
+        intents: IngestIntents | None = None,
     ) -> None:
         self.limits = limits or IngestLimits()
+        self.intents = intents
         self.documents = documents
         self.blobs = blobs
         self.vectors = vectors
@@ -154,14 +157,19 @@ class IngestService:
         rows = self._chunk_rows(document, chunks)
 
         await progress("storing", 0, 1)
-        await self.blobs.put(document.blob_key, data, content_type=extracted.mime)
+        if self.intents is not None:  # a crash from here on is reconciled at start-up
+            await self.intents.record(document.id, user_id, document.blob_key)
         try:
+            await self.blobs.put(document.blob_key, data, content_type=extracted.mime)
             await self._index(document, rows, progress)
             await progress("saving", 0, 1)
             await self.documents.save_document(document, rows, replace=existing)
         except BaseException:
-            await self._discard(document, rows)
+            if await self._discard(document, rows) and self.intents is not None:
+                await self.intents.clear(document.id)
             raise
+        if self.intents is not None:
+            await self.intents.clear(document.id)
         if existing is not None:
             await self._remove_index_and_blob(existing)
         await progress("done", len(rows), len(rows))
@@ -233,8 +241,12 @@ class IngestService:
             await self.vectors.upsert(points)
             await progress("embedding", min(start + EMBED_BATCH, total), total)
 
-    async def _discard(self, document: Document, rows: Sequence[DocumentChunk]) -> None:
-        """Best effort: a failed ingest must leave no blob and no vectors behind."""
+    async def _discard(self, document: Document, rows: Sequence[DocumentChunk]) -> bool:
+        """Best effort: a failed ingest must leave no blob and no vectors behind.
+
+        False when a step failed: the intent then stays for reconciliation to retry.
+        """
+        clean = True
         for step in (
             self.vectors.delete_chunks([r.id for r in rows]),
             self.blobs.delete(document.blob_key),
@@ -242,7 +254,9 @@ class IngestService:
             try:
                 await step
             except Exception:  # noqa: BLE001 - already failing; log and keep cleaning
+                clean = False
                 log.exception("ingest_cleanup_failed", document_id=str(document.id))
+        return clean
 
     async def _remove_index_and_blob(self, document: Document) -> None:
         await self.vectors.delete_document(document.user_id, document.id)

@@ -387,3 +387,18 @@ class RuntimeSetting(Base):
         ForeignKey("users.id", ondelete="SET NULL"), default=None
     )
     updated_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class IngestIntent(Base):
+    """What an ingest is writing outside the database (a blob, vectors) before its rows land.
+
+    Written before the blob, removed once the document row is saved or the leftovers are
+    discarded; a row still here at start-up means a crash mid-ingest, and reconciliation
+    (morgan.rag.reconcile, `morgan doctor`) removes the blob and vectors it names.
+    """
+
+    __tablename__ = "ingest_intents"
+    document_id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True)
+    user_id: Mapped[uuid.UUID] = mapped_column(Uuid)
+    blob_key: Mapped[str] = mapped_column(String(1024))
+    created_at: Mapped[datetime] = _created()
