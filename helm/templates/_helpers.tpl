@@ -142,7 +142,35 @@ read into MORGAN_POSTGRES_PASSWORD first so Kubernetes can expand it into the UR
 {{- end }}
 {{- end }}
 
-{{/* The migration hook runs before install only when the database already exists outside. */}}
-{{- define "morgan.migrationHookEvents" -}}
-{{- if .Values.postgres.enabled }}post-install,pre-upgrade{{ else }}pre-install,pre-upgrade{{ end }}
+
+{{/* PVC access modes from a persistence block; ReadWriteOnce unless values say otherwise. */}}
+{{- define "morgan.accessModes" -}}
+accessModes: {{ toJson (default (list "ReadWriteOnce") .accessModes) }}
+{{- end }}
+
+{{/* The reranker's image: reranker.image when set (e.g. a GPU build), else Morgan's. */}}
+{{- define "morgan.rerankerImage" -}}
+{{- $repo := default .Values.image.repository .Values.reranker.image.repository }}
+{{- $tag := default (default .Chart.AppVersion .Values.image.tag) .Values.reranker.image.tag }}
+{{- printf "%s:%s" $repo $tag }}
+{{- end }}
+
+{{/*
+Init container: wait until the in-chart PostgreSQL accepts connections. -U and -d are explicit:
+Morgan's uid 10001 has no passwd entry, and without -U libpq cannot name a user at all.
+*/}}
+{{- define "morgan.waitForPostgres" -}}
+- name: wait-for-postgres
+  image: {{ printf "%s:%s" .Values.postgres.image.repository .Values.postgres.image.tag }}
+  imagePullPolicy: {{ .Values.postgres.image.pullPolicy }}
+  command: ["/bin/sh", "-c", "until pg_isready -h \"$PGHOST\" -p \"$PGPORT\" -U \"$PGUSER\" -d \"$PGDATABASE\"; do sleep 2; done"]
+  env:
+    - {name: PGHOST, value: {{ include "morgan.postgresHost" . | quote }}}
+    - {name: PGPORT, value: "5432"}
+    - {name: PGUSER, value: {{ .Values.postgres.username | quote }}}
+    - {name: PGDATABASE, value: {{ .Values.postgres.database | quote }}}
+  resources:
+    requests: {cpu: 10m, memory: 16Mi}
+    limits: {memory: 64Mi}
+  {{- include "morgan.containerSecurityContext" (dict "root" . "readOnly" true) | nindent 2 }}
 {{- end }}

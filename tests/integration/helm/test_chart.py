@@ -211,25 +211,48 @@ def test_cpu_only_uses_the_external_llm_and_no_gpu(helm_bin):
     }
 
 
-def test_migration_job_is_a_hook(helm_bin):
-    job = by_kind_name(render(helm_bin), "Job", "migrations")
-    annotations = job["metadata"]["annotations"]
-    # The in-chart database only exists after install: first run is post-install.
-    assert annotations["helm.sh/hook"] == "post-install,pre-upgrade"
-    assert pod_spec(job)["containers"][0]["args"] == ["db", "upgrade"]
-    assert pod_spec(job)["initContainers"][0]["name"] == "wait-for-postgres"
+def test_core_migrates_in_init_containers_without_hooks(helm_bin):
+    """Migrate before serving with no hook ordering (helm --wait, Flux, Argo CD)."""
+    objects = render(helm_bin)
+    assert not [o for o in objects if o["kind"] == "Job" and "migrat" in o["metadata"]["name"]]
+    core = pod_spec(by_kind_name(objects, "Deployment", "core"))
+    wait, migrate = core["initContainers"]
+    assert wait["name"] == "wait-for-postgres" and migrate["name"] == "migrate"
+    # uid 10001 has no passwd entry: without -U libpq names no user and pg_isready says
+    # "no attempt" forever.
+    assert '-U "$PGUSER"' in wait["command"][-1] and '-d "$PGDATABASE"' in wait["command"][-1]
+    env = {e["name"]: e.get("value") for e in wait["env"]}
+    assert env["PGUSER"] == "morgan" and env["PGDATABASE"] == "morgan"
+    assert migrate["args"] == ["db", "upgrade"]
 
-    external = by_kind_name(
+    external = pod_spec(by_kind_name(
         render(helm_bin, "-f", str(CHART / "examples" / "external-services.yaml")),
-        "Job",
-        "migrations",
-    )
-    assert external["metadata"]["annotations"]["helm.sh/hook"] == "pre-install,pre-upgrade"
-    env = {e["name"]: e for e in pod_spec(external)["containers"][0]["env"]}
+        "Deployment", "core"))
+    assert [c["name"] for c in external["initContainers"]] == ["migrate"]
+    env = {e["name"]: e for e in external["initContainers"][0]["env"]}
     assert env["MORGAN_DATABASE_URL"]["valueFrom"]["secretKeyRef"] == {
         "name": "morgan-db",
         "key": "database-url",
     }
+
+
+def test_also_wrong_items_of_issue_9(helm_bin):
+    objects = render(helm_bin, "-f", str(CHART / "examples" / "external-services.yaml"),
+                     "--set", "ollama.main.persistence.accessModes={ReadWriteMany}")
+    redis_args = pod_spec(by_kind_name(objects, "Deployment", "redis"))["containers"][0]["args"]
+    assert "--maxmemory 768mb --maxmemory-policy allkeys-lru" in redis_args[0]
+    claim = by_kind_name(objects, "PersistentVolumeClaim", "ollama-main-models")
+    assert claim["spec"]["accessModes"] == ["ReadWriteMany"]
+    ingress = by_kind_name(objects, "Ingress", "core")
+    assert ingress["metadata"]["annotations"]["nginx.ingress.kubernetes.io/proxy-body-size"] == "100m"
+    postgres = render(helm_bin, "-f", str(CHART / "examples" / "two-gpus.yaml"))
+    primary = pod_spec(by_kind_name(postgres, "StatefulSet", "postgres"))["containers"][0]
+    assert primary["startupProbe"]["failureThreshold"] * primary["startupProbe"]["periodSeconds"] >= 300
+    standby = pod_spec(by_kind_name(postgres, "StatefulSet", "postgres-standby"))
+    assert "-C -S \"$SLOT\"" in standby["initContainers"][0]["args"][0]
+    assert standby["containers"][0]["readinessProbe"]["exec"]["command"][-1] == "/scripts/standby-ready.sh"
+    ollama = pod_spec(by_kind_name(postgres, "Deployment", "ollama-main"))["containers"][0]
+    assert "until pull_all" in ollama["args"][0]
 
 
 def test_core_settings_and_probes(helm_bin):
