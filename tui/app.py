@@ -13,6 +13,8 @@ from typing import Any, ClassVar
 
 import msgspec
 import structlog
+from rich.console import Group
+from rich.table import Table
 from rich.text import Text
 from textual import on
 from textual.actions import SkipAction
@@ -232,7 +234,8 @@ class MorganChatApp(App[None]):
         else:
             title, hint = (
                 "Morgan's server is not answering",
-                "Start it with `morgan serve` (or check --url / MORGAN_URL), then press r to retry.",
+                f"Is it running elsewhere? Check --url / MORGAN_URL. Morgan retries every "
+                f"{STATUS_REFRESH_S:.0f} s; press r to retry now.",
             )
         self.status_bar.set_server(title.lower(), False)
         if self.down_screen is not None:
@@ -432,16 +435,18 @@ class MorganChatApp(App[None]):
             await self._model(args)
 
     async def action_help(self) -> None:
-        body = Text()
-        for cmd, what in COMMANDS.items():
-            body.append(f"/{cmd:<9}", style="bold")
-            body.append(f" {what}\n")
-        body.append("\n")
-        for key, what in KEYS.items():
-            body.append(f"{key:<20}", style="bold")
-            body.append(f" {what}\n")
-        body.rstrip()
-        await self.message_log.add_note("Help", body)
+        def grid(rows: dict[str, str], prefix: str = "") -> Table:
+            table = Table.grid(padding=(0, 2))
+            table.add_column(style="bold", no_wrap=True)
+            table.add_column()
+            for name, what in rows.items():
+                table.add_row(Text(prefix + name), Text(what))  # Text: `[comment]` is no markup
+            return table
+
+        plain = "\n".join(f"/{c} {w}" for c, w in COMMANDS.items())
+        plain += "\n" + "\n".join(f"{k} {w}" for k, w in KEYS.items())
+        body = Group(grid(COMMANDS, "/"), Text(""), grid(KEYS))
+        await self.message_log.add_note("Help", body, plain=plain, top=True)
 
     async def _show_status(self) -> None:
         await self._refresh_status()
@@ -466,9 +471,8 @@ class MorganChatApp(App[None]):
             chosen = self.model or "the server's default"
             await self.message_log.add_note("Model", f"The next answers use {chosen}.")
             return
-        llm = next(
-            (c for c in self.server_status.get("components", []) if c.get("name") == "llm"), {}
-        )
+        components: list[dict[str, Any]] = self.server_status.get("components", [])
+        llm = next((c for c in components if c.get("name") == "llm"), {})
         lines = [
             f"Server LLM: {llm.get('backend', '?')} {llm.get('detail', '')}".rstrip(),
             f"Last answer by: {self.status_bar.model or '—'}",

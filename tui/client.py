@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import AsyncIterator
-from typing import Any
+from typing import Any, TypeAlias
 
 import httpx
 
@@ -17,7 +17,7 @@ from morgan.cli.client import (
     resolve_connection,
 )
 
-ClientError = CLIError
+ClientError: TypeAlias = CLIError
 """Raised for every failure; `.message` is written for the user, `.exit_code` says which kind."""
 
 

@@ -25,9 +25,9 @@ COMMANDS: dict[str, str] = {
 
 KEYS: dict[str, str] = {
     "Enter": "send",
-    "Shift+Enter, Ctrl+J": "new line",
+    "Shift+Enter  Ctrl+J": "new line",
     "Esc": "cancel the answer being written",
-    "+ / -": "rate the last answer (in an empty prompt, or outside it)",
+    "+  -": "rate the last answer good / bad (in an empty prompt too)",
     "F1": "help",
     "F2": "conversations: n new, r rename, d delete",
     "F3": "sources of the last answer",

@@ -73,6 +73,8 @@ APP_CSS = """
     height: auto;
     max-height: 50%;
     border: none;
+    text-wrap: nowrap;
+    text-overflow: ellipsis;
 }
 
 #snippet {

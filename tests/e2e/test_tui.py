@@ -232,7 +232,7 @@ async def test_server_down_screen_retries_until_the_server_answers(tmp_path: Pat
         await settle(app, pilot)
         assert isinstance(app.screen, ServerDownScreen)
         assert "cannot reach the Morgan server" in app.screen.detail
-        assert "morgan serve" in app.screen.hint
+        assert "morgan serve" in app.screen.detail and "retry" in app.screen.hint
         assert app.status_bar.server_ok is False
         await pilot.press("r")
         await settle(app, pilot)

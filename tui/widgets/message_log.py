@@ -6,6 +6,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
+from rich.console import RenderableType
 from rich.markup import escape
 from rich.text import Text
 from textual.containers import VerticalScroll
@@ -140,14 +141,17 @@ class Evidence(Static):
 class Note(Static):
     """Output of a slash command (/help, /status, /model): part of the screen, not the chat."""
 
-    def __init__(self, title: str, body: str | Text) -> None:
+    def __init__(self, title: str, body: RenderableType, plain: str | None = None) -> None:
         super().__init__(body, markup=False)
         self.body = body
         self.border_title = title
+        self._plain = plain
 
     @property
     def plain(self) -> str:
-        return self.body.plain if isinstance(self.body, Text) else self.body
+        if self._plain is not None:
+            return self._plain
+        return self.body.plain if isinstance(self.body, Text) else str(self.body)
 
 
 class MessageLog(VerticalScroll):
@@ -159,6 +163,7 @@ class MessageLog(VerticalScroll):
     async def add_user(self, text: str) -> UserMessage:
         bubble = UserMessage(text)
         await self.mount(bubble)
+        self.anchor()  # a new question: follow the answer again, wherever the user had scrolled
         return bubble
 
     async def add_assistant(self, text: str = "") -> AssistantMessage:
@@ -175,10 +180,15 @@ class MessageLog(VerticalScroll):
         await self.mount(block, after=bubble)
         return block
 
-    async def add_note(self, title: str, body: str | Text) -> Note:
-        note = Note(title, body)
+    async def add_note(
+        self, title: str, body: RenderableType, plain: str | None = None, *, top: bool = False
+    ) -> Note:
+        """`top`: scroll so the note's first line shows (long notes like /help)."""
+        note = Note(title, body, plain)
         await self.mount(note)
-        note.scroll_visible(animate=False)
+        if top:
+            self.release_anchor()
+        self.call_after_refresh(self.scroll_to_widget, note, animate=False, top=top)
         return note
 
     async def show_history(self, messages: list[dict[str, Any]]) -> None:

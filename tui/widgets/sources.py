@@ -88,6 +88,9 @@ class SourcesPanel(Vertical):
             else str(len(self.sources) or "")
         )
 
+    def on_mount(self) -> None:
+        self.show([])
+
     def on_option_list_option_highlighted(self, event: OptionList.OptionHighlighted) -> None:
         self._show_snippet(event.option_index)
 
