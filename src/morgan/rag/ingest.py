@@ -32,7 +32,7 @@ from morgan.storage.vectors import VectorIndex, VectorPoint
 
 log = structlog.get_logger(__name__)
 
-EMBED_BATCH = 48
+EMBED_BATCH = 64
 
 Status = Literal["ingested", "replaced", "skipped", "failed"]
 Progress = Callable[[str, int, int], Awaitable[None]]
@@ -217,29 +217,45 @@ class IngestService:
         return rows
 
     async def _index(self, document: Document, rows: Sequence[DocumentChunk], progress: Progress) -> None:
+        """Each distinct text is embedded once (the granularities overlap: a short section is
+        its own coarse, medium and fine chunk), shortest first so a batch pads little; BM25
+        encoding runs off the event loop."""
         total = len(rows)
         await progress("embedding", 0, total)
+        texts = [_embedding_text(document, r) for r in rows]
+        distinct = sorted(dict.fromkeys(texts), key=len)
+        dense: dict[str, Sequence[float]] = {}
+        for start in range(0, len(distinct), EMBED_BATCH):
+            part = distinct[start : start + EMBED_BATCH]
+            dense.update(zip(part, await self.embedder.embed(part), strict=True))
+            await progress("embedding", total * len(dense) // len(distinct), total)
         for start in range(0, total, EMBED_BATCH):
-            batch = rows[start : start + EMBED_BATCH]
-            texts = [_embedding_text(document, r) for r in batch]
-            dense = await self.embedder.embed(texts)
-            points = []
-            for row, vector, text in zip(batch, dense, texts, strict=True):
-                indices, values = self.sparse.encode_document(text, granularity=row.granularity)
-                points.append(
-                    VectorPoint(
-                        chunk_id=row.id,
-                        user_id=document.user_id,
-                        document_id=document.id,
-                        section_id=row.section_id or row.id,
-                        granularity=row.granularity,
-                        dense=vector,
-                        sparse_indices=indices,
-                        sparse_values=values,
-                    )
-                )
+            end = min(start + EMBED_BATCH, total)
+            points = await asyncio.to_thread(
+                self._points, document, rows[start:end], texts[start:end], dense
+            )
             await self.vectors.upsert(points)
-            await progress("embedding", min(start + EMBED_BATCH, total), total)
+
+    def _points(
+        self, document: Document, rows: Sequence[DocumentChunk], texts: Sequence[str],
+        dense: dict[str, Sequence[float]],
+    ) -> list[VectorPoint]:
+        points = []
+        for row, text in zip(rows, texts, strict=True):
+            indices, values = self.sparse.encode_document(text, granularity=row.granularity)
+            points.append(
+                VectorPoint(
+                    chunk_id=row.id,
+                    user_id=document.user_id,
+                    document_id=document.id,
+                    section_id=row.section_id or row.id,
+                    granularity=row.granularity,
+                    dense=list(dense[text]),
+                    sparse_indices=indices,
+                    sparse_values=values,
+                )
+            )
+        return points
 
     async def _discard(self, document: Document, rows: Sequence[DocumentChunk]) -> bool:
         """Best effort: a failed ingest must leave no blob and no vectors behind.

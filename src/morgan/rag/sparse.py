@@ -12,6 +12,7 @@ Term ids are CRC-32 of the stemmed term: stable across processes and releases (P
 from __future__ import annotations
 
 import re
+import threading
 import zlib
 from collections import Counter
 from collections.abc import Iterable, Sequence
@@ -72,7 +73,12 @@ class Analyzer:
         self._stemmer = snowballstemmer.stemmer(language)
         self._min_length = min_length
         self._max_length = max_length
-        self._stem = lru_cache(maxsize=65536)(self._stemmer.stemWord)
+        self._stem_lock = threading.Lock()  # a Snowball stemmer keeps per-call state
+        self._stem = lru_cache(maxsize=65536)(self._stem_word)
+
+    def _stem_word(self, word: str) -> str:
+        with self._stem_lock:
+            return self._stemmer.stemWord(word)  # type: ignore[no-any-return]
 
     def terms(self, text: str) -> list[str]:
         terms: list[str] = []
