@@ -92,7 +92,7 @@ class ChatController(Controller):
         self, services: Services, user: CurrentUser,
         limit: int = Parameter(default=50, ge=1, le=500),
         offset: int = Parameter(default=0, ge=0, le=MAX_OFFSET),
-        q: str | None = Parameter(default=None, max_length=300, description="Title or message text contains this."),
+        q: str | None = Parameter(default=None, max_length=MAX_TITLE, description="Title or message text contains this."),
     ) -> list[ConversationOut]:
         rows = await services.conversations.list(user.id, limit=limit, offset=offset, search=q)
         return [_conv_out(c, n) for c, n in rows]
