@@ -224,7 +224,7 @@ async def build_services(settings: Settings, *, migrate: bool = False, warm: boo
         raise
     auth = AuthService(db)
     if settings.server.mode == "embedded" and settings.auth.create_local_user:
-        await auth.ensure_local_user(settings.token_file, server_url=settings.server_url)
+        await auth.ensure_local_user(settings.token_file)
 
     cache = build_cache_for(settings)
     reranker = build_reranker(settings)

@@ -242,3 +242,20 @@ def test_documents_reingest_extracts_the_stored_original_again(run, tmp_path: Pa
     listed = {d["id"] for d in json.loads(run("documents", "list", "--search", "kettle-care").stdout)}
     assert listed == {result["document_id"]}  # replaced, not duplicated
     assert run("documents", "reingest", first["document_id"]).exit_code == 2  # the old id is gone
+
+
+def test_a_server_that_cannot_listen_does_not_take_over_the_token(server: RunningServer) -> None:
+    import socket
+    import subprocess
+
+    from tests.e2e.conftest import MORGAN
+
+    with socket.socket() as taken:  # the port the second server wants is in use
+        taken.bind(("127.0.0.1", 0))
+        taken.listen(1)
+        port = taken.getsockname()[1]
+        env = {**server.env, "MORGAN_PORT": str(port)}
+        second = subprocess.run([*MORGAN, "serve"], env=env, capture_output=True, text=True,
+                                timeout=300)
+    assert second.returncode != 0
+    assert (server.home / "token.url").read_text().strip() == server.url

@@ -143,13 +143,11 @@ class AuthService:
         async with self.db.session() as session:
             return len((await session.scalars(select(User.id))).all())
 
-    async def ensure_local_user(self, token_file: Path, *, server_url: str | None = None) -> None:
+    async def ensure_local_user(self, token_file: Path) -> None:
         """First start in embedded mode: one local user whose token lives in a 0600 file.
 
-        `server_url` goes to `token_file` + `.url`: the CLI sends the token only to that server.
+        (`morgan serve` adds `token.url` once it listens: the CLI sends the token only there.)
         """
-        if server_url:
-            write_secret_file(token_file.with_name(token_file.name + ".url"), server_url)
         if token_file.is_file():
             try:
                 await self.authenticate(token_file.read_text().strip())

@@ -44,6 +44,22 @@ def cli() -> None:
 
 
 # -- server -----------------------------------------------------------------------------------
+def _listening_server(config: Any, settings: Any) -> Any:
+    """A uvicorn server that records MORGAN_HOME/token.url once its socket listens, so a server
+    that fails to start (port taken, data folder in use) never redirects the CLI's token."""
+    import uvicorn
+
+    from morgan.auth.service import write_secret_file
+
+    class ListeningServer(uvicorn.Server):
+        async def startup(self, sockets: Any = None) -> None:
+            await super().startup(sockets=sockets)
+            if self.started and not self.should_exit and settings.token_file.is_file():
+                write_secret_file(settings.token_url_file, settings.server_url)
+
+    return ListeningServer(config)
+
+
 @cli.command()
 @click.option("--host", default=None, help="Interface to bind (default MORGAN_HOST or 127.0.0.1).")
 @click.option("--port", type=int, default=None, help="Port (default MORGAN_PORT or 8000).")
@@ -71,7 +87,7 @@ def serve(host: str | None, port: int | None, migrate: bool) -> None:
         lifespan="on",
         timeout_graceful_shutdown=10,
     )
-    server = uvicorn.Server(config)
+    server = _listening_server(config, settings)
     try:
         server.run()
     except SchemaOutOfDate as exc:
