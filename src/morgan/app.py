@@ -22,7 +22,12 @@ from morgan.api.health import live, metrics, ready, status
 from morgan.api.learning import LearningController
 from morgan.api.openai import OpenAIController
 from morgan.auth.outage import RecentTokens
-from morgan.backpressure import ConcurrencyGate, gate_middleware
+from morgan.backpressure import (
+    ConcurrencyGate,
+    SlidingWindow,
+    gate_middleware,
+    rate_limit_middleware,
+)
 from morgan.errors import EXCEPTION_HANDLERS
 from morgan.home import secure_home
 from morgan.observability import Metrics, configure_logging, request_context_middleware
@@ -88,12 +93,17 @@ def create_app(
         ("POST", "/v1/chat/completions"): chat_gate,
         ("POST", "/api/ingest"): ingest_gate,
     }
+    per_minute = server.rate_limit_per_minute
+    windows = {route: SlidingWindow(per_minute) for route in gates} if per_minute > 0 else {}
     app = Litestar(
         route_handlers=[routes, uploads, openai],
         dependencies={"services": Provide(get_services, sync_to_thread=False)},
         lifespan=[lifespan],
         exception_handlers=EXCEPTION_HANDLERS,  # type: ignore[arg-type]
-        middleware=[request_context_middleware(app_metrics), gate_middleware(gates)],
+        middleware=[
+            request_context_middleware(app_metrics), rate_limit_middleware(windows),
+            gate_middleware(gates),
+        ],
         openapi_config=OpenAPIConfig(
             title="Morgan", version=morgan.__version__, path="/schema",
             render_plugins=[ScalarRenderPlugin()],
@@ -104,6 +114,7 @@ def create_app(
     )
     app.state.gates = gates
     app.state.recent_tokens = RecentTokens()
+    app.state.auth_failures = SlidingWindow(server.auth_failures_per_minute)
     app.state.metrics = app_metrics
     app.state.settings = settings
     return app

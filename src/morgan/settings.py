@@ -52,6 +52,12 @@ class ServerSettings(_Section):
     """Upload requests processed at once (MORGAN_INGEST_CONCURRENCY)."""
     ingest_queue: int = 8
     """Upload requests waiting; beyond it 503 + Retry-After (MORGAN_INGEST_QUEUE)."""
+    rate_limit_per_minute: int = 120
+    """Chat and ingest requests per token per route per minute; beyond: 429 + Retry-After;
+    0 = off (MORGAN_RATE_LIMIT_PER_MINUTE)."""
+    auth_failures_per_minute: int = 20
+    """Failed authentications per client address per minute before 429
+    (MORGAN_AUTH_FAILURES_PER_MINUTE)."""
     ready_details: bool = False
     """Show component backends and details on the unauthenticated /health/ready
     (MORGAN_READY_DETAILS); authenticated callers always see them."""

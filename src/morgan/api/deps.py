@@ -9,7 +9,8 @@ from litestar.datastructures import State
 
 from morgan.auth import CurrentUser
 from morgan.auth.outage import RecentTokens
-from morgan.errors import DatabaseUnavailable, as_morgan_error
+from morgan.backpressure import SlidingWindow
+from morgan.errors import DatabaseUnavailable, TooManyRequests, Unauthorized, as_morgan_error
 from morgan.services import Services
 
 
@@ -24,8 +25,19 @@ async def get_current_user(request: Request[Any, Any, Any], state: State) -> Cur
     services: Services = state.services
     bearer = token.strip() if scheme.lower() == "bearer" else None
     recent: RecentTokens | None = getattr(state, "recent_tokens", None)
+    failures: SlidingWindow | None = getattr(state, "auth_failures", None)
+    address = request.client.host if request.client else "unknown"
+    if failures is not None and (wait := failures.retry_after(address)) is not None:
+        raise TooManyRequests(
+            f"too many failed authentications from this address; retry in {wait} s",
+            retry_after=wait,
+        )
     try:
         user = await services.auth.authenticate(bearer)
+    except Unauthorized:
+        if failures is not None and bearer:  # a wrong token, not a missing one: guessing
+            failures.record(address)
+        raise
     except Exception as exc:
         # Database down: a token that worked minutes ago still works (see auth.outage).
         if bearer and recent is not None and isinstance(as_morgan_error(exc), DatabaseUnavailable):

@@ -333,6 +333,8 @@ async def resolve_conversation(
             TurnRecord(user_text=user_text, assistant_text=assistant_text, model=IMPORTED_MODEL),
         )
     log.info("openai_history_imported", conversation_id=str(conversation.id), messages=len(prior))
+    # The same transcript again (a retry, a regenerate) maps here instead of importing twice.
+    await _remember_thread(services, user_id, prior, conversation.id)
     return conversation.id
 
 

@@ -153,3 +153,27 @@ async def test_unmatched_routes_carry_a_request_id(api: Api) -> None:
     assert body["request_id"] == "abc-123" and r.headers["x-request-id"] == "abc-123"
     r = await api.client.get("/no/such/route")
     assert _assert_problem(r, 404)["request_id"] == r.headers["x-request-id"]
+
+
+async def test_openai_transcript_import_is_deduplicated_and_capped(api: Api) -> None:
+    history = [
+        {"role": "user", "content": "my dog is called Rex"},
+        {"role": "assistant", "content": "Good name."},
+        {"role": "user", "content": "what is my dog called?"},
+    ]
+    body = {"model": "morgan-no-rag", "messages": history}
+    first = await api.client.post("/v1/chat/completions", json=body, headers=api.auth())
+    again = await api.client.post("/v1/chat/completions", json=body, headers=api.auth())
+    assert first.status_code == again.status_code == 200, again.text
+    cid = first.json()["morgan"]["conversation_id"]
+    assert again.json()["morgan"]["conversation_id"] == cid
+    conversations = (await api.client.get("/api/conversations", headers=api.auth())).json()
+    assert [c["id"] for c in conversations] == [cid]
+    messages = (await api.client.get(f"/api/conversations/{cid}/messages", headers=api.auth())).json()
+    imported = [m for m in messages if m["content"] in ("my dog is called Rex", "Good name.")]
+    assert len(imported) == 2  # imported once, not once per request
+    too_many = [{"role": "user", "content": f"m{i}"} for i in range(501)]
+    r = await api.client.post(
+        "/v1/chat/completions", json={"model": "morgan", "messages": too_many}, headers=api.auth()
+    )
+    assert r.status_code == 400

@@ -133,3 +133,30 @@ def test_log_lines_redact_secrets_and_user_text(capfd: pytest.CaptureFixture[str
     for secret in (SECRET_MESSAGE, token, "pw123456", "hunter22", "abcdefgh12345678"):
         assert secret not in out, secret
     assert out.count("[redacted]") >= 8
+
+
+async def test_token_guessing_and_floods_get_429_with_retry_after(
+    db_url: str, tmp_path: Path
+) -> None:
+    async with running_api(
+        db_url, tmp_path / "home", MORGAN_AUTH_FAILURES_PER_MINUTE="5",
+        MORGAN_RATE_LIMIT_PER_MINUTE="3",
+    ) as api:
+        for _ in range(5):
+            r = await api.client.get("/api/documents", headers=api.auth("mgn_" + uuid.uuid4().hex))
+            assert r.status_code == 401
+        r = await api.client.get("/api/documents", headers=api.auth("mgn_" + uuid.uuid4().hex))
+        assert r.status_code == 429 and r.json()["code"] == "rate_limited"
+        assert 0 < int(r.headers["retry-after"]) <= 60
+
+    async with running_api(db_url, tmp_path / "home2", MORGAN_RATE_LIMIT_PER_MINUTE="3") as api:
+        for _ in range(3):
+            r = await api.client.post("/api/chat", json={"message": "hi"}, headers=api.auth())
+            assert r.status_code == 200, r.text
+        r = await api.client.post("/api/chat", json={"message": "hi"}, headers=api.auth())
+        assert r.status_code == 429 and int(r.headers["retry-after"]) > 0
+        other = await api.new_user("other")  # limits are per token
+        r = await api.client.post("/api/chat", json={"message": "hi"}, headers=api.auth(other))
+        assert r.status_code == 200
+        # Lists are not limited.
+        assert (await api.client.get("/api/documents", headers=api.auth())).status_code == 200
