@@ -199,6 +199,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--out", type=Path, required=True)
     parser.add_argument("--limit", type=int, default=None, help="first N questions only")
     parser.add_argument("--no-calibrate", action="store_true")
+    parser.add_argument("--home", type=Path, default=None,
+                        help="keep the ingested MORGAN_HOME here and reuse it on the next run")
     args = parser.parse_args(argv)
 
     rows = load_set(args.qa_set)[: args.limit] if args.limit else load_set(args.qa_set)
@@ -213,10 +215,17 @@ def main(argv: list[str] | None = None) -> int:
     load_before = os.getloadavg()
     result: dict[str, Any] = {"set": str(args.qa_set), "docs_root": str(args.docs_root),
                               "documents": files, "cpus": os.cpu_count(), "backends": {}}
-    with tempfile.TemporaryDirectory(prefix="morgan-eval-qa-") as home:
-        started = time.perf_counter()
-        gold_ids = ingest(home, args.docs_root, files)
-        result["ingest_s"] = round(time.perf_counter() - started, 1)
+    with tempfile.TemporaryDirectory(prefix="morgan-eval-qa-") as temp_home:
+        home = str(args.home or temp_home)
+        ids_file = Path(home) / "qa-ids.json"
+        if ids_file.is_file():
+            gold_ids = json.loads(ids_file.read_text())
+        else:
+            Path(home).mkdir(parents=True, exist_ok=True)
+            started = time.perf_counter()
+            gold_ids = ingest(home, args.docs_root, files)
+            result["ingest_s"] = round(time.perf_counter() - started, 1)
+            ids_file.write_text(json.dumps(gold_ids))
         for i, backend in enumerate(backends):
             summary, records, relevance = ask_all(home, backend, rows, gold_ids,
                                                   calibrate=not args.no_calibrate and i == 0)

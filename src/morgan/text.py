@@ -175,6 +175,8 @@ def stem(word: str) -> str:
             break
     if len(word) >= 4 and word[-1] == word[-2] and word[-1] not in "aeiousl":
         word = word[:-1]  # "resetting" -> "resett" -> "reset"
+    if len(word) >= 5 and word.endswith("e") and not word.endswith(("ee", "ie", "ye")):
+        word = word[:-1]  # "define" and "defined" -> "defin"
     return word
 
 

@@ -7,6 +7,7 @@ cancelled stores the user message with the error and never half an answer.
 from __future__ import annotations
 
 import asyncio
+import re
 import time
 import uuid
 from collections.abc import AsyncIterator, Sequence
@@ -210,13 +211,13 @@ class ChatPipeline:
                         if report.answered_by == ExtractiveLLM.name:
                             break  # the chain fell back to quoting: the evidence says it better
                         generated_any = generated_any or bool(delta.strip())
-                        for piece in grounder.feed(delta):
+                        for piece in _words(grounder.feed(delta)):
                             if first_token_ms is None:
                                 first_token_ms = _ms(t)
                             yield TokenEvent(data=TokenData(text=piece))
                         if grounder.stopped:
                             break  # the model began another turn: stop decoding
-                for piece in grounder.finish():
+                for piece in _words(grounder.finish()):
                     if first_token_ms is None:
                         first_token_ms = _ms(t)
                     yield TokenEvent(data=TokenData(text=piece))
@@ -253,7 +254,8 @@ class ChatPipeline:
                 text = " ".join(filter(None, [tone.opener, NOT_FOUND]))
             else:
                 text = NOT_FOUND
-            yield TokenEvent(data=TokenData(text=text))
+            for piece in _words([text]):
+                yield TokenEvent(data=TokenData(text=piece))
         removed = grounder.removed_citations
         check = self.tone.check(text, tone, emotion_state)
         timings["total_ms"] = _ms(t_start)
@@ -363,6 +365,17 @@ def _source_title(p: Passage) -> str:
     if p.page:
         parts.append(f"page {p.page}")
     return " — ".join(parts)
+
+
+def _words(pieces: Sequence[str]) -> list[str]:
+    """Checked sentences go out word by word, so a reader sees the answer being written."""
+    out: list[str] = []
+    for piece in pieces:
+        out.extend(m.group() for m in _WORD_DELTA.finditer(piece))
+    return out
+
+
+_WORD_DELTA = re.compile(r"\s*\S+|\s+$")
 
 
 def _ms(start: float) -> float:

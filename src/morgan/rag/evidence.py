@@ -23,7 +23,7 @@ from typing import Protocol
 
 import msgspec
 
-from morgan.text import content_terms, split_sentences, words
+from morgan.text import CONVERSATION_STOPWORDS, content_terms, split_sentences, words
 
 DEFAULT_MIN_RELEVANCE = 0.45
 """Best sentence score below which the documents are taken not to answer the question
@@ -36,15 +36,18 @@ W_LEXICAL = 0.7
 W_CONTEXT = 0.15
 W_DENSE = 0.3
 ANSWER_TYPE_BONUS = 0.1
+MISSING_NAME_FACTOR = 0.75
+"""Score factor per name-like question word ("xz", "Australia", "2018") found in none of
+the passages: the question is about something the documents do not mention."""
 _RELATIVE_FLOOR = 0.75
 """A further sentence is shown only if it scores at least this share of the best one."""
 
 _MARKER = re.compile(r"\[\s*(\d+(?:\s*[,;]\s*\d+)*)\s*\]")
 _YEAR = re.compile(r"\b(1[5-9]\d\d|20\d\d)\b")
 _NUMBER_QUESTION = re.compile(
-    r"\b(how (many|much|long|big|large|old|often)|what (is|are) the (default|maximum|minimum|"
-    r"size|number|value|limit|version|port)|which (port|version|number)|default|maximum|minimum|"
-    r"limit|size|value)\b", re.IGNORECASE)
+    r"\b(how (many|much|long|big|large|old|often)|default|maximum|minimum|limit|size|value|"
+    r"number|version|port|uid|gid|id|code|level|length|count|amount|percent(age)?)\b",
+    re.IGNORECASE)
 _NAME_QUESTION = re.compile(r"^\s*(who|whom|whose)\b|\b(author|written by|wrote|maintainer)\b",
                             re.IGNORECASE)
 _DATE_QUESTION = re.compile(r"^\s*when\b|\bwhat year\b|\bwhich year\b|\bdate\b", re.IGNORECASE)
@@ -83,6 +86,8 @@ class _Candidate(msgspec.Struct):
     text: str
     terms: frozenset[str]
     context: frozenset[str]
+    """Terms of the title, heading and previous sentence ("It had uid 37." after the one
+    naming the operator account) that the sentence itself lacks."""
     passage: PassageLike
     score: float = 0.0
 
@@ -137,6 +142,10 @@ def select_evidence(
         if lexical > 0 and _answers_type(c.text, question_words, wants_number, wants_name,
                                          wants_date):
             c.score += ANSWER_TYPE_BONUS
+    missing = _missing_names(question, candidates)
+    if missing:
+        for c in candidates:
+            c.score *= MISSING_NAME_FACTOR ** len(missing)
     ranked = sorted(candidates, key=lambda c: (-c.score, c.n, c.position))
     best = ranked[0].score
     relevant = best >= min_relevance
@@ -161,15 +170,42 @@ def _candidates(passages: Sequence[PassageLike]) -> list[_Candidate]:
     seen: set[str] = set()
     out: list[_Candidate] = []
     for n, passage in enumerate(passages, start=1):
-        context = frozenset(content_terms(f"{passage.title} {passage.heading}"))
-        for position, sentence in enumerate(split_sentences(passage.text)):
+        around = frozenset(content_terms(f"{passage.title} {passage.heading}"))
+        sentences = _joined(split_sentences(passage.text))
+        previous: frozenset[str] = frozenset()
+        for position, sentence in enumerate(sentences):
             key = " ".join(sentence.lower().split())
             terms = frozenset(content_terms(sentence))
+            context = (around | previous) - terms
+            previous = terms
             if key in seen or len(terms) < 2:
                 continue
             seen.add(key)
-            out.append(_Candidate(n, position, sentence, terms, context - terms, passage))
+            out.append(_Candidate(n, position, sentence, terms, context, passage))
     return out
+
+
+def _joined(sentences: list[str]) -> list[str]:
+    """A sentence that announces what follows ("... the default format is used:") is kept
+    with the line it announces, or the evidence would stop just before the fact."""
+    out: list[str] = []
+    for sentence in sentences:
+        if out and out[-1].endswith(":") and len(out[-1]) < 400:
+            out[-1] = f"{out[-1]} {sentence}"
+        else:
+            out.append(sentence)
+    return out
+
+
+def _missing_names(question: str, candidates: Sequence[_Candidate]) -> set[str]:
+    """Name-like words of the question (a capitalised word past the first, a word with a
+    digit, a two-letter code word like `xz`) that no candidate sentence, title or heading has."""
+    present = {t for c in candidates for t in c.terms | c.context}
+    found = words(question)
+    names = {w for i, w in enumerate(found)
+             if (i and w[:1].isupper()) or any(ch.isdigit() for ch in w)
+             or (len(w) == 2 and w.isalpha() and w.lower() not in CONVERSATION_STOPWORDS)}
+    return {t for w in names for t in content_terms(w)} - present
 
 
 def _answers_type(sentence: str, question_words: set[str], number: bool, name: bool,
