@@ -18,7 +18,7 @@ from morgan.cluster.kube import (
     fetch_nodes_in_cluster,
 )
 from morgan.cluster.nodes import NodeParseError, parse_nodes
-from morgan.cluster.planner import Placement, PlacementError, plan_placement
+from morgan.cluster.planner import IMAGE_ARCHES, Placement, PlacementError, plan_placement
 from morgan.cluster.values import placement_to_values
 
 
@@ -61,6 +61,19 @@ def cluster_group() -> None:
     is_flag=True,
     help="Let core, PostgreSQL and Qdrant share GPU nodes when there is no CPU node.",
 )
+@click.option(
+    "--gpu-reranker",
+    is_flag=True,
+    help="Give the reranker a GPU and the -gpu image (onnxruntime-gpu, amd64); default: CPU.",
+)
+@click.option(
+    "--image-arch",
+    "image_arches",
+    multiple=True,
+    default=IMAGE_ARCHES,
+    show_default=True,
+    help="Architectures your Morgan image is built for (repeat); core goes only there.",
+)
 def plan_command(
     kubeconfig: Path | None,
     context: str | None,
@@ -69,6 +82,8 @@ def plan_command(
     external_llm_url: str,
     external_llm_model: str,
     allow_services_on_gpu_nodes: bool,
+    gpu_reranker: bool,
+    image_arches: tuple[str, ...],
 ) -> None:
     """Write Helm values placing each Morgan pod on the right node."""
     if nodes_json is not None and kubeconfig is not None:
@@ -80,6 +95,8 @@ def plan_command(
             external_llm_url=external_llm_url,
             external_llm_model=external_llm_model,
             services_on_gpu_nodes=allow_services_on_gpu_nodes,
+            gpu_reranker=gpu_reranker,
+            image_arches=image_arches,
         )
     except (ClusterAccessError, NodeParseError, PlacementError) as exc:
         raise click.ClickException(str(exc)) from exc

@@ -65,6 +65,8 @@ class NodeCapabilities(msgspec.Struct, frozen=True):
     taints: tuple[Taint, ...] = ()
     hostname: str = ""
     unschedulable: bool = False
+    ready: bool = True
+    """The `Ready` condition; a node without conditions (a hand-written list) counts as ready."""
 
     @property
     def has_gpu(self) -> bool:
@@ -117,7 +119,15 @@ def parse_node(node: Mapping[str, Any]) -> NodeCapabilities:
         ),
         hostname=labels.get(HOSTNAME_LABEL, ""),
         unschedulable=bool(spec.get("unschedulable", False)),
+        ready=_ready(node),
     )
+
+
+def _ready(node: Mapping[str, Any]) -> bool:
+    for condition in (node.get("status") or {}).get("conditions") or ():
+        if condition.get("type") == "Ready":
+            return condition.get("status") == "True"
+    return True
 
 
 def parse_nodes(

@@ -10,12 +10,15 @@ node name and then the GPU index, so a plan is reproducible:
    serves the embedding model too (it holds several models), or, with an external LLM,
    ollama-embed runs on the CPU node;
 3. fast LLM (ollama-fast): only when another free GPU with >= 8 GB exists; otherwise off;
-4. reranker: the next free GPU with >= 6 GB; otherwise onnxruntime on the CPU node;
-5. core, PostgreSQL, Qdrant, Redis and MinIO: the CPU node (no GPU) with the most RAM; a
-   PostgreSQL standby goes on the second CPU node when there is one.
+4. reranker: onnxruntime on the CPU node, since Morgan's default image is CPU-only; with
+   `gpu_reranker` (the `-gpu` image, onnxruntime-gpu with CUDA + cuDNN, amd64 only) the next
+   free amd64 GPU with >= 6 GB;
+5. core, PostgreSQL, Qdrant, Redis and MinIO: the CPU node (no GPU) with the most RAM whose
+   architecture Morgan's image is built for (`image_arches`); a PostgreSQL standby and a Redis
+   replica go on the second such CPU node when there is one.
 
 At least one CPU node is required, so GPU memory never competes with the database's page
-cache. Cordoned nodes and control-plane nodes (tainted NoSchedule) are never used.
+cache. Cordoned, NotReady and control-plane nodes (tainted NoSchedule) are never used.
 """
 
 from __future__ import annotations
@@ -35,6 +38,11 @@ RERANKER_MIN_VRAM_GB = 6.0
 GPU_COMPONENTS = ("ollamaMain", "ollamaEmbed", "ollamaFast", "reranker")
 SERVICE_COMPONENTS = ("core", "postgres", "qdrant", "redis", "minio")
 STANDBY_COMPONENT = "postgresStandby"
+REDIS_REPLICA_COMPONENT = "redisReplica"
+IMAGE_ARCHES = ("amd64", "arm64")
+"""What .github/workflows/image.yml builds Morgan's image for."""
+GPU_IMAGE_ARCHES = ("amd64",)
+"""onnxruntime-gpu ships CUDA wheels for x86-64 only."""
 
 _CONTROL_PLANE_TAINTS = frozenset(
     {"node-role.kubernetes.io/control-plane", "node-role.kubernetes.io/master"}
@@ -89,6 +97,11 @@ class Placement(msgspec.Struct, frozen=True):
     def standby(self) -> bool:
         return STANDBY_COMPONENT in self.components
 
+    @property
+    def gpu_reranker(self) -> bool:
+        item = self.components.get("reranker")
+        return item is not None and item.gpu is not None
+
     def describe(self) -> list[str]:
         """One human line per component, used as the header of the values file."""
         lines = []
@@ -112,6 +125,8 @@ def plan_placement(
     external_llm_url: str = "",
     external_llm_model: str = "",
     services_on_gpu_nodes: bool = False,
+    gpu_reranker: bool = False,
+    image_arches: Sequence[str] = IMAGE_ARCHES,
 ) -> Placement:
     """Place every component or raise `PlacementError` saying what the cluster lacks."""
     all_nodes = list(nodes)
@@ -119,7 +134,7 @@ def plan_placement(
         raise PlacementError("no nodes found: is the kubeconfig pointing at the right cluster?")
     usable = [n for n in all_nodes if _usable(n)]
     notes: list[str] = [
-        f"node {n.name} skipped (cordoned or control plane)" for n in all_nodes if not _usable(n)
+        f"node {n.name} skipped ({_unusable_reason(n)})" for n in all_nodes if not _usable(n)
     ]
     notes += [
         f"node {n.name} has {n.gpu_count} GPU(s) but no {'nvidia.com/gpu.memory'} label; "
@@ -128,7 +143,7 @@ def plan_placement(
         if n.has_gpu and n.vram_gb <= 0
     ]
     by_name = {n.name: n for n in usable}
-    cpu_nodes = _service_nodes(usable, services_on_gpu_nodes)
+    cpu_nodes = _service_nodes(usable, services_on_gpu_nodes, image_arches)
     free = _gpu_slots(usable)
     components: dict[str, ComponentPlacement] = {}
 
@@ -160,13 +175,16 @@ def plan_placement(
     else:
         notes.append("fast LLM off: no second free GPU with >= 8 GB")
 
-    reranker = _first(free, RERANKER_MIN_VRAM_GB)
+    reranker = None
+    if gpu_reranker:
+        amd64 = [s for s in free if by_name[s.node].arch in GPU_IMAGE_ARCHES]
+        reranker = _first(amd64, RERANKER_MIN_VRAM_GB)
     if reranker is not None:
-        place_gpu("reranker", reranker, f"free GPU >= {RERANKER_MIN_VRAM_GB:g} GB")
+        place_gpu("reranker", reranker, f"free amd64 GPU >= {RERANKER_MIN_VRAM_GB:g} GB, -gpu image")
     else:
-        components["reranker"] = _at(
-            "reranker", cpu_nodes[0], None, "no free GPU >= 6 GB; onnxruntime on CPU"
-        )
+        why = ("no free amd64 GPU >= 6 GB" if gpu_reranker
+               else "CPU image (--gpu-reranker for the onnxruntime-gpu one)")
+        components["reranker"] = _at("reranker", cpu_nodes[0], None, f"{why}; onnxruntime on CPU")
 
     for component in SERVICE_COMPONENTS:
         components[component] = _at(component, cpu_nodes[0], None, "CPU node with the most RAM")
@@ -174,8 +192,11 @@ def plan_placement(
         components[STANDBY_COMPONENT] = _at(
             STANDBY_COMPONENT, cpu_nodes[1], None, "second CPU node: streaming standby"
         )
+        components[REDIS_REPLICA_COMPONENT] = _at(
+            REDIS_REPLICA_COMPONENT, cpu_nodes[1], None, "second CPU node: warm cache replica"
+        )
     else:
-        notes.append("PostgreSQL standby off: only one CPU node")
+        notes.append("PostgreSQL standby and Redis replica off: only one CPU node")
 
     return Placement(
         components=components,
@@ -187,7 +208,7 @@ def plan_placement(
 
 
 def _usable(node: NodeCapabilities) -> bool:
-    if node.unschedulable:
+    if node.unschedulable or not node.ready:
         return False
     return not any(
         t.key in _CONTROL_PLANE_TAINTS and t.effect in ("NoSchedule", "NoExecute")
@@ -195,18 +216,32 @@ def _usable(node: NodeCapabilities) -> bool:
     )
 
 
+def _unusable_reason(node: NodeCapabilities) -> str:
+    if not node.ready:
+        return "NotReady"
+    return "cordoned" if node.unschedulable else "control plane"
+
+
 def _service_nodes(
-    usable: Sequence[NodeCapabilities], services_on_gpu_nodes: bool
+    usable: Sequence[NodeCapabilities], services_on_gpu_nodes: bool, image_arches: Sequence[str]
 ) -> list[NodeCapabilities]:
-    """CPU nodes by RAM, then cores, then name (largest first)."""
-    candidates = [n for n in usable if not n.has_gpu]
+    """CPU nodes Morgan's image runs on, by RAM, then cores, then name (largest first)."""
+    fitting = [n for n in usable if n.arch in image_arches]
+    candidates = [n for n in fitting if not n.has_gpu]
     if not candidates:
+        other = sorted({n.arch for n in usable if not n.has_gpu} - set(image_arches))
+        if other:
+            raise PlacementError(
+                f"no CPU node of an architecture Morgan's image is built for "
+                f"({', '.join(image_arches)}); CPU nodes here are {', '.join(other)}: build the "
+                "image for it (docker buildx --platform) and pass --image-arch"
+            )
         if not services_on_gpu_nodes:
             raise PlacementError(
                 "no CPU node (a schedulable node without GPUs) for core, PostgreSQL and Qdrant; "
                 "add one, or allow them on GPU nodes (--allow-services-on-gpu-nodes)"
             )
-        candidates = list(usable)
+        candidates = fitting
     return sorted(candidates, key=lambda n: (-n.ram_gb, -n.cpu_cores, n.name))
 
 

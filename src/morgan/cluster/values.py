@@ -7,7 +7,12 @@ from typing import Any
 import msgspec
 
 from morgan.cluster.nodes import GPU_RESOURCE, HOSTNAME_LABEL
-from morgan.cluster.planner import STANDBY_COMPONENT, ComponentPlacement, Placement
+from morgan.cluster.planner import (
+    REDIS_REPLICA_COMPONENT,
+    STANDBY_COMPONENT,
+    ComponentPlacement,
+    Placement,
+)
 
 
 def placement_to_values(placement: Placement) -> dict[str, Any]:
@@ -22,7 +27,12 @@ def placement_to_values(placement: Placement) -> dict[str, Any]:
         },
         "reranker": {"enabled": "reranker" in components},
         "postgres": {"standby": {"enabled": STANDBY_COMPONENT in components}},
+        "redis": {"replica": {"enabled": REDIS_REPLICA_COMPONENT in components}},
     }
+    if placement.gpu_reranker:
+        import morgan
+
+        values["reranker"]["image"] = {"tag": f"{morgan.__version__}-gpu"}
     if placement.external_llm_url:
         values["externalLLM"] = {"url": placement.external_llm_url}
         if placement.external_llm_model:

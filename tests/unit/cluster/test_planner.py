@@ -61,7 +61,7 @@ def test_fast_llm_and_gpu_reranker_when_more_gpus_are_free(make_node, cpu_big):
         parse_node(make_node("gpu-z", gpu_mib=6144, product="RTX-2060")),
         cpu_big,
     ]
-    plan = plan_placement(nodes)
+    plan = plan_placement(nodes, gpu_reranker=True)
     got = {c: (p.node, p.gpu.index) for c, p in plan.components.items() if p.gpu}
     assert got == {
         "ollamaMain": ("gpu-x", 0),
@@ -69,7 +69,11 @@ def test_fast_llm_and_gpu_reranker_when_more_gpus_are_free(make_node, cpu_big):
         "ollamaFast": ("gpu-y", 0),
         "reranker": ("gpu-z", 0),
     }
-    assert plan.fast_llm
+    assert plan.fast_llm and plan.gpu_reranker
+    # The default image runs onnxruntime on CPU: no GPU is reserved for it.
+    default = plan_placement(nodes)
+    assert default.components["reranker"].gpu is None
+    assert default.components["reranker"].node == cpu_big.name
 
 
 def test_8gb_gpu_only_refuses_main_llm_and_offers_an_external_one(make_node, cpu_big):
