@@ -259,3 +259,16 @@ def test_a_server_that_cannot_listen_does_not_take_over_the_token(server: Runnin
                                 timeout=300)
     assert second.returncode != 0
     assert (server.home / "token.url").read_text().strip() == server.url
+
+
+def test_ask_spinner_goes_to_a_terminal_stderr_only(server: RunningServer, tmp_path: Path) -> None:
+    env = {"MORGAN_URL": server.url, "MORGAN_TOKEN": server.token, "MORGAN_HOME": str(tmp_path)}
+    runner = CliRunner()
+    plain = runner.invoke(cli, ["ask", "--no-stream", "what is pypdf?"], env=env)
+    # TTY_COMPATIBLE=1 makes rich treat stderr as a terminal, as it is in an interactive shell
+    spun = runner.invoke(cli, ["ask", "--no-stream", "what is pypdf?"],
+                         env={**env, "TTY_COMPATIBLE": "1"})
+    assert plain.exit_code == 0 and spun.exit_code == 0, spun.output
+    assert "thinking" not in plain.stderr
+    assert "Morgan is thinking" in spun.stderr
+    assert "thinking" not in spun.stdout and "\x1b[" not in spun.stdout

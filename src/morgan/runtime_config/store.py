@@ -37,4 +37,4 @@ class SqlRuntimeConfigStore:
     async def remove(self, key: str) -> bool:
         async with self.db.transaction() as session:
             result = await session.execute(delete(RuntimeSetting).where(RuntimeSetting.key == key))
-        return bool(result.rowcount)
+        return bool(result.rowcount)  # type: ignore[attr-defined]
