@@ -220,8 +220,8 @@ class MorganClient:
     def request(
         self, method: str, path: str, *, retry_busy: bool = False, **kwargs: Any
     ) -> httpx.Response:
-        """One call; with `retry_busy`, a 503 + Retry-After (server at capacity) is waited out
-        for as long as `timeout` allows instead of failing the whole batch."""
+        """One call; with `retry_busy`, a 503/429 + Retry-After (server at capacity, rate
+        limit) is waited out for as long as `timeout` allows instead of failing the batch."""
         started = time.monotonic()
         while True:
             try:
@@ -277,7 +277,8 @@ def parse_stream_line(line: str | bytes) -> StreamEvent:
 
 
 def _retry_after(response: httpx.Response) -> float | None:
-    if response.status_code != 503:
+    """Seconds to wait before retrying a 503 (at capacity) or 429 (rate limited), else None."""
+    if response.status_code not in (429, 503):
         return None
     try:
         return min(max(float(response.headers.get("retry-after", "")), 0.1), 30.0)

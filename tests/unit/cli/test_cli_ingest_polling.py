@@ -1,4 +1,4 @@
-"""`morgan ingest` against a scripted HTTP server: a busy server (503 + Retry-After) is waited
+"""`morgan ingest` against a scripted HTTP server: a busy server (503/429 + Retry-After) is waited
 out, and a job that runs longer than --timeout does not fail the client (each poll is short)."""
 
 from __future__ import annotations
@@ -47,8 +47,9 @@ def scripted() -> Iterator[tuple[str, Script]]:
             with script.lock:
                 script.uploads += 1
                 busy = script.uploads <= script.busy
-            if busy:
-                self._send(503, {"detail": "ingest queue full"}, {"retry-after": "0"})
+            if busy:  # first at capacity, then rate limited
+                status = 503 if script.uploads == 1 else 429
+                self._send(status, {"detail": "busy"}, {"retry-after": "0"})
             else:
                 self._send(202, {"jobs": [{**JOB, "status": "queued"}]})
 
@@ -82,6 +83,6 @@ def test_busy_server_is_waited_out_and_a_long_job_outlives_the_timeout(
     result = CliRunner().invoke(cli, ["ingest", "--url", url, "--token", "t", "--timeout", "0.5",
                                       "--json", str(note)], env=env)
     assert result.exit_code == 0, result.output
-    assert script.uploads == 3 and script.polls == 7  # 2 x 503, then accepted; 6 running polls
+    assert script.uploads == 3 and script.polls == 7  # 503, 429, then accepted; 6 running polls
     (doc,) = json.loads(result.stdout)["documents"]
     assert doc["status"] == "ingested" and doc["chunks"] == 3
