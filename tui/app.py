@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Awaitable, Callable
 from typing import Any, ClassVar
+from urllib.parse import urlsplit
 
 import msgspec
 import structlog
@@ -185,6 +186,7 @@ class MorganChatApp(App[None]):
         self.narrow = narrow
         self.set_class(narrow, "-hide-sidebar")
         self.set_class(narrow, "-hide-sources")
+        self._hint_folded()
 
     def panel_shown(self, name: str) -> bool:
         return not self.has_class(f"-hide-{name}")
@@ -195,6 +197,7 @@ class MorganChatApp(App[None]):
         if show and self.narrow:
             self.add_class(f"-hide-{other}")
         self.set_class(not show, f"-hide-{name}")
+        self._hint_folded()
 
     # -- running server calls -----------------------------------------------------------------
     def call_server(
@@ -267,7 +270,9 @@ class MorganChatApp(App[None]):
         self.server_status = body
         degraded = [str(d) for d in body.get("degraded", [])]
         self.status_bar.set_server(
-            f"{body.get('user', '?')} @ {self.client.url} ({body.get('mode', '?')})", True, degraded
+            f"{body.get('user', '?')}@{urlsplit(self.client.url).netloc} · {body.get('mode', '?')}",
+            True,
+            degraded,
         )
         self.banner.show(degraded)
 
@@ -303,6 +308,12 @@ class MorganChatApp(App[None]):
 
     def _show_sources(self, sources: list[SourceOut], answer: str = "") -> None:
         self.sources.show(sources, cited_numbers(answer) if answer else ())
+        self._hint_folded()
+
+    def _hint_folded(self) -> None:
+        count = len(self.sources.sources)
+        folded = count and not self.panel_shown("sources")
+        self.status_bar.set_hint(f"F3: {count} source{'s' if count != 1 else ''}" if folded else "")
 
     # -- chatting -----------------------------------------------------------------------------
     @on(PromptInput.Submitted)

@@ -17,6 +17,7 @@ class StatusBar(Static):
         self.tone = ""
         self.model = ""
         self.activity = ""
+        self.hint = ""
 
     def set_server(self, text: str, ok: bool | None, degraded: list[str] | None = None) -> None:
         """`ok`: reachable and authenticated."""
@@ -39,6 +40,11 @@ class StatusBar(Static):
         self.activity = activity
         self.refresh_line()
 
+    def set_hint(self, hint: str) -> None:
+        """What is folded away (`F3: 2 sources`) on a narrow terminal."""
+        self.hint = hint
+        self.refresh_line()
+
     @property
     def plain(self) -> str:
         return self.line().plain
@@ -54,6 +60,8 @@ class StatusBar(Static):
         if self.model:
             text.append("  model: ", style="dim")
             text.append(self.model)
+        if self.hint:
+            text.append(f"  {self.hint}", style="bold")
         if self.activity:
             text.append(f"  {self.activity}", style="italic cyan")
         return text

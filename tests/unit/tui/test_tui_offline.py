@@ -127,10 +127,13 @@ async def test_narrow_terminal_folds_the_panels_and_f2_f3_bring_one_back() -> No
         sidebar, sources = app.query_one("#sidebar"), app.query_one("#sources")
         assert not sidebar.display and not sources.display
         assert app.message_log.size.width > 70
+        await ask(app, pilot, "How often?")
+        assert "F3: 2 sources" in app.status_bar.plain  # what is folded away is said
         await pilot.press("f2")
         assert sidebar.display and not sources.display
         await pilot.press("f3")
         assert sources.display and not sidebar.display  # one panel at a time when narrow
+        assert "F3:" not in app.status_bar.plain
         await pilot.press("f3")
         assert not sources.display
         await pilot.resize_terminal(120, 40)
