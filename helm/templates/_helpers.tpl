@@ -174,3 +174,12 @@ Morgan's uid 10001 has no passwd entry, and without -U libpq cannot name a user 
     limits: {memory: 64Mi}
   {{- include "morgan.containerSecurityContext" (dict "root" . "readOnly" true) | nindent 2 }}
 {{- end }}
+
+{{/*
+Pod template labels: no chart version or app version, so bumping the chart does not restart
+PostgreSQL, Qdrant, Redis or Ollama; an image or config change still rolls what it changes.
+*/}}
+{{- define "morgan.podLabels" -}}
+{{ include "morgan.selectorLabels" . }}
+app.kubernetes.io/part-of: morgan
+{{- end }}

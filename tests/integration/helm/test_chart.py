@@ -357,3 +357,27 @@ def test_planner_output_file_renders(helm_bin, tmp_path):
     assert pod_spec(by_kind_name(objects, "StatefulSet", "postgres-standby"))["nodeSelector"] == {
         "kubernetes.io/hostname": "db-2"
     }
+
+
+def test_a_chart_bump_does_not_restart_the_data_services(helm_bin, tmp_path):
+    """Pod templates carry no chart/app version: `helm upgrade` to a new chart version with
+    the same images leaves PostgreSQL, Qdrant, Redis and Ollama running."""
+    import shutil
+
+    bumped = tmp_path / "helm"
+    shutil.copytree(CHART, bumped)
+    chart_yaml = bumped / "Chart.yaml"
+    chart_yaml.write_text(chart_yaml.read_text().replace("version: 0.1.0", "version: 0.1.1")
+                          .replace('appVersion: "0.1.0"', 'appVersion: "0.1.1"'))
+    pinned = ["--set", "image.tag=0.1.0"]
+    before = render(helm_bin, *pinned)
+    after = [doc for doc in yaml.safe_load_all(helm(
+        helm_bin, "template", RELEASE, str(bumped), "--namespace", "morgan",
+        "--kube-version", KUBE_VERSION, *pinned).stdout) if doc]
+    for kind, component in (("StatefulSet", "postgres"), ("StatefulSet", "qdrant"),
+                            ("Deployment", "redis"), ("Deployment", "ollama-main")):
+        old = by_kind_name(before, kind, component)["spec"]["template"]
+        new = by_kind_name(after, kind, component)["spec"]["template"]
+        assert old == new, component
+    assert by_kind_name(before, "StatefulSet", "postgres")["metadata"]["labels"] != (
+        by_kind_name(after, "StatefulSet", "postgres")["metadata"]["labels"])
