@@ -30,6 +30,7 @@ from morgan.backpressure import (
 )
 from morgan.errors import EXCEPTION_HANDLERS
 from morgan.home import secure_home
+from morgan.openapi_doc import complete_openapi
 from morgan.observability import Metrics, configure_logging, request_context_middleware
 from morgan.services import Services, build_services
 from morgan.settings import Settings, load_settings
@@ -112,6 +113,7 @@ def create_app(
         cors_config=cors,
         debug=False,
     )
+    complete_openapi(app.openapi_schema)  # errors, bearer auth, uploads, streams
     app.state.gates = gates
     app.state.recent_tokens = RecentTokens()
     app.state.auth_failures = SlidingWindow(server.auth_failures_per_minute)
