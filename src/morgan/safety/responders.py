@@ -78,7 +78,7 @@ class PersonalisedSafetyResponder(FixedSafetyResponder):
         try:
             generation = await asyncio.wait_for(self.llm.generate(request), self.timeout_s)
         except Exception as exc:  # noqa: BLE001 - any failure means the fixed response
-            log.warning("safety_personalise_failed", error=str(exc)[:200])
+            log.warning("safety_personalise_failed", error=repr(exc)[:200])
             return self._fixed(message, signal, ("llm_failed",))
         candidate = generation.text.strip()
         check: SafetyCheck = check_safety_text(
