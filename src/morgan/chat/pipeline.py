@@ -46,7 +46,13 @@ from morgan.llm.grounding import Grounder
 from morgan.rag.evidence import render_answer
 from morgan.rag.retrieval import Passage, Retriever
 from morgan.emotion.crisis import CrisisSignal, detect_crisis
-from morgan.safety import FixedSafetyResponder, SafetyResponder, continues_crisis, last_reply, takes_over
+from morgan.safety import (
+    FixedSafetyResponder,
+    SafetyResponder,
+    continues_crisis,
+    last_reply,
+    takes_over,
+)
 
 log = structlog.get_logger(__name__)
 
@@ -306,7 +312,9 @@ class ChatPipeline:
         """Morgan's safety response: nothing retrieved, no document quotes, and only text that
         passed the safety check, stored (emotion encrypted) before anything is streamed."""
         t = time.perf_counter()
-        emotion_out, emotion_state = await self.emotion.analyze(user_id, conversation_id, message, None)
+        emotion_out, emotion_state = await self.emotion.analyze(
+            user_id, conversation_id, message, None
+        )
         reply = await self.safety.respond(message, crisis)
         timings["safety_ms"] = _ms(t)
         timings["total_ms"] = _ms(t_start)

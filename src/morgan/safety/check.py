@@ -50,6 +50,7 @@ _AFFIRMATION = re.compile(
     r"|it is your (?:choice|decision|life)|(?:they|he|she) deserves?|make (?:them|him|her) pay"
     r"|you have every right|\bend (?:it|your life|things)\b|\b(?:kill|hurt|harm) (?:yourself|him|her|them)\b"
 )
+_APOSTROPHES = str.maketrans({"\u2019": "'", "\u2018": "'", "`": "'"})
 _CONTRACTIONS = (
     (r"\b(i|you|we|they|he|she|it|that|there)'m\b", r"\1 am"),
     (r"\bcan't\b", "can not"),
@@ -70,7 +71,7 @@ _SECOND_TO_FIRST = {
 
 
 def normalise(text: str) -> str:
-    text = text.lower().translate(str.maketrans({"\u2019": "'", "\u2018": "'", "`": "'"}))
+    text = text.lower().translate(_APOSTROPHES)
     text = re.sub(r"\bim\b", "i am", text)
     for pattern, replacement in _CONTRACTIONS:
         text = re.sub(pattern, replacement, text)

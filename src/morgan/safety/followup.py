@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import re
 
-from morgan.emotion.crisis import CrisisSignal
+from morgan.emotion.crisis import CrisisKind, CrisisSignal
 from morgan.safety.check import DANGER_LINE, normalise
 
 _NOT_SAFE = re.compile(
@@ -37,7 +37,7 @@ def continues_crisis(message: str, previous_reply: str | None) -> CrisisSignal |
     cue = _NOT_SAFE.search(text) or _MEANS.search(text)
     if cue is None:
         return None
-    kind = "harm_to_others" if _HARM_TO_OTHERS_REPLY in previous else "self_harm"
+    kind: CrisisKind = "harm_to_others" if _HARM_TO_OTHERS_REPLY in previous else "self_harm"
     return CrisisSignal(kind=kind, cue=cue.group(0).strip(), severity="medium")
 
 

@@ -76,10 +76,11 @@ _BY_REGION: dict[str, HelpResources] = {
     "NL": _one("NL", "call 112", "113 Zelfmoordpreventie on 113 or 0800-0113",
                ("112", "113", "0800-0113")),
 }
-_EU = (
-    "AT BE BG HR CY CZ DK EE FI GR HU IT LV LT LU MT PL PT RO SK SI ES SE "  # EU members without
-    "IS NO CH LI"  # an entry above, plus EEA / Switzerland, which also answer on 112
-).split()
+# EU members without an entry above, plus EEA / Switzerland, which also answer on 112.
+_EU = frozenset({
+    "AT", "BE", "BG", "HR", "CY", "CZ", "DK", "EE", "FI", "GR", "HU", "IT", "LV", "LT", "LU", "MT",
+    "PL", "PT", "RO", "SK", "SI", "ES", "SE", "IS", "NO", "CH", "LI",
+})
 _INTERNATIONAL_NAMES = frozenset({"", "INTERNATIONAL", "INTL", "DEFAULT"})
 _LOCALE = re.compile(r"^(?:[a-z]{2,3}[_-])?([a-z]{2}|eu|uk)(?:\.[\w-]+)?$", re.IGNORECASE)
 

@@ -17,8 +17,8 @@ from typing import Any
 import pytest
 from sqlalchemy import select
 
-from morgan.storage.models import EmotionalState, Message
 from morgan.safety import FIXED_MODEL, check_safety_text, compose_safety_response, resources_for
+from morgan.storage.models import EmotionalState, Message
 from tests.contract_fakes.ollama import FakeOllama
 from tests.contract_fakes.openai_compat import FakeOpenAI
 from tests.integration.api.conftest import Api, running_api
