@@ -418,7 +418,7 @@ def _mount_module_commands() -> None:
     from morgan.cli.ingest import ingest_command
     from morgan.cli.learning import feedback_command, preferences_group
     from morgan.cli.status import status_command
-    from morgan.cluster.cli import cluster_group
+    from morgan.cluster.cli import cluster_group, hosts_group
     from morgan.llm.cli import models_group
     from morgan.reranker.cli import reranker_group
     from morgan.storage.vectors.cli import index_group
@@ -430,7 +430,7 @@ def _mount_module_commands() -> None:
         (status_command, "status"), (documents_group, "documents"),
         (config_group, "config"), (debug_group, "debug"),
         (feedback_command, "feedback"), (preferences_group, "preferences"), (chat_command, "chat"),
-        (index_group, "index"),
+        (index_group, "index"), (hosts_group, "hosts"),
     ):
         cli.add_command(command, name=name)
 

@@ -1,4 +1,5 @@
-"""`morgan cluster plan`: read the nodes, place every pod, write a Helm values file."""
+"""`morgan cluster plan`: read the nodes, place every pod, write a Helm values file.
+`morgan hosts list|capabilities`: the same node reading, shown with Morgan's pods per node."""
 
 from __future__ import annotations
 
@@ -120,22 +121,107 @@ def render_values_file(placement: Placement) -> str:
     return "\n".join(header) + "\n" + body
 
 
-def _read_nodes(kubeconfig: Path | None, context: str | None, nodes_json: Any) -> Any:
+def _read_nodes(kubeconfig: Path | None, context: str | None, nodes_json: Any,
+                resource: str | None = None) -> Any:
     if nodes_json is not None:
         name = getattr(nodes_json, "name", "nodes JSON")
         try:
             return json.load(nodes_json)
         except json.JSONDecodeError as exc:
             raise NodeParseError(f"{name} is not JSON: {exc}") from exc
+    extra = {"resource": resource} if resource else {}
     if kubeconfig is None and os.environ.get("KUBERNETES_SERVICE_HOST"):
-        return fetch_nodes_in_cluster()
+        return fetch_nodes_in_cluster(**extra)
     path = kubeconfig or default_kubeconfig()
     if not path.is_file():
         raise ClusterAccessError(
             f"no kubeconfig at {path}; pass --kubeconfig or --nodes-json "
             "(from `kubectl get nodes -o json`)"
         )
-    return fetch_nodes_from_kubeconfig(path, context=context)
+    return fetch_nodes_from_kubeconfig(path, context=context, **extra)
+
+
+@click.group("hosts")
+def hosts_group() -> None:
+    """The cluster's nodes as Morgan sees them: GPU, VRAM, CPU, RAM, arch, ready, pods."""
+
+
+def _source_options(f: Any) -> Any:
+    for option in reversed([
+        click.option("--kubeconfig", type=click.Path(dir_okay=False, path_type=Path),
+                     default=None, help="Kubeconfig (default: $KUBECONFIG, ~/.kube/config, "
+                     "or the pod's service account)."),
+        click.option("--context", default=None, help="Kubeconfig context."),
+        click.option("--nodes-json", type=click.File("r"), default=None,
+                     help="`kubectl get nodes -o json` output instead of the API ('-' = stdin)."),
+        click.option("--pods-json", type=click.File("r"), default=None,
+                     help="`kubectl get pods -A -l app.kubernetes.io/part-of=morgan -o json` "
+                     "output (with --nodes-json; default: ask the API)."),
+        click.option("--namespace", "-n", default=None,
+                     help="Only Morgan's pods in this namespace (default: all)."),
+        click.option("--json", "as_json", is_flag=True, help="Machine-readable output."),
+    ]):
+        f = option(f)
+    return f
+
+
+def _hosts(kubeconfig: Path | None, context: str | None, nodes_json: Any, pods_json: Any,
+           namespace: str | None) -> list[Any]:
+    from morgan.cluster.hosts import build_hosts, pods_path
+
+    if nodes_json is not None and kubeconfig is not None:
+        raise click.UsageError("give either --kubeconfig or --nodes-json, not both")
+    try:
+        nodes = parse_nodes(_read_nodes(kubeconfig, context, nodes_json))
+        if pods_json is not None:
+            pods = _read_nodes(None, None, pods_json)
+        elif nodes_json is not None:
+            pods = None  # offline: nodes only
+        else:
+            pods = _read_nodes(kubeconfig, context, None, resource=pods_path(namespace))
+    except (ClusterAccessError, NodeParseError) as exc:
+        raise click.ClickException(str(exc)) from exc
+    return build_hosts(nodes, pods)
+
+
+@hosts_group.command("list")
+@_source_options
+def hosts_list(kubeconfig: Path | None, context: str | None, nodes_json: Any, pods_json: Any,
+               namespace: str | None, as_json: bool) -> None:
+    """One line per node, with the Morgan pods running on it."""
+    import msgspec
+
+    from morgan.cluster.hosts import describe
+
+    hosts = _hosts(kubeconfig, context, nodes_json, pods_json, namespace)
+    if as_json:
+        click.echo(msgspec.json.encode(hosts).decode())
+        return
+    for host in hosts:
+        click.echo(describe(host))
+
+
+@hosts_group.command("capabilities")
+@click.argument("node", required=False)
+@_source_options
+def hosts_capabilities(node: str | None, kubeconfig: Path | None, context: str | None,
+                       nodes_json: Any, pods_json: Any, namespace: str | None,
+                       as_json: bool) -> None:
+    """Everything known about NODE (default: every node), as the planner reads it."""
+    import msgspec
+
+    hosts = _hosts(kubeconfig, context, nodes_json, pods_json, namespace)
+    if node is not None:
+        hosts = [h for h in hosts if h.name == node]
+        if not hosts:
+            raise click.ClickException(f"no node named {node!r}")
+    if as_json:
+        payload: Any = hosts[0] if node is not None else hosts
+        click.echo(msgspec.json.encode(payload).decode())
+        return
+    for host in hosts:
+        click.echo(yaml.safe_dump({host.name: msgspec.to_builtins(host)}, sort_keys=False),
+                   nl=False)
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -35,9 +35,10 @@ def default_kubeconfig() -> Path:
 
 
 def fetch_nodes_from_kubeconfig(
-    path: Path, *, context: str | None = None, timeout_s: float = 15.0
+    path: Path, *, context: str | None = None, timeout_s: float = 15.0,
+    resource: str = NODES_PATH,
 ) -> dict[str, Any]:
-    """The NodeList of the kubeconfig's current (or given) context."""
+    """The NodeList (or another list at `resource`) of the kubeconfig's current context."""
     try:
         config = yaml.safe_load(path.read_text()) or {}
     except (OSError, yaml.YAMLError) as exc:
@@ -76,7 +77,8 @@ def fetch_nodes_from_kubeconfig(
                 context_ssl.verify_mode = ssl.CERT_NONE
             context_ssl.load_cert_chain(*cert)
             verify = context_ssl
-        return _get_nodes(server, headers=headers, auth=auth, verify=verify, timeout_s=timeout_s)
+        return _get_nodes(server, headers=headers, auth=auth, verify=verify, timeout_s=timeout_s,
+                          resource=resource)
 
 
 def fetch_nodes_in_cluster(
@@ -84,8 +86,9 @@ def fetch_nodes_in_cluster(
     account_dir: Path = SERVICE_ACCOUNT_DIR,
     env: Mapping[str, str] | None = None,
     timeout_s: float = 15.0,
+    resource: str = NODES_PATH,
 ) -> dict[str, Any]:
-    """The NodeList as seen by this pod's service account (needs `list nodes` RBAC)."""
+    """The NodeList (or `resource`) as this pod's service account sees it (`list` RBAC)."""
     env = os.environ if env is None else env
     host, port = env.get("KUBERNETES_SERVICE_HOST"), env.get("KUBERNETES_SERVICE_PORT", "443")
     if not host:
@@ -102,6 +105,7 @@ def fetch_nodes_in_cluster(
         auth=None,
         verify=verify,
         timeout_s=timeout_s,
+        resource=resource,
     )
 
 
@@ -112,8 +116,10 @@ def _get_nodes(
     auth: tuple[str, str] | None,
     verify: ssl.SSLContext | bool,
     timeout_s: float,
+    resource: str = NODES_PATH,
 ) -> dict[str, Any]:
-    url = server.rstrip("/") + NODES_PATH
+    url = server.rstrip("/") + resource
+    what = resource.split("?")[0].rstrip("/").rsplit("/", 1)[-1]
     log.info("cluster.nodes.fetch", url=url)
     try:
         with httpx.Client(verify=verify, timeout=timeout_s, auth=auth) as client:
@@ -122,12 +128,12 @@ def _get_nodes(
         raise ClusterAccessError(f"cannot reach the API server at {server}: {exc}") from exc
     if response.status_code in (401, 403):
         raise ClusterAccessError(
-            f"the API server refused to list nodes ({response.status_code}); the account "
-            "needs RBAC permission to list nodes"
+            f"the API server refused to list {what} ({response.status_code}); the account "
+            f"needs RBAC permission to list {what}"
         )
     if response.status_code != 200:
         raise ClusterAccessError(
-            f"listing nodes failed: HTTP {response.status_code}: {response.text[:200]}"
+            f"listing {what} failed: HTTP {response.status_code}: {response.text[:200]}"
         )
     try:
         return response.json()
