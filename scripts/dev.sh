@@ -11,8 +11,9 @@ PYTHON=${PYTHON:-python3}
 say() { echo "morgan: $*" >&2; }
 
 # pip's per-package lines on stderr (progress), without the build tools' warnings.
+# --no-compile: byte-compiling torch & co. costs minutes of CPU; Python compiles on import.
 pip_install() {
-  "$VENV/bin/pip" install --progress-bar off "$@" 2>&1 \
+  "$VENV/bin/pip" install --no-compile --progress-bar off "$@" 2>&1 \
     | awk '/^(Collecting|Building|Installing collected|Successfully|ERROR|error)/ {
              print "  " $0; fflush() }' >&2
 }
