@@ -345,6 +345,25 @@ async def morgan_services(
     )
 
 
+async def reopen_vectors(services: Any, old: Any, *, dimension: int) -> tuple[Any, float]:
+    """Close the shipped index and open it again exactly as start-up does (for Qdrant Edge:
+    the HNSW build runs here once enough points arrived). Returns (index, seconds to open)."""
+    import time
+
+    from morgan.storage.vectors import build_vector_index
+
+    s = services.settings
+    await old.close()
+    t0 = time.perf_counter()
+    index = build_vector_index(
+        s.vectors.url, collection=s.vectors.collection, dimension=dimension,
+        api_key=s.vectors.api_key,
+    )
+    await index.ensure_collection()
+    services.vectors = index
+    return index, round(time.perf_counter() - t0, 1)
+
+
 def quiet_logs() -> None:
     import logging
 

@@ -193,24 +193,6 @@ async def sweep(shipped: Any, exact: Any, user_id: Any, vectors: list[list[float
     return out
 
 
-async def reopen(services: Any, tee: _Tee) -> float:
-    """Close the shipped index and open it as start-up does (HNSW build when due)."""
-    from morgan.storage.vectors import build_vector_index
-
-    s = services.settings
-    await tee.shipped.close()
-    t0 = time.perf_counter()
-    index = build_vector_index(
-        s.vectors.url, collection=s.vectors.collection, dimension=tee.exact.dimension,
-        api_key=s.vectors.api_key,
-    )
-    await index.ensure_collection()
-    seconds = time.perf_counter() - t0
-    tee.shipped = index
-    services.vectors = index
-    return round(seconds, 1)
-
-
 async def bench(args: argparse.Namespace) -> dict[str, Any]:
     common.quiet_logs()
     data = common.load_beir(args.scifact, args.split)
@@ -263,7 +245,9 @@ async def bench(args: argparse.Namespace) -> dict[str, Any]:
                     row["shipped_before_restart"] = await latency(
                         services, user.id, queries, progress, f"[live] {level}", ("hybrid",)
                     )
-                    row["startup_seconds"] = await reopen(services, tee)
+                    tee.shipped, row["startup_seconds"] = await common.reopen_vectors(
+                        services, tee.shipped, dimension=exact.dimension
+                    )
                     common.use_components(services, vectors=tee.shipped)
                     row["shipped"] = await latency(
                         services, user.id, queries, progress, f"[shipped] {level}"
