@@ -135,7 +135,7 @@ def parse_nodes(
 ) -> list[NodeCapabilities]:
     """Accept a NodeList (`kubectl get nodes -o json`), a single Node, or a list of Nodes."""
     if isinstance(document, Mapping):
-        if document.get("kind") == "Node" or "metadata" in document and "items" not in document:
+        if document.get("kind") == "Node" or ("metadata" in document and "items" not in document):
             return [parse_node(document)]
         items = document.get("items")
         if items is None:

@@ -22,8 +22,12 @@ from litestar.status_codes import HTTP_422_UNPROCESSABLE_ENTITY, HTTP_503_SERVIC
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
 from prometheus_client.exposition import CONTENT_TYPE_LATEST
 
-from morgan.reranker.base import InvalidRerankRequest, rank_order, validate_rerank_request
-from morgan.reranker.base import RerankerModelError
+from morgan.reranker.base import (
+    InvalidRerankRequest,
+    RerankerModelError,
+    rank_order,
+    validate_rerank_request,
+)
 from morgan.reranker.onnx_cross_encoder import OnnxCrossEncoder, find_model_file
 from morgan.reranker.schemas import ReadinessReport, RerankRequest, RerankResponse
 

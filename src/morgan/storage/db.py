@@ -10,14 +10,19 @@ from pathlib import Path
 from typing import Any
 
 import structlog
-from alembic import command
 from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
 from sqlalchemy import event, text
 from sqlalchemy.engine import Connection
-from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
+from sqlalchemy.ext.asyncio import (
+    AsyncEngine,
+    AsyncSession,
+    async_sessionmaker,
+    create_async_engine,
+)
 
+from alembic import command
 from morgan.components import ComponentHealth
 from morgan.errors import SchemaOutOfDate
 
@@ -227,7 +232,7 @@ def _recorded_revisions(conn: Connection) -> dict[str, tuple[str | None, bool]]:
 
 def _record_revisions(conn: Connection) -> None:
     """Write each script's revision and its `compatible_with_previous` flag (once)."""
-    from sqlalchemy import inspect, insert
+    from sqlalchemy import insert, inspect
 
     from morgan.storage.models import SchemaRevision
 

@@ -16,8 +16,11 @@ from typing import Any
 import structlog
 
 from morgan.components import ComponentHealth
-from morgan.llm.errors import EmbeddingDimensionUnknown
-from morgan.storage.vectors import VectorIndexLocked, VectorIndexUnavailable
+from morgan.storage.vectors import (
+    EmbeddingDimensionUnknown,
+    VectorIndexLocked,
+    VectorIndexUnavailable,
+)
 
 log = structlog.get_logger(__name__)
 

@@ -381,3 +381,30 @@ def test_a_chart_bump_does_not_restart_the_data_services(helm_bin, tmp_path):
         assert old == new, component
     assert by_kind_name(before, "StatefulSet", "postgres")["metadata"]["labels"] != (
         by_kind_name(after, "StatefulSet", "postgres")["metadata"]["labels"])
+
+
+def test_opt_in_hpa_network_policy_service_monitor_and_helm_test(helm_bin):
+    plain = render(helm_bin)
+    core = by_kind_name(plain, "Deployment", "core")
+    assert core["spec"]["replicas"] == 2
+    spread = pod_spec(core)["topologySpreadConstraints"][0]
+    assert spread["whenUnsatisfiable"] == "ScheduleAnyway"
+    assert not [o for o in plain if o["kind"] in ("HorizontalPodAutoscaler", "NetworkPolicy",
+                                                 "ServiceMonitor")]
+    test_pod = next(o for o in plain if o["kind"] == "Pod")
+    assert test_pod["metadata"]["annotations"]["helm.sh/hook"] == "test"
+    assert test_pod["spec"]["containers"][0]["args"] == [
+        f"http://{RELEASE}-core:8000/health/ready"]
+
+    objects = render(helm_bin, "--set", "core.autoscaling.enabled=true",
+                     "--set", "networkPolicy.enabled=true")
+    assert "replicas" not in by_kind_name(objects, "Deployment", "core")["spec"]
+    hpa = by_kind_name(objects, "HorizontalPodAutoscaler", "core")
+    assert hpa["spec"]["minReplicas"] == 2 and hpa["spec"]["scaleTargetRef"]["name"] == "morgan-core"
+    policy = by_kind_name(objects, "NetworkPolicy", "postgres")
+    allowed = policy["spec"]["ingress"][0]["from"][0]["podSelector"]["matchExpressions"][1]
+    assert allowed["values"] == ["core", "postgres-standby"]
+    for obj in objects:
+        kubernetes_validate.validate(obj, KUBE_VERSION, strict=True)
+    monitor = render(helm_bin, "--set", "metrics.serviceMonitor.enabled=true")
+    assert by_kind_name(monitor, "ServiceMonitor", "core")["spec"]["endpoints"][0]["path"] == "/metrics"
