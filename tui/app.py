@@ -171,7 +171,10 @@ class MorganChatApp(App[None]):
         self.prompt_input.focus()
         self._fit(self.size.width)
         self.call_server(self._connect, group="connect")
-        self.set_interval(STATUS_REFRESH_S, self._refresh_status_quietly)
+        self.set_interval(
+            STATUS_REFRESH_S,
+            lambda: self.call_server(self._refresh_status_quietly, group="refresh", exclusive=True),
+        )
 
     async def on_unmount(self) -> None:
         await self.client.aclose()

@@ -18,6 +18,7 @@ from textual.pilot import Pilot
 
 from morgan.chat.schemas import EmotionOut, SourceOut
 from tests.unit.tui.scripted_server import MESSAGE, URL, ScriptedServer, app_for
+from tui.app import MorganChatApp
 from tui.cli import chat_command
 from tui.client import AsyncMorganClient, ClientError, FeedbackUnavailable
 from tui.widgets import PromptInput, banner_text, describe_emotion, format_source
@@ -343,3 +344,28 @@ async def test_quit_keys_end_the_app(key: str) -> None:
         await pilot.press(key)
         await pilot.pause()
         assert app.return_code == 0  # exit() was requested; run_test shuts the app down
+
+
+async def test_the_periodic_refresh_leaves_the_down_screen_once_the_server_answers() -> None:
+    from tui.widgets import ServerDownScreen
+
+    server = ScriptedServer()
+    up = False
+
+    def flaky(request: httpx.Request) -> httpx.Response:
+        if not up:
+            raise httpx.ConnectError("connection refused", request=request)
+        return server(request)
+
+    app = MorganChatApp(AsyncMorganClient(URL, "mgn_x", transport=httpx.MockTransport(flaky)))
+    async with app.run_test(size=(80, 24)) as pilot:
+        await settle(app, pilot)
+        assert isinstance(app.screen, ServerDownScreen)
+        await app._refresh_status_quietly()  # what the STATUS_REFRESH_S timer runs
+        await settle(app, pilot)
+        assert isinstance(app.screen, ServerDownScreen)
+        up = True
+        await app._refresh_status_quietly()
+        await settle(app, pilot)
+        assert not isinstance(app.screen, ServerDownScreen)
+        assert app.status_bar.server_ok and len(app.sidebar.rows) == 2
