@@ -35,10 +35,18 @@ from morgan.chat.schemas import (
     TokenEvent,
 )
 from morgan.errors import DependencyUnavailable
-from morgan.llm.base import ChatMessage, Embedder, GenerationRequest, LLM, LLMUnavailable, SourcePassage
+from morgan.llm.base import (
+    LLM,
+    ChatMessage,
+    Embedder,
+    FallbackReport,
+    GenerationRequest,
+    LLMUnavailable,
+    SourcePassage,
+    embed_reporting,
+    stream_reporting,
+)
 from morgan.llm.budget import fit_to_budget
-from morgan.llm.fallback import FallbackLLM, FallbackReport
-from morgan.llm.fallback_embedder import FallbackEmbedder
 from morgan.learning.feedback import cited_documents
 from morgan.chat.grounded import not_found_text, plan_answer, small_talk_reply
 from morgan.llm.extractive import NOT_FOUND, ExtractiveLLM
@@ -126,12 +134,9 @@ class ChatPipeline:
         t = time.perf_counter()
         query_vector: list[float] | None = None
         try:
-            if isinstance(self.embedder, FallbackEmbedder):
-                vectors, fell_back = await self.embedder.embed_reporting([request.message])
-                if fell_back:
-                    degraded.append("embeddings")
-            else:
-                vectors = await self.embedder.embed([request.message])
+            vectors, fell_back = await embed_reporting(self.embedder, [request.message])
+            if fell_back:
+                degraded.append("embeddings")
             query_vector = vectors[0]
         except Exception as exc:  # noqa: BLE001
             log.warning("query_embedding_failed", error=str(exc)[:200])
@@ -206,11 +211,7 @@ class ChatPipeline:
         error: str | None = None
         generated_any = False
         if generate:
-            deltas = (
-                self.llm.stream(gen_request, report=report)
-                if isinstance(self.llm, FallbackLLM)
-                else self.llm.stream(gen_request)
-            )
+            deltas = stream_reporting(self.llm, gen_request, report)
             try:
                 async with aclosing(deltas):  # type: ignore[type-var]
                     async for delta in deltas:

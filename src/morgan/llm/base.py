@@ -89,3 +89,61 @@ class Embedder(Protocol):
 
 class LLMUnavailable(Exception):
     """Raised by a backend when it cannot answer (down, OOM, timeout) so callers fall back."""
+
+
+class BackendFailure(msgspec.Struct, frozen=True):
+    backend: str
+    error: str
+
+
+class FallbackReport(msgspec.Struct):
+    """Who answered one request and who failed before it. Pass a fresh one per request."""
+
+    answered_by: str | None = None
+    failures: list[BackendFailure] = msgspec.field(default_factory=list)
+    interrupted: bool = False
+
+    @property
+    def degraded(self) -> bool:
+        """True when the first backend did not deliver a complete answer."""
+        return bool(self.failures) or self.interrupted
+
+
+@runtime_checkable
+class ReportingLLM(Protocol):
+    """An `LLM` that can say which of its backends answered (the fallback chain).
+
+    Only the extra method is declared, so the runtime check never touches a property.
+    """
+
+    def stream_reporting(
+        self, request: GenerationRequest, report: FallbackReport
+    ) -> AsyncIterator[str]: ...
+
+
+@runtime_checkable
+class ReportingEmbedder(Protocol):
+    """An `Embedder` that can say whether a fallback produced the vectors."""
+
+    async def embed_reporting(self, texts: Sequence[str]) -> tuple[list[list[float]], bool]: ...
+
+
+def stream_reporting(
+    llm: LLM, request: GenerationRequest, report: FallbackReport
+) -> AsyncIterator[str]:
+    """`llm.stream(request)`, filling `report` when the LLM can tell who answered.
+
+    A plain backend leaves `report` empty: it answered itself, and nothing fell back.
+    """
+    if isinstance(llm, ReportingLLM):
+        return llm.stream_reporting(request, report)
+    return llm.stream(request)
+
+
+async def embed_reporting(
+    embedder: Embedder, texts: Sequence[str]
+) -> tuple[list[list[float]], bool]:
+    """(vectors, degraded): degraded is True when a fallback embedder produced them."""
+    if isinstance(embedder, ReportingEmbedder):
+        return await embedder.embed_reporting(texts)
+    return await embedder.embed(texts), False

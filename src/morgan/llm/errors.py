@@ -8,6 +8,9 @@ gets its own type so the pipeline can switch to the CPU embedder and report `emb
 from __future__ import annotations
 
 from morgan.llm.base import LLMUnavailable
+from morgan.storage.vectors import EmbeddingDimensionUnknown
+
+__all__ = ["EmbedderUnavailable", "EmbeddingDimensionUnknown", "LLMStreamInterrupted"]
 
 
 class LLMStreamInterrupted(LLMUnavailable):
@@ -21,10 +24,3 @@ class LLMStreamInterrupted(LLMUnavailable):
 
 class EmbedderUnavailable(LLMUnavailable):
     """The embedding backend cannot embed right now (down, OOM, timeout)."""
-
-
-class EmbeddingDimensionUnknown(RuntimeError):
-    """The remote embedder has not answered yet, so its vector size is not known.
-
-    Start-up must not wait for it: the vector collection is created once it is known.
-    """

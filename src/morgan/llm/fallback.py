@@ -11,32 +11,22 @@ from __future__ import annotations
 from collections.abc import AsyncIterator, Sequence
 from contextlib import aclosing
 
-import msgspec
 import structlog
 
 from morgan.components import ComponentHealth
-from morgan.llm.base import LLM, Generation, GenerationRequest, LLMUnavailable
+from morgan.llm.base import (
+    LLM,
+    BackendFailure,
+    FallbackReport,
+    Generation,
+    GenerationRequest,
+    LLMUnavailable,
+)
 from morgan.llm.errors import LLMStreamInterrupted
 
+__all__ = ["BackendFailure", "FallbackLLM", "FallbackReport"]
+
 log = structlog.get_logger(__name__)
-
-
-class BackendFailure(msgspec.Struct, frozen=True):
-    backend: str
-    error: str
-
-
-class FallbackReport(msgspec.Struct):
-    """Who answered one request and who failed before it. Pass a fresh one per request."""
-
-    answered_by: str | None = None
-    failures: list[BackendFailure] = msgspec.field(default_factory=list)
-    interrupted: bool = False
-
-    @property
-    def degraded(self) -> bool:
-        """True when the first backend did not deliver a complete answer."""
-        return bool(self.failures) or self.interrupted
 
 
 class FallbackLLM:
@@ -113,6 +103,12 @@ class FallbackLLM:
                                                partial_text="".join(delivered)) from exc
                 self._fail(report, backend, exc)
         raise LLMUnavailable(self._summary(report))
+
+    def stream_reporting(
+        self, request: GenerationRequest, report: FallbackReport
+    ) -> AsyncIterator[str]:
+        """`ReportingLLM`: how the chat pipeline learns who answered, without knowing this class."""
+        return self.stream(request, report=report)
 
     def _summary(self, report: FallbackReport) -> str:
         return "all LLM backends failed: " + "; ".join(

@@ -89,6 +89,15 @@ class VectorIndexLocked(VectorIndexUnavailable):
     """Another process holds the Edge folder (Edge allows one process per folder)."""
 
 
+class EmbeddingDimensionUnknown(RuntimeError):
+    """The remote embedder has not answered yet, so its vector size is not known.
+
+    Start-up must not wait for it: the vector collection is created once it is known.
+    Raised by embedders (`morgan.llm.errors` re-exports it); defined here so that storage,
+    which catches it, imports no feature module.
+    """
+
+
 @runtime_checkable
 class VectorIndex(Protocol):
     backend: str
