@@ -177,8 +177,7 @@ class MiniLMEmbedder:
     def embed_array(self, texts: Sequence[str]) -> Any:
         """Mean-pooled, L2-normalised vectors as float32 numpy, shape (len(texts), 384).
 
-        Each distinct text is embedded once; batches are cut from the texts sorted by token
-        length, so a batch pads to a similar length.
+        Each distinct text is embedded once, in batches of similar token length.
         """
         import numpy as np
 
@@ -187,10 +186,8 @@ class MiniLMEmbedder:
             return np.zeros((0, MINILM_DIMENSION), dtype=np.float32)
         unique = list(dict.fromkeys(texts))
         encodings = self._tokenizer.encode_batch(unique)
-        order = sorted(range(len(unique)), key=lambda i: len(encodings[i].ids))
         vectors = np.empty((len(unique), MINILM_DIMENSION), dtype=np.float32)
-        for start in range(0, len(order), self.batch_size):
-            batch = order[start : start + self.batch_size]
+        for batch in _length_buckets([len(e.ids) for e in encodings], self.batch_size):
             ids, mask = _padded([encodings[i] for i in batch])
             vectors[batch] = self._forward(ids, mask)
         row = {text: i for i, text in enumerate(unique)}
@@ -225,6 +222,24 @@ class MiniLMEmbedder:
         if self._session is None and self._model is None:
             return ComponentHealth("embeddings", self.name, "degraded", "not warmed up; loads on first use")
         return ComponentHealth("embeddings", self.name, "up", self.engine)
+
+
+def _length_buckets(lengths: Sequence[int], batch_size: int) -> list[list[int]]:
+    """Indices sorted by token length, cut into batches of at most `batch_size` whose longest
+    text is at most 25 % (or 8 tokens) longer than the shortest: padding is wasted compute,
+    and one document's chunks range from 20 to 256 tokens."""
+    order = sorted(range(len(lengths)), key=lengths.__getitem__)
+    batches: list[list[int]] = []
+    for i in order:
+        if (
+            batches
+            and len(batches[-1]) < batch_size
+            and lengths[i] <= max(lengths[batches[-1][0]] * 1.25, lengths[batches[-1][0]] + 8)
+        ):
+            batches[-1].append(i)
+        else:
+            batches.append([i])
+    return batches
 
 
 def _padded(encodings: Sequence[Any]) -> tuple[Any, Any]:
