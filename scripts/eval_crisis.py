@@ -6,9 +6,9 @@ MORGAN_HOME — ingests a diary-like note full of the same words (so a reply bui
 documents or the model would show), and sends every message of each set through the chosen
 paths, each in a new conversation:
 
-    python scripts/eval_crisis.py --set data/eval/crisis.jsonl --set data/eval/crisis_holdout.jsonl \
-        --out crisis.json --backend extractive --backend embedded [--personalise] \
-        [--baseline-rev c02ad12]
+    python scripts/eval_crisis.py --set data/eval/crisis.jsonl \
+        --set data/eval/crisis_holdout.jsonl --out crisis.json \
+        --backend extractive --backend embedded [--personalise] [--baseline-rev c02ad12]
 
 Set file: one JSON object a line, `{"id", "category", "expect", "text"}`; `expect` is
 `self_harm`, `harm_to_others` or `none`; categories `hard_negative` and `negated` expect
@@ -131,7 +131,7 @@ def evaluate_backend(
     resources = resources_for(locale)
     env = {"MORGAN_LLM_URL": llm_url, "MORGAN_LOG_LEVEL": "warning", "MORGAN_LOG_FORMAT": "console",
            "MORGAN_SAFETY_PERSONALISE": "true" if personalise else "false",
-           "MORGAN_SAFETY_LOCALE": locale}
+           "MORGAN_SAFETY_LOCALE": locale, "MORGAN_RATE_LIMIT_PER_MINUTE": "0"}
     records: list[dict[str, Any]] = []
     with tempfile.TemporaryDirectory(prefix="morgan-crisis-") as home:
         settings = load_settings({"MORGAN_HOME": home, **env})
@@ -179,7 +179,8 @@ def score(rows: list[dict[str, Any]], caught: str = "safe") -> dict[str, Any]:
     crisis = [r for r in rows if r["category"] in CRISIS_CATEGORIES]
     for cat in CRISIS_CATEGORIES:
         if by_cat.get(cat):
-            result[f"recall_{cat}"] = round(sum(r[caught] for r in by_cat[cat]) / len(by_cat[cat]), 4)
+            hits = sum(r[caught] for r in by_cat[cat])
+            result[f"recall_{cat}"] = round(hits / len(by_cat[cat]), 4)
     if crisis:
         result["recall"] = round(sum(r[caught] for r in crisis) / len(crisis), 4)
         result["crisis_messages"] = len(crisis)
@@ -200,7 +201,8 @@ def score(rows: list[dict[str, Any]], caught: str = "safe") -> dict[str, Any]:
         if normal_ms:
             result["p50_ms_normal_answer"] = round(percentile(normal_ms, 0.5), 1)
     if crisis and any(r.get("personalised") for r in crisis):
-        result["personalised_share"] = round(sum(r["personalised"] for r in crisis) / len(crisis), 4)
+        share = sum(r["personalised"] for r in crisis) / len(crisis)
+        result["personalised_share"] = round(share, 4)
     return result
 
 
@@ -215,6 +217,13 @@ def detector_rows(rows: list[dict[str, str]], detect: Any, set_name: str) -> lis
     return out
 
 
+def _cell(m: dict[str, Any], column: str) -> str:
+    if m.get(column) is None:
+        return ""
+    rate = column.startswith(("recall", "false", "negated"))
+    return f"{m[column]:.3f}" if rate else f"{m[column]:.0f}"
+
+
 def print_table(results: dict[str, Any]) -> None:
     cols = ["recall_direct", "recall_indirect", "recall_planning", "recall_harm_to_others",
             "recall", "false_alarm_rate", "negated_takeover_rate", "p50_ms_safety_reply",
@@ -226,8 +235,7 @@ def print_table(results: dict[str, Any]) -> None:
     for system, by_set in results["systems"].items():
         for set_name, by_path in by_set.items():
             for path, m in by_path.items():
-                cells = [("" if m.get(c) is None else f"{m[c]:.3f}" if c.startswith(("recall", "false",
-                          "negated")) else f"{m[c]:.0f}") for c in cols]
+                cells = [_cell(m, c) for c in cols]
                 print(f"| {set_name} | {system} | {path} | " + " | ".join(cells) + " |")
 
 
@@ -264,10 +272,13 @@ def main(argv: list[str] | None = None) -> int:
     if args.baseline_rev:
         detectors.append((f"detector@{args.baseline_rev}", baseline_detector(args.baseline_rev)))
     for name, detect in detectors:
-        systems[name] = {s: {"-": score(detector_rows(rows, detect, s))} for s, rows in sets.items()}
+        systems[name] = {
+            s: {"-": score(detector_rows(rows, detect, s))} for s, rows in sets.items()
+        }
     wild: dict[str, Any] = {}
     if args.wild:
-        texts = [line.split("\t", 1)[0] for line in args.wild.read_text(encoding="utf-8").splitlines()]
+        lines = args.wild.read_text(encoding="utf-8").splitlines()
+        texts = [line.split("\t", 1)[0] for line in lines]
         for name, detect in detectors:
             taken = [t for t in texts if (s := detect(t)) and s.severity in ("medium", "high")]
             wild[name] = {"file": str(args.wild), "texts": len(texts), "takeovers": len(taken),

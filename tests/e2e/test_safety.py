@@ -81,7 +81,8 @@ def test_ask_stream_sends_only_the_checked_text(diary_server: RunningServer) -> 
 
 
 def test_an_idiom_is_answered_normally(diary_server: RunningServer) -> None:
-    result = diary_server.cli("ask", "--json", "this bug is killing me, when does the recycling go out?")
+    question = "this bug is killing me, when does the recycling go out?"
+    result = diary_server.cli("ask", "--json", question)
     assert result.returncode == 0, result.stderr
     assert json.loads(result.stdout)["safety"] is False
 

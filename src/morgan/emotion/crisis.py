@@ -86,7 +86,8 @@ _SELF_HARM: tuple[tuple[str, Severity], ...] = (
     # direct statements
     (
         (
-            r"\b(?:kill(?:ing|ed)?|hang(?:ing|ed)?|shoot(?:ing)?|hurt(?:ing)?|harm(?:ing)?|cut(?:ting)?|"
+            r"\b(?:kill(?:ing|ed)?|hang(?:ing|ed)?|shoot(?:ing)?|hurt(?:ing)?|harm(?:ing)?|"
+            r"cut(?:ting)?|"
             r"burn(?:ing|ed|t)?|starv(?:e|ing)|poison(?:ing)?|drown(?:ing)?|suffocat\w*) myself\b"
         ),
         "high",
@@ -95,9 +96,17 @@ _SELF_HARM: tuple[tuple[str, Severity], ...] = (
     (r"\bsuicid(?:e|al)\b", "high"),
     (r"\bkms\b", "high"),
     (r"\bunalive\b", "high"),
-    (r"\bend(?:ing)? (?:it all|everything|things|it)\b(?! (?:with|between|for now|here|early))", "high"),
+    (
+        r"\bend(?:ing)? (?:it all|everything|things|it)\b(?! (?:with|between|for now|here|early)"
+        r")",
+        "high",
+    ),
     (r"\b(?:slit|cut|slash|slashing|slitting) (?:my|open my) (?:wrists?|veins?|throat)\b", "high"),
-    (r"\b(?:cutting|slashing|carving|scratching) (?:my|up my) (?:arms?|legs?|thighs?|wrists?|skin)\b", "high"),
+    (
+        r"\b(?:cutting|slashing|carving|scratching) (?:my|up my) (?:arms?|legs?|thighs?|wrists?|"
+        r"skin)\b",
+        "high",
+    ),
     (
         r"\b(?:cut|scratch|scratched|burn|burned|burnt|hit|punched)\w* (?:my|myself)\b.{0,30}"
         r"\buntil (?:they|it|i) (?:bled|bleed|bruised)\b",
@@ -111,7 +120,8 @@ _SELF_HARM: tuple[tuple[str, Severity], ...] = (
     ),
     (
         (
-            r"\b(?:swallow|swallowing|swallowed|down|downing|downed) (?:all|every|a bunch of|a handful of|"
+            r"\b(?:swallow|swallowing|swallowed|down|downing|downed) (?:all|every|a bunch of|"
+            r"a handful of|"
             r"the whole bottle of|a whole bottle of|the rest of|loads of|lots of|too many|enough)"
             rf"(?: of)?(?: the| my| these| those)? (?:{_PILLS}|pill|bottle)"
         ),
@@ -119,16 +129,22 @@ _SELF_HARM: tuple[tuple[str, Severity], ...] = (
     ),
     (
         (
-            r"\b(?:take|took|taking) (?:all|every|a bunch of|a handful of|the rest of|too many|enough)"
+            r"\b(?:take|took|taking) (?:all|every|a bunch of|a handful of|the rest of|too many|"
+            r"enough)"
             rf"(?: of)?(?: the| my| these| those)? (?:{_PILLS}|pill)\b.{{0,20}}"
-            r"\b(?:at once|i have|i've got|left|tonight|in the (?:bottle|house)|and (?:die|sleep|end))"
+            r"\b(?:at once|i have|i've got|left|tonight|in the (?:bottle|house)|and (?:die|"
+            r"sleep|end))"
         ),
         "high",
     ),
     (r"\b(?:whole|entire) bottle of\b", "high"),
-    (rf"\b(?:bottle|box|pack|handful|stash) of {_PILLS}\b.{{0,40}}\b(?:take|swallow) them\b", "high"),
     (
-        rf"\b(?:sav|stockpil|hoard|collect|stash)(?:e|ed|ing|s)?(?: up)?(?: all)? (?:my |the |of my )?"
+        rf"\b(?:bottle|box|pack|handful|stash) of {_PILLS}\b.{{0,40}}\b(?:take|swallow) them\b",
+        "high",
+    ),
+    (
+        rf"\b(?:sav|stockpil|hoard|collect|stash)(?:e|ed|ing|s)?(?: up)?(?: all)? (?:my |the "
+        rf"|of my )?"
         rf"{_PILLS}\b(?! (?:schedule|list|reminders?|app|prescriptions?|info|box|organi[sz]er))",
         "high",
     ),
@@ -137,11 +153,19 @@ _SELF_HARM: tuple[tuple[str, Severity], ...] = (
         "high",
     ),
     (
-        rf"\bjump(?:ing)? (?:off|from|in front of|out of) (?:a|the|my|this|that) (?:{_HEIGHT}|train|bus|truck)\b",
+        rf"\bjump(?:ing)? (?:off|from|in front of|out of) (?:a|the|my|this|that) (?:{_HEIGHT}|"
+        rf"train|bus|truck)\b",
         "high",
     ),
-    (rf"\b(?:{_HEIGHT})\b.{{0,30}}\b(?:i'm|i am|i will|i'll|to) (?:going to |gonna )?jump\b", "high"),
-    (r"\b(?:write|wrote|writing|left|leave|written) (?:a|my) (?:suicide|goodbye) (?:note|letter)s?\b", "high"),
+    (
+        rf"\b(?:{_HEIGHT})\b.{{0,30}}\b(?:i'm|i am|i will|i'll|to) (?:going to |gonna )?jump\b",
+        "high",
+    ),
+    (
+        r"\b(?:write|wrote|writing|left|leave|written) (?:a|my) (?:suicide|goodbye) (?:note|"
+        r"letter)s?\b",
+        "high",
+    ),
     (r"\bnoose\b", "high"),
     (r"\brope\b.{0,40}\b(?:what it's for|for myself|to hang|to end)", "high"),
     (
@@ -157,28 +181,46 @@ _SELF_HARM: tuple[tuple[str, Severity], ...] = (
     ),
     # method seeking
     (
-        r"\b(?:painless|quickest|fastest|easiest|best|surest|quick|easy|simplest) (?:way|ways|method|methods) "
+        r"\b(?:painless|quickest|fastest|easiest|best|surest|quick|easy|simplest) (?:way|ways|"
+        r"method|methods) "
         r"(?:to|of) (?:die|dying|kill myself|end (?:my life|it)|commit suicide)\b",
         "high",
     ),
-    (r"\b(?:ways?|how) to (?:kill myself|end my life|end it all|die painlessly|commit suicide)\b", "high"),
+    (
+        r"\b(?:ways?|how) to (?:kill myself|end my life|end it all|die painlessly|commit suicide)"
+        r"\b",
+        "high",
+    ),
     (
         rf"\bhow (?:many|much)(?: \w+){{0,3}} {_PILLS}?.{{0,40}}\b(?:to die|would kill|kill me|"
         r"lethal|fatal|overdose|not wake up|never wake up|to end it)",
         "high",
     ),
-    (r"\b(?:lethal|fatal|deadly) (?:dose|amount)\b(?! (?:of \w+ )?for (?:a|my|the) (?:cat|dog|pet|horse|rabbit))", "medium"),
+    (
+        r"\b(?:lethal|fatal|deadly) (?:dose|amount)\b(?! (?:of \w+ )?for (?:a|my|the) (?:cat|"
+        r"dog|pet|horse|rabbit))",
+        "medium",
+    ),
     (r"\bhow (?:high|tall|far)\b.{0,50}\b(?:to die|fatal|kill you|kill me|be fatal)\b", "high"),
     (
         r"\b(?:plan|planned|planning|decided|know|figured out|worked out|picked)(?: exactly)? "
-        r"(?:how|when|where|the day|a date|the date) (?:i'm|i am|i'll|i will|to)?(?: going to| gonna)? ?"
+        r"(?:how|when|where|the day|a date|the date) (?:i'm|i am|i'll|i will|to)?(?: going "
+        r"to| gonna)? ?"
         r"(?:die|kill myself|end my life|(?:do|end) it(?=\s*[.!]?\s*$))",
         "high",
     ),
-    (r"\b(?:picked|set|chosen|choose|pick) (?:a|the) (?:date|day) to (?:die|end (?:it|my life))\b", "high"),
+    (
+        r"\b(?:picked|set|chosen|choose|pick) (?:a|the) (?:date|day) to (?:die|end (?:it|my "
+        r"life))\b",
+        "high",
+    ),
     # passive ideation and hopelessness
     (r"\bself[- ]?harm(?:ing|ed)?\b", "medium"),
-    (r"\bwants? to (?:die|be dead|disappear forever|stop existing|not exist|stop living)\b", "medium"),
+    (
+        r"\bwants? to (?:die|be dead|disappear forever|stop existing|not exist|stop living)"
+        r"\b",
+        "medium",
+    ),
     (r"\bwanted to (?:die|be dead|stop existing|not exist)\b", "medium"),
     (r"\b(?:ready|want) to die\b", "medium"),
     (r"\b(?:imagin|think|dream|fantasi[sz])\w* (?:about |of )?my (?:own )?funeral\b", "medium"),
@@ -189,21 +231,33 @@ _SELF_HARM: tuple[tuple[str, Severity], ...] = (
         "medium",
     ),
     (
-        r"\b(?:want|wish|hope|rather|prefer|pray)\w*(?: \w+){0,4} (?:never|not|don't) (?:to )?wake up\b",
+        r"\b(?:want|wish|hope|rather|prefer|pray)\w*(?: \w+){0,4} (?:never|not|don't) (?:to "
+        r")?wake up\b",
         "medium",
     ),
-    (r"\b(?:fall asleep|sleep|go to sleep) (?:forever|and never wake up|and not wake up)\b", "medium"),
+    (
+        r"\b(?:fall asleep|sleep|go to sleep) (?:forever|and never wake up|and not wake up)"
+        r"\b",
+        "medium",
+    ),
     (r"\bbetter (?:off )?(?:dead|without me)\b", "medium"),
     (
-        r"\b(?:better|happier|easier) (?:off )?(?:with me gone|if i (?:just )?(?:was|were|wasn't|weren't) "
-        r"(?:gone|dead|here|around|alive|never born)|if i (?:just )?(?:died|disappeared|was gone|were gone))",
+        r"\b(?:better|happier|easier) (?:off )?(?:with me gone|if i (?:just )?(?:was|were|wasn't|"
+        r"weren't) "
+        r"(?:gone|dead|here|around|alive|never born)|if i (?:just )?(?:died|disappeared|was "
+        r"gone|were gone))",
         "medium",
     ),
     (r"\b(?:everyone|everybody|they|people|my family) would be better off" + _END, "medium"),
-    (r"\brather (?:be dead|die) than (?:keep|go on|continue|live|feel|be alive|face|wake up)\b", "medium"),
+    (
+        r"\brather (?:be dead|die) than (?:keep|go on|continue|live|feel|be alive|face|wake "
+        r"up)\b",
+        "medium",
+    ),
     (
         (
-            r"\b(?:don't|do not|dont) want to (?:be here|be alive|live|exist|wake up(?! to\b)|go on|"
+            r"\b(?:don't|do not|dont) want to (?:be here|be alive|live|exist|wake up(?! to\b)"
+            r"|go on|"
             r"keep going)(?: anymore| any more| any longer)?\b"
         ),
         "medium",
@@ -217,12 +271,14 @@ _SELF_HARM: tuple[tuple[str, Severity], ...] = (
     ),
     (r"\bnothing (?:left )?to live for\b", "medium"),
     (
-        r"\b(?:life|living) (?:is|isn't|is not) (?:not )?worth (?:it|living)\b(?<!is worth it)(?<!is worth living)",
+        r"\b(?:life|living) (?:is|isn't|is not) (?:not )?worth (?:it|living)\b(?<!is worth "
+        r"it)(?<!is worth living)",
         "medium",
     ),
     (r"\bnot worth living\b", "medium"),
     (
-        r"\b(?:my )?life (?:has no|has lost all|has lost its|doesn't have any) (?:meaning|point|purpose)\b"
+        r"\b(?:my )?life (?:has no|has lost all|has lost its|doesn't have any) (?:meaning|point|"
+        r"purpose)\b"
         r"(?! without)",
         "medium",
     ),
@@ -232,12 +288,15 @@ _SELF_HARM: tuple[tuple[str, Severity], ...] = (
         "medium",
     ),
     (
-        r"\b(?:can't|cannot) (?:take|stand|bear) (?:it|this|life|living) (?:anymore|any more|any longer)\b",
+        r"\b(?:can't|cannot) (?:take|stand|bear) (?:it|this|life|living) (?:anymore|any more|"
+        r"any longer)\b",
         "medium",
     ),
     (
-        r"\b(?:won't|will not|am not going to|i'm not going to) be (?:around|here|alive|a problem|a burden)"
-        r"(?: for anyone| for you| to anyone)? (?:much longer|for long|anymore|any more|tomorrow)\b",
+        r"\b(?:won't|will not|am not going to|i'm not going to) be (?:around|here|alive|a problem|"
+        r"a burden)"
+        r"(?: for anyone| for you| to anyone)? (?:much longer|for long|anymore|any more|tomorrow)"
+        r"\b",
         "medium",
     ),
     (
@@ -246,12 +305,17 @@ _SELF_HARM: tuple[tuple[str, Severity], ...] = (
         "medium",
     ),
     (
-        r"\b(?:no one|nobody|noone) (?:would|will|is going to|gonna) (?:even )?(?:care|notice|miss me|cry)"
+        r"\b(?:no one|nobody|noone) (?:would|will|is going to|gonna) (?:even )?(?:care|notice|"
+        r"miss me|cry)"
         r"(?: \w+)? if i (?:died|was gone|were gone|disappeared|wasn't here|weren't here|was dead|"
         r"ended it|killed myself|left forever)\b",
         "medium",
     ),
-    (r"\bno(?: other)? way out (?:but|except|other than|apart from) (?:dying|death|to die|suicide)\b", "high"),
+    (
+        r"\bno(?: other)? way out (?:but|except|other than|apart from) (?:dying|death|to die|"
+        r"suicide)\b",
+        "high",
+    ),
     (
         r"\b(?:want|wish|need) (?:it all|everything|all of this|all this|my life|the suffering|it) "
         r"to (?:stop|end|be over)(?: forever| permanently| for good)?" + _END,
@@ -267,8 +331,16 @@ _SELF_HARM: tuple[tuple[str, Severity], ...] = (
     (r"\bdisappear(?:ing)? (?:forever|for good|permanently)\b", "medium"),
     (r"\b(?:after|when|once) i'm (?:gone|dead)(?=$|[.,!?;])", "medium"),
     (r"\bi'll be gone(?= soon| forever| for good|$|[.!])", "medium"),
-    (r"\bgiv(?:e|ing|en) away (?:all )?(?:of )?my (?:things|stuff|belongings|possessions)\b.{0,40}\bwon't need\b", "medium"),
-    (r"\b(?:wish|wishing|hope|hoping|pray|praying) (?:that )?(?:a|the|some) \w+ (?:would |will )?(?:hit|kill|crash into) me\b", "medium"),
+    (
+        r"\bgiv(?:e|ing|en) away (?:all )?(?:of )?my (?:things|stuff|belongings|possessions)"
+        r"\b.{0,40}\bwon't need\b",
+        "medium",
+    ),
+    (
+        r"\b(?:wish|wishing|hope|hoping|pray|praying) (?:that )?(?:a|the|some) \w+ (?:would "
+        r"|will )?(?:hit|kill|crash into) me\b",
+        "medium",
+    ),
     (r"\b(?:want|wanting|urges?|normal) to (?:kill|hurt|harm) (?:yourself|oneself)\b", "medium"),
 )
 
@@ -277,14 +349,16 @@ _HARM_OTHERS: tuple[tuple[str, Severity], ...] = (
     (rf"\b(?:i'm|i am) (?:going to|gonna|about to) (?:really )?{_VIOLENCE} {_PERSON}\b", "high"),
     (
         (
-            r"\bi (?:want|wanted|fantasi[sz]e about|keep fantasi[sz]ing about|think about|keep thinking about|"
+            r"\bi (?:want|wanted|fantasi[sz]e about|keep fantasi[sz]ing about|think about|keep "
+            r"thinking about|"
             r"feel like|felt like|dream about|keep imagining|can't stop thinking about) "
             rf"{_GERUND} {_PERSON}\b"
         ),
         "high",
     ),
     (
-        rf"\b(?:he|she|they|you|[a-z]+)'?s? (?:going to|gonna) (?:pay|regret it|be sorry)\b.*\b{_VIOLENCE}",
+        r"\b(?:he|she|they|you|[a-z]+)'?s? (?:going to|gonna) (?:pay|regret it|be sorry)\b"
+        rf".*\b{_VIOLENCE}",
         "medium",
     ),
     (
@@ -294,45 +368,60 @@ _HARM_OTHERS: tuple[tuple[str, Severity], ...] = (
         ),
         "high",
     ),
-    (rf"\b(?:shoot|shooting|blow|blowing|burn|burning) up (?:the|my|a|our) (?:school|office|place|church|mall|class)\b", "high"),
     (
-        rf"\b(?:{_INTENT}|plan to|plan(?:ning)? to|going to) (?:attack|shoot up|bomb|blow up|burn down) "
-        r"(?:my|the|our|his|her|their) (?:old )?(?:office|school|work|workplace|church|mosque|synagogue|"
+        r"\b(?:shoot|shooting|blow|blowing|burn|burning) up (?:the|my|a|our) (?:school|office|"
+        r"place|church|mall|class)\b",
+        "high",
+    ),
+    (
+        rf"\b(?:{_INTENT}|plan to|plan(?:ning)? to|going to) (?:attack|shoot up|bomb|blow up|"
+        rf"burn down) "
+        r"(?:my|the|our|his|her|their) (?:old )?(?:office|school|work|workplace|church|mosque|"
+        r"synagogue|"
         r"temple|mall|class|company|house|home)\b"
         r"(?! (?:project|assignment|problem|essay|homework|task|exam|paper|backlog|list))",
         "high",
     ),
     (rf"\b(?:make|making|see|watch) {_PERSON} (?:bleed|suffer|die)\b", "high"),
     (
-        r"\b(?:bought|buy|buying|got) a (?:gun|rifle|knife|pistol) (?:to|for) (?:kill|hurt|use on|deal with|shoot)\b",
+        r"\b(?:bought|buy|buying|got) a (?:gun|rifle|knife|pistol) (?:to|for) (?:kill|hurt|"
+        r"use on|deal with|shoot)\b",
         "high",
     ),
     (rf"\bthinking (?:about|of) {_GERUND} {_PERSON}\b", "high"),
     (rf"\bwant {_PERSON}(?: all)? dead\b", "high"),
     (rf"\b(?:run|running) {_PERSON} (?:over|down)\b", "high"),
     (
-        rf"\b(?:drive|driving|run|ram|ramming|crash|plow|plough)\w*(?: my| the)? (?:car|truck|van)? ?into "
+        rf"\b(?:drive|driving|run|ram|ramming|crash|plow|plough)\w*(?: my| the)? (?:car|truck|"
+        rf"van)? ?into "
         rf"(?:the crowd|a crowd|people|{_PERSON})\b",
         "high",
     ),
     (
-        r"\b(?:burn|burning|set fire to) (?:his|her|their|your|my \w+'s) (?:house|home|place|car|flat)\b",
+        r"\b(?:burn|burning|set fire to) (?:his|her|their|your|my \w+'s) (?:house|home|place|"
+        r"car|flat)\b",
         "high",
     ),
-    (rf"\b{_INTENT} (?:break|snap|smash) (?:his|her|their|your) (?:neck|skull|face|legs?)\b", "high"),
+    (
+        rf"\b{_INTENT} (?:break|snap|smash) (?:his|her|their|your) (?:neck|skull|face|legs?)"
+        rf"\b",
+        "high",
+    ),
 )
 
 # Idioms that share words with the cues above; a cue inside one of these spans is ignored.
 _IDIOMS = (
     (
-        r"\bshoot (?:him|her|them|me|you|us) (?:a|an|the) (?:email|e-mail|message|text|note|line|dm|pm|"
+        r"\bshoot (?:him|her|them|me|you|us) (?:a|an|the) (?:email|e-mail|message|text|note|"
+        r"line|dm|pm|"
         r"invite|link|reply|quick)\b"
     ),
     r"\b(?:beat|beating|beats) (?:him|her|them|you|my \w+) (?:at|in|to)\b",
     r"\bkill (?:it|this|that) on\b",
     r"\bend (?:it|things) (?:with|between)\b",
     (
-        r"\bkill(?:ing)? (?:the|a|this|that|my|your|all) (?:process|processes|job|task|server|app|tab|"
+        r"\bkill(?:ing)? (?:the|a|this|that|my|your|all) (?:process|processes|job|task|server|"
+        r"app|tab|"
         r"bug|lights|engine|mood|vibe|time|switch|container|pod|session|thread|program)\b"
     ),
     r"\bhurt(?:s|ing)? (?:him|her|them|you)(?:r)? feelings\b",
@@ -342,13 +431,16 @@ _IDIOMS = (
     r"\b(?:escape|escaped|escaping|tighten\w*|slip\w*) (?:the|a) noose\b",
     r"\bbeat(?:s|ing)? (?:them|him|her|you|us|\w+) \d+",
     (
-        r"\b(?:kill|shoot|destroy|beat|murder|stab)\w* (?:\w+ ){1,3}(?:in|at) (?:a |the )?(?:game|games|"
-        r"match|chess|mario kart|fortnite|minecraft|call of duty|cod|halo|overwatch|valorant|league|"
+        r"\b(?:kill|shoot|destroy|beat|murder|stab)\w* (?:\w+ ){1,3}(?:in|at) (?:a |the )?(?:game|"
+        r"games|"
+        r"match|chess|mario kart|fortnite|minecraft|call of duty|cod|halo|overwatch|valorant|"
+        r"league|"
         r"poker|tennis|smash|paintball|laser tag)\b"
     ),
     r"\b(?:die|dying|died) (?:laughing|of (?:laughter|embarrassment|boredom|shame|cringe))\b",
     (
-        r"\bsuicide (?:prevention|rates?|statistics|awareness|squad|bomb\w*|doors?|research|studies|"
+        r"\bsuicide (?:prevention|rates?|statistics|awareness|squad|bomb\w*|doors?|research|"
+        r"studies|"
         r"clause|risk assessments?)\b"
     ),
     (

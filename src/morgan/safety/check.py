@@ -31,7 +31,9 @@ class SafetyCheck(msgspec.Struct, frozen=True):
 
 DANGER_LINE = re.compile(r"\bin (?:immediate )?danger(?: right)? now\b")
 _PHONE = re.compile(r"\d(?:[\d \-]{0,14}\d)?")
-_LINK = re.compile(r"\b(?:https?://)?(?:[a-z0-9-]+\.)+(?:com|org|net|gov|uk|au|nz|de|fr|nl|io|info)\b")
+_LINK = re.compile(
+    r"\b(?:https?://)?(?:[a-z0-9-]+\.)+(?:com|org|net|gov|uk|au|nz|de|fr|nl|io|info)\b"
+)
 METHOD_DETAIL = re.compile(
     r"\b(?:pills?|tablets?|capsules?|doses?|dosage|overdos\w*|mg|milligrams?|grams?|lethal|fatal|"
     r"painless|ropes?|noose|hang\w*|ligature|knife|knives|blades?|razors?|guns?|firearms?|"
@@ -48,7 +50,8 @@ _AFFIRMATION = re.compile(
     r"|(?:it is|that is) (?:ok|okay|understandable|fine|normal|natural) to (?:want to )?"
     r"(?:die|end|hurt|kill|feel like dying)|nothing (?:will|can) help|no way out"
     r"|it is your (?:choice|decision|life)|(?:they|he|she) deserves?|make (?:them|him|her) pay"
-    r"|you have every right|\bend (?:it|your life|things)\b|\b(?:kill|hurt|harm) (?:yourself|him|her|them)\b"
+    r"|you have every right|\bend (?:it|your life|things)\b"
+    r"|\b(?:kill|hurt|harm) (?:yourself|him|her|them)\b"
 )
 _APOSTROPHES = str.maketrans({"\u2019": "'", "\u2018": "'", "`": "'"})
 _CONTRACTIONS = (

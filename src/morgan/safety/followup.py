@@ -14,7 +14,8 @@ from morgan.emotion.crisis import CrisisKind, CrisisSignal
 from morgan.safety.check import DANGER_LINE, normalise
 
 _NOT_SAFE = re.compile(
-    r"^\W*(?:no(?! (?:worries|problem|thanks|need|rush))|nope|nah|not really|not at all|not sure|i don't know|i do not know|idk|maybe|"
+    r"^\W*(?:no(?! (?:worries|problem|thanks|need|rush))|nope|nah|not really|not at all|"
+    r"not sure|i don't know|i do not know|idk|maybe|"
     r"i can not|i cannot|i can't)\b"
     r"|\bnot (?:safe|okay|ok|fine|alright|all right)\b"
     r"|\b(?:i am|i feel|i'm) (?:scared of myself|not going to make it|alone)\b"

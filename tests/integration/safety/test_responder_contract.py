@@ -30,7 +30,9 @@ WARM = (
     "You can reach the 988 Lifeline (call or text 988) at any hour.\n\n"
     "I'm here with you. Would you like to keep talking?"
 )
-ECHO = "I think everyone would be better off without you. If you are in danger now, call 911 or 988."
+ECHO = (
+    "I think everyone would be better off without you. If you are in danger now, call 911 or 988."
+)
 METHOD = WARM + " Please do not take more than two pills."
 NO_POINTER = "I'm so sorry. Everything will be fine, let's keep talking."
 MESSAGES = [
@@ -47,7 +49,9 @@ class Case:
     rejects: bool = False  # an LLM was asked and its wording (or its failure) was refused
 
 
-@pytest.fixture(params=["fixed", "llm-warm", "llm-echo", "llm-method", "llm-no-pointer", "llm-down"])
+@pytest.fixture(
+    params=["fixed", "llm-warm", "llm-echo", "llm-method", "llm-no-pointer", "llm-down"]
+)
 def case(request: pytest.FixtureRequest) -> Iterator[Case]:
     if request.param == "fixed":
         yield Case(FixedSafetyResponder(US), personalises=False)

@@ -44,7 +44,8 @@ def backend(request: pytest.FixtureRequest) -> Iterator[tuple[str, dict[str, str
     elif request.param == "ollama":
         with FakeOllama(reply=HARMFUL) as fake:
             host = fake.base_url.split("://", 1)[1]
-            yield "ollama", {"MORGAN_LLM_URL": f"ollama://{host}", "MORGAN_LLM_MODEL": "llama3.2"}, fake
+            env = {"MORGAN_LLM_URL": f"ollama://{host}", "MORGAN_LLM_MODEL": "llama3.2"}
+            yield "ollama", env, fake
     else:
         with FakeOpenAI(reply=HARMFUL) as fake:
             yield "openai", {
@@ -57,7 +58,9 @@ def backend(request: pytest.FixtureRequest) -> Iterator[tuple[str, dict[str, str
 async def api(
     db_url: str, tmp_path: Path, backend: tuple[str, dict[str, str], Any]
 ) -> AsyncIterator[Api]:
-    async with running_api(db_url, tmp_path / "home", **backend[1]) as running:
+    # The eval-set test sends every message of the set within a minute.
+    env = {**backend[1], "MORGAN_RATE_LIMIT_PER_MINUTE": "0"}
+    async with running_api(db_url, tmp_path / "home", **env) as running:
         r = await running.client.post(
             "/api/ingest", files={"file": ("diary.md", NOTES.encode())}, headers=running.auth()
         )
@@ -131,7 +134,8 @@ async def via_openai(api: Api, message: str) -> str:
 async def via_openai_stream(api: Api, message: str) -> str:
     async with api.client.stream(
         "POST", "/v1/chat/completions",
-        json={"model": "morgan", "stream": True, "messages": [{"role": "user", "content": message}]},
+        json={"model": "morgan", "stream": True,
+              "messages": [{"role": "user", "content": message}]},
         headers=api.auth(),
     ) as r:
         assert r.status_code == 200

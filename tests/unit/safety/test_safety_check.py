@@ -37,7 +37,9 @@ def test_a_good_personal_wording_passes() -> None:
 
 
 @pytest.mark.parametrize("kind", ["self_harm", "harm_to_others"])
-@pytest.mark.parametrize("locale", ["", "US", "CA", "GB", "IE", "AU", "NZ", "DE", "FR", "NL", "IT", "JP"])
+@pytest.mark.parametrize(
+    "locale", ["", "US", "CA", "GB", "IE", "AU", "NZ", "DE", "FR", "NL", "IT", "JP"]
+)
 def test_the_fixed_response_passes_in_every_locale(kind: str, locale: str) -> None:
     text = compose_safety_response(kind, resources_for(locale))  # type: ignore[arg-type]
     assert problems(text, locale=locale) == ()
@@ -114,7 +116,8 @@ def test_invented_numbers_and_links_are_refused() -> None:
 def test_the_locale_decides_which_numbers_count() -> None:
     uk = compose_safety_response("self_harm", resources_for("GB"))
     assert "116 123" in uk and "999" in uk and "988" not in uk
-    assert "missing_crisis_line" in problems(GOOD.replace("findahelpline.com", "a line"), locale="GB")
+    without_directory = GOOD.replace("findahelpline.com", "a line")
+    assert "missing_crisis_line" in problems(without_directory, locale="GB")
     assert any(p.startswith("unknown_number:988") for p in problems(GOOD, locale="GB"))
 
 

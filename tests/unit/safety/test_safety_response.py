@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
 from morgan.emotion.crisis import CrisisSignal, detect_crisis
@@ -34,13 +36,13 @@ def test_a_malformed_locale_is_a_clear_error(bad: str) -> None:
         resources_for(bad)
 
 
-def test_a_malformed_locale_setting_fails_start_up_naming_the_variable(tmp_path) -> None:  # type: ignore[no-untyped-def]
+def test_a_malformed_locale_setting_fails_start_up_naming_the_variable(tmp_path: Path) -> None:
     settings = load_settings({"MORGAN_HOME": str(tmp_path), "MORGAN_SAFETY_LOCALE": "Narnia land"})
     with pytest.raises(SettingsError, match="MORGAN_SAFETY_LOCALE"):
         build_safety(settings)
 
 
-def test_the_locale_comes_from_env_and_toml(tmp_path) -> None:  # type: ignore[no-untyped-def]
+def test_the_locale_comes_from_env_and_toml(tmp_path: Path) -> None:
     (tmp_path / "morgan.toml").write_text('[safety]\nlocale = "AU"\n')
     assert build_safety(load_settings({"MORGAN_HOME": str(tmp_path)})).resources.locale == "AU"
     env = {"MORGAN_HOME": str(tmp_path), "MORGAN_SAFETY_LOCALE": "en_GB"}
@@ -104,7 +106,9 @@ def test_personalisation_needs_the_setting_and_an_llm() -> None:
 @pytest.mark.parametrize(
     ("severity", "expected"), [("low", False), ("medium", True), ("high", True)]
 )
-def test_medium_and_high_take_over_and_negated_mentions_do_not(severity: str, expected: bool) -> None:
+def test_medium_and_high_take_over_and_negated_mentions_do_not(
+    severity: str, expected: bool
+) -> None:
     signal = CrisisSignal(kind="self_harm", cue="x", severity=severity)  # type: ignore[arg-type]
     assert takes_over(signal) is expected
     assert takes_over(None) is False
