@@ -7,7 +7,7 @@ itself with the same struct so `/api/status`, `/health/ready`, `/metrics` and th
 
 from __future__ import annotations
 
-from typing import Literal, Protocol, runtime_checkable
+from typing import Literal
 
 import msgspec
 
@@ -26,7 +26,3 @@ class ComponentHealth(msgspec.Struct, frozen=True):
     def ok(self) -> bool:
         return self.state in ("up", "off")
 
-
-@runtime_checkable
-class HasHealth(Protocol):
-    async def health(self) -> ComponentHealth: ...

@@ -46,14 +46,6 @@ class Conflict(MorganError):
     status_code, code, title = 409, "conflict", "Conflict"
 
 
-class PayloadTooLarge(MorganError):
-    status_code, code, title = 413, "payload_too_large", "Upload too large"
-
-
-class UnsupportedDocument(MorganError):
-    status_code, code, title = 422, "unsupported_document", "Document could not be read"
-
-
 class DependencyUnavailable(MorganError):
     status_code, code, title = 503, "dependency_unavailable", "A dependency is unavailable"
 

@@ -58,6 +58,3 @@ class EmotionController(Controller):
             })
         patterns = await repo.get_patterns(user.id)
         return {"days": days, "entries": entries, "patterns": msgspec.to_builtins(patterns)}
-
-
-ROUTES = [EmotionController]

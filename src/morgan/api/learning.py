@@ -112,6 +112,3 @@ def _learning(services: Services) -> Any:
     if learning is None:
         raise DependencyUnavailable("learning is off on this server")
     return learning
-
-
-ROUTES = [LearningController]

@@ -622,6 +622,3 @@ async def _chunks(
             )
         )
     yield b"data: [DONE]\n\n"
-
-
-ROUTES: list[object] = [OpenAIController]

@@ -151,27 +151,6 @@ def load_minilm_tokenizer(model_dir: Path | None = None) -> HuggingFaceTokenCoun
     return HuggingFaceTokenCounter(Tokenizer.from_file(str(path)))
 
 
-class Chunker:
-    """`chunk_document` with its tokenizer loaded once, in `warm_up()` (haystack style)."""
-
-    def __init__(self, tokenizer: object | None = None, *, sizes: ChunkSizes | None = None) -> None:
-        _check_sizes(sizes or ChunkSizes())
-        self.sizes = sizes or ChunkSizes()
-        self._tokenizer = tokenizer
-        self._counter: TokenCounter | None = None
-
-    def warm_up(self) -> None:
-        if self._counter is None:
-            self._counter = as_token_counter(
-                self._tokenizer if self._tokenizer is not None else load_minilm_tokenizer()
-            )
-
-    def chunk(self, doc: ExtractedDocument) -> list[Chunk]:
-        self.warm_up()
-        assert self._counter is not None
-        return chunk_document(doc, self._counter, sizes=self.sizes)
-
-
 # Sentences come from the one splitter in morgan.text (`sentence_spans`).
 
 

@@ -348,17 +348,6 @@ class DocumentBoost(Base):
     updated_at: Mapped[datetime] = mapped_column(default=utcnow)
 
 
-class ProcessedEvent(Base):
-    """Idempotency keys of background learning jobs that already ran."""
-
-    __tablename__ = "processed_events"
-    __table_args__ = (UniqueConstraint("user_id", "event_key", name="uq_processed_events_key"),)
-    id: Mapped[uuid.UUID] = _id()
-    user_id: Mapped[uuid.UUID] = _user_fk()
-    event_key: Mapped[str] = mapped_column(String(128))
-    created_at: Mapped[datetime] = _created()
-
-
 class SchemaRevision(Base):
     """Every migration applied, with its compatibility flag (see docs/deploy.md, upgrades).
 

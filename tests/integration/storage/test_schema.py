@@ -16,8 +16,9 @@ from morgan.storage.models import Base, Conversation, Document, Feedback, Messag
 DESIGN_TABLES = {
     "users", "api_tokens", "conversations", "messages", "emotional_states", "emotion_patterns",
     "emotion_triggers", "documents", "document_chunks", "user_preferences", "behavioral_patterns",
-    "feedback", "ingestion_jobs", "document_boosts", "processed_events",
+    "feedback", "ingestion_jobs", "document_boosts",
 }
+DROPPED_TABLES = {"processed_events"}  # 0005: never read or written
 
 
 async def _tables(db: Database) -> set[str]:
@@ -32,6 +33,9 @@ async def test_upgrade_then_downgrade_round_trips(db_url: str) -> None:
         await db.upgrade()
         assert await db.schema_revision() == head_revision()
         assert DESIGN_TABLES <= await _tables(db)
+        assert not (DROPPED_TABLES & await _tables(db))
+        await db.downgrade("0004")
+        assert DROPPED_TABLES <= await _tables(db)
         await db.downgrade("base")
         assert await db.schema_revision() is None
         assert not (DESIGN_TABLES & await _tables(db))

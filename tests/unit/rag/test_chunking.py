@@ -221,6 +221,8 @@ def test_invalid_sizes_are_refused(tokenizer) -> None:
     bad = ChunkSizes(fine=GranularitySize(max_tokens=10, min_tokens=20))
     with pytest.raises(ValueError, match="fine"):
         chunk_document(doc, tokenizer, sizes=bad)
+    with pytest.raises(ValueError, match="coarse"):
+        chunk_document(doc, tokenizer, sizes=ChunkSizes(coarse=GranularitySize(0)))
 
 
 def test_token_counts_come_from_minilm(tokenizer) -> None:
@@ -292,14 +294,3 @@ def test_transformers_tokenizer_and_count_tokens_objects_are_accepted(tokenizer)
     for source in (fast, raw, Embedder()):
         assert chunk_document(doc, source) == expected
     assert raw.truncation == truncation_before  # the caller's tokenizer is not reconfigured
-
-
-def test_chunker_warms_up_once(tokenizer) -> None:
-    from morgan.rag.chunking import Chunker
-
-    chunker = Chunker()
-    chunker.warm_up()
-    doc = ExtractedDocument(title="t", mime=Mime.TEXT, sections=[Section(heading="", text="Hi.")])
-    assert chunker.chunk(doc) == chunk_document(doc, tokenizer)
-    with pytest.raises(ValueError):
-        Chunker(sizes=ChunkSizes(coarse=GranularitySize(0)))
