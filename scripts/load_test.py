@@ -34,7 +34,7 @@ from typing import Any
 import httpx
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _bench_common import percentile  # noqa: E402
+from _bench_common import percentile
 
 OPS = {"chat": 4, "stream": 2, "ingest": 1, "lists": 3, "feedback": 1}
 QUESTIONS = [
@@ -190,7 +190,7 @@ def summarise(stats: Stats, elapsed: float) -> dict[str, Any]:
     out: dict[str, Any] = {}
     for op, values in stats.latency.items():
         codes = stats.codes[op]
-        errors = sum(n for c, n in codes.items() if c == "error" or c.startswith("5") and c != "503")
+        errors = sum(n for c, n in codes.items() if c == "error" or (c.startswith("5") and c != "503"))
         shed = codes.get("503", 0) + codes.get("429", 0)
         out[op] = {
             "requests": len(values), "throughput_per_s": round(len(values) / elapsed, 2),

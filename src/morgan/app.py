@@ -30,8 +30,8 @@ from morgan.backpressure import (
 )
 from morgan.errors import EXCEPTION_HANDLERS
 from morgan.home import secure_home
-from morgan.openapi_doc import complete_openapi
 from morgan.observability import Metrics, configure_logging, request_context_middleware
+from morgan.openapi_doc import complete_openapi
 from morgan.services import Services, build_services
 from morgan.settings import Settings, load_settings
 

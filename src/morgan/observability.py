@@ -12,13 +12,15 @@ import re
 import sys
 import time
 import uuid
+from collections.abc import MutableMapping
 from typing import Any
 
 import structlog
-from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 from litestar.types import ASGIApp, Message, Receive, Scope, Send
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 
 _REQUEST_ID_OK = re.compile(r"^[A-Za-z0-9._-]{1,64}$")
+_PARAM_TYPE = re.compile(r":[^}]+}")
 
 # ---- private data never reaches a log line ---------------------------------------------
 # Keys whose values are user content or secrets: the value is replaced, the key kept so the
@@ -59,7 +61,9 @@ def _redact_value(value: Any) -> Any:
     return value
 
 
-def redact_processor(_logger: Any, _method: str, event_dict: dict[str, Any]) -> dict[str, Any]:
+def redact_processor(
+    _logger: Any, _method: str, event_dict: MutableMapping[str, Any]
+) -> MutableMapping[str, Any]:
     """structlog processor: user content and secrets are replaced before rendering."""
     for key, value in list(event_dict.items()):
         if key.lower() in PRIVATE_KEYS:
@@ -130,6 +134,19 @@ class Metrics:
         )
 
 
+def _allowed(scope: Any) -> str:
+    """Every method of the route: Litestar's automatic OPTIONS answer can name only some
+    when a path's handlers are registered separately."""
+    app, template = scope.get("litestar_app"), scope.get("path_template")
+    if app is None or not template:
+        return ""
+    methods: set[str] = set()
+    for path, handlers in app.route_handler_method_map.items():
+        if _PARAM_TYPE.sub("}", path) == template:  # "{id:uuid}" in the map, "{id}" in scope
+            methods.update(handlers)
+    return ", ".join(sorted(methods))
+
+
 def request_id_for(scope: Any) -> str:
     """The request's id: a sane `X-Request-ID` from the caller, else a new one; kept in scope."""
     state = scope.setdefault("state", {})
@@ -157,6 +174,9 @@ def request_context_middleware(metrics: Metrics) -> Any:
                     headers = list(message.get("headers") or [])
                     if not any(k.lower() == b"x-request-id" for k, _ in headers):
                         headers.append((b"x-request-id", request_id.encode()))
+                    if scope.get("method") == "OPTIONS" and (allowed := _allowed(scope)):
+                        headers = [(k, v) for k, v in headers if k.lower() != b"allow"]
+                        headers.append((b"allow", allowed.encode()))
                     message["headers"] = headers  # type: ignore[typeddict-unknown-key]
                 await send(message)
 

@@ -79,7 +79,9 @@ UPLOAD = RequestBody(
         )
     },
 )
-_RETRY_AFTER = {"Retry-After": OpenAPIHeader(schema=Schema(type=OpenAPIType.INTEGER))}
+_RETRY_AFTER: dict[str, OpenAPIHeader | Reference] = {
+    "Retry-After": OpenAPIHeader(schema=Schema(type=OpenAPIType.INTEGER))
+}
 _ANY = OpenAPIMediaType(schema=Schema())
 
 

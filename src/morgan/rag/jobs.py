@@ -9,6 +9,7 @@ document that did land is deleted). The row stays, `failed` at stage `cancelled`
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import hashlib
 import threading
 import time
@@ -53,10 +54,8 @@ class JobRegistry:
             await asyncio.gather(task, return_exceptions=True)  # its cleanup has run
             job = await services.documents.get_job(user_id, job_id)
         if job.document_id is not None and job.stage != "cancelled" and job.status == "succeeded":
-            try:
+            with contextlib.suppress(NotFound):  # already deleted by the user
                 await services.ingest.delete(user_id, job.document_id)
-            except NotFound:
-                pass  # already deleted by the user
         await services.documents.update_job(job_id, document_id=None, **CANCELLED)
         log.info("ingest_job_cancelled", job_id=str(job_id), was_running=running is not None)
         return await services.documents.get_job(user_id, job_id)
@@ -104,7 +103,7 @@ async def run_ingest_job(
         raise
     except Exception as exc:
         if cancel is not None and cancel.is_set():
-            return  # the extraction thread stopped as asked; `JobRegistry.cancel` marks the row  # noqa: BLE001 - the job row is how the user learns about it
+            return  # the extraction thread stopped as asked; `JobRegistry.cancel` marks the row
         log.exception("ingest_job_failed", job_id=str(job_id))
         await documents.update_job(job_id, status="failed", stage="failed", error=str(exc)[:2000],
                                    code="internal")

@@ -5,6 +5,7 @@ The test starts a PostgreSQL of its own (tests.fixtures.own_postgres) and stops 
 
 from __future__ import annotations
 
+import contextlib
 import shutil
 import tempfile
 from collections.abc import Iterator
@@ -27,10 +28,8 @@ def own_pg() -> Iterator[OwnPostgres]:
     try:
         yield pg
     finally:
-        try:
+        with contextlib.suppress(RuntimeError):  # already stopped by the test
             pg.stop()
-        except RuntimeError:  # already stopped by the test
-            pass
         shutil.rmtree(base, ignore_errors=True)
 
 

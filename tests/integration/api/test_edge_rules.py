@@ -147,6 +147,18 @@ async def test_undeclared_methods_are_405_with_allow(api: Api) -> None:
     assert "GET" in r.headers["allow"]
 
 
+async def test_options_names_every_method_of_the_path(api: Api) -> None:
+    conv = (await _answer(api))["conversation_id"]
+    for path, methods in (
+        (f"/api/conversations/{conv}", {"GET", "PATCH", "DELETE", "OPTIONS"}),
+        ("/api/preferences", {"GET", "DELETE", "OPTIONS"}),
+        ("/api/documents", {"GET", "OPTIONS"}),
+    ):
+        r = await api.client.options(path, headers=api.auth())
+        assert r.status_code == 204
+        assert {m.strip() for m in r.headers["allow"].split(",")} == methods
+
+
 async def test_unmatched_routes_carry_a_request_id(api: Api) -> None:
     r = await api.client.get("/no/such/route", headers={"X-Request-ID": "abc-123"})
     body = _assert_problem(r, 404)
