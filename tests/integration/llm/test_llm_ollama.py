@@ -35,7 +35,7 @@ async def test_chat_request_follows_the_api(fake_ollama: FakeOllama) -> None:
     assert body["stream"] is False
     assert [m["role"] for m in body["messages"]] == ["system", "user", "assistant", "user"]
     final_turn = body["messages"][-1]["content"]
-    assert "[1] House notes: The spare key is under the blue pot." in final_turn
+    assert "[1] House notes: «The spare key is under the blue pot.»" in final_turn
     assert final_turn.endswith("Question: Where is the spare key?")
     assert body["options"] == {"num_ctx": DEFAULT_NUM_CTX_CAP, "num_predict": 64,
                                "temperature": 0.1, "top_p": 0.9, "stop": ["\n\nUser:"]}
