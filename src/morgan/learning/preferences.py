@@ -5,15 +5,23 @@ Only direct instructions to Morgan count. Instructions that are quoted ("the doc
 writing ("should I keep it short?", "I need to keep it short") or questions about how to say
 something are ignored on purpose: a false positive changes every later answer, while a
 missed one costs the user a single restatement.
+
+The phrases themselves are data, `preference_rules.toml` (one record per rule); this module
+is the interpreter: sentences, quotes, reported speech, negation and persistence cues.
+tests/unit/learning/golden_preferences.jsonl pins the result for thousands of messages.
 """
 
 from __future__ import annotations
 
 import re
+import tomllib
+import unicodedata
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Literal
+from functools import cache
+from importlib import resources
+from typing import Any, Literal
 
 import msgspec
 
@@ -86,48 +94,8 @@ def apply_preference_updates(
 
 # --- extraction ----------------------------------------------------------------------------
 
-LANGUAGES: dict[str, str] = {
-    name.lower(): name
-    for name in """
-        English German French Spanish Italian Portuguese Dutch Polish Swedish Norwegian
-        Danish Finnish Czech Slovak Hungarian Romanian Greek Turkish Russian Ukrainian
-        Arabic Hebrew Hindi Japanese Chinese Mandarin Cantonese Korean Vietnamese Thai
-        Indonesian Malay Catalan Croatian Serbian Bulgarian Slovenian Estonian Latvian
-        Lithuanian Irish Welsh Icelandic Persian Farsi Urdu Bengali Tamil Swahili Filipino
-        Tagalog Esperanto Afrikaans Basque Galician
-        """.split()  # noqa: SIM905
-} | {
-    "deutsch": "German",
-    "français": "French",
-    "francais": "French",
-    "español": "Spanish",
-    "espanol": "Spanish",
-    "italiano": "Italian",
-    "português": "Portuguese",
-    "portugues": "Portuguese",
-    "nederlands": "Dutch",
-    "polski": "Polish",
-    "svenska": "Swedish",
-}
-
-# Words that follow "call me" / "my name is" without being a name.
-_NOT_A_NAME = frozenset(
-    """
-    a an the that this it later back tomorrow tonight today now anytime sometime soon asap
-    when whenever if after before at on in by maybe again anything something whatever what
-    not no crazy old paranoid lazy stupid silly out up once every about to for with from you
-    your me him her them us yet right first directly instead please ever never just only
-    here there how why who which whose where sure too so and or but also is was
-    """.split()  # noqa: SIM905
-)
-
-_INTENSIFIER = r"(?:(?:so|too|that|more|much|very|really|a\s+bit|a\s+little|a\s+lot|way)\s+)*"
-_ANSWERS = r"(?:answers?|repl(?:y|ies)|responses?|messages?|explanations?)"
-_NAME = r"(?P<name>[^\W\d_][\w'.-]*(?:\s+(?-i:[A-Z])[\w'-]*)?)"
-_NAME_END = (
-    r"(?=\s*(?:$|[,.!?;:)]|(?:and|but|please|thanks|thank|btw|from|instead|for|now|okay|ok|"
-    r"then|going|if|when|as)\b))"
-)
+RULES_FILE = "preference_rules.toml"
+"""The rule table, packaged next to this module (its header documents the format)."""
 
 OnNegation = Literal["invert", "remove", "skip"]
 
@@ -143,15 +111,37 @@ class _Rule:
     removes: bool = False
 
 
-def _rule(
-    key: PreferenceKey,
-    pattern: str,
-    value: str | Callable[[re.Match[str]], str | None],
-    confidence: float,
-    on_negation: OnNegation = "invert",
-    removes: bool = False,
-) -> _Rule:
-    return _Rule(key, re.compile(pattern, re.IGNORECASE), value, confidence, on_negation, removes)
+def _load_table() -> dict[str, Any]:
+    text = resources.files("morgan.learning").joinpath(RULES_FILE).read_text(encoding="utf-8")
+    return tomllib.loads(text)
+
+
+_TABLE = _load_table()
+_FRAGMENT = re.compile(r"\{([A-Z_]+)\}")  # never a regex quantifier: those hold digits
+_NOT_A_NAME = frozenset(_TABLE["not_a_name"].split())
+_INVERSE: dict[str, str] = dict(_TABLE["inverse"])
+
+
+@cache
+def language_names() -> dict[str, str]:
+    """Lower-cased language word -> the English name stored ("deutsch" -> "German").
+
+    The English names are the table's; the native names are langcodes' autonyms, also
+    without accents when that leaves plain ASCII ("français", "francais"). Loaded on the
+    first language phrase, not at import (the name data takes a few tenths of a second).
+    """
+    import langcodes
+
+    names: dict[str, str] = {name.lower(): name for name in _TABLE["languages"]}
+    for name in _TABLE["languages"]:
+        autonym = langcodes.find(name).autonym().lower()
+        folded = "".join(
+            c for c in unicodedata.normalize("NFKD", autonym) if not unicodedata.combining(c)
+        )
+        for word in (autonym, folded) if folded.isascii() else (autonym,):
+            if " " not in word:
+                names.setdefault(word, name)
+    return names
 
 
 def _name_value(match: re.Match[str]) -> str | None:
@@ -162,8 +152,12 @@ def _name_value(match: re.Match[str]) -> str | None:
     return name[0].upper() + name[1:] if name.islower() else name
 
 
+def _language(word: str) -> str | None:
+    return language_names().get(word.lower())
+
+
 def _language_value(match: re.Match[str]) -> str | None:
-    return LANGUAGES.get(match.group("lang").lower())
+    return _language(match.group("lang"))
 
 
 def _known_language_marker(match: re.Match[str]) -> str | None:
@@ -171,249 +165,37 @@ def _known_language_marker(match: re.Match[str]) -> str | None:
     return "" if _language_value(match) else None
 
 
-_RULES: tuple[_Rule, ...] = (
-    # answer_length: short
-    _rule(
-        "answer_length",
-        r"\b(?:keep(?:ing)?|make|making)\s+(?:it|things|this|them|your\s+"
-        + _ANSWERS
-        + r")\s+"
-        + _INTENSIFIER
-        + r"(?:short|brief|concise|snappy|to\s+the\s+point)\b",
-        "short",
-        0.85,
-    ),
-    _rule(
-        "answer_length",
-        r"\b(?:be|being)\s+" + _INTENSIFIER + r"(?:brief|concise|succinct|terse|short)\b",
-        "short",
-        0.85,
-    ),
-    _rule("answer_length", r"\b(?:shorter|briefer|more\s+concise)\s+" + _ANSWERS, "short", 0.85),
-    _rule(
-        "answer_length",
-        r"\b(?:short|brief|concise)\s+" + _ANSWERS + r"\b(?!\s+(?:to|for|about|on)\b)",
-        "short",
-        0.75,
-    ),
-    _rule(
-        "answer_length",
-        r"\b(?:less|fewer)\s+(?:detail|details|words|text|rambling)\b",
-        "short",
-        0.75,
-    ),
-    _rule(
-        "answer_length",
-        r"\byour\s+"
-        + _ANSWERS
-        + r"\s+(?:are|were|is|was)\s+"
-        + _INTENSIFIER
-        + r"(?:too\s+)(?:long|verbose|wordy)\b",
-        "short",
-        0.75,
-    ),
-    _rule(
-        "answer_length",
-        r"\b(?:that|this|it)(?:'s|\s+is|\s+was)\s+"
-        + _INTENSIFIER
-        + r"(?:too\s+)(?:long|verbose|wordy)\b",
-        "short",
-        0.55,
-    ),
-    _rule(
-        "answer_length",
-        r"\bin\s+(?:one|a|1|two|2|a\s+few|few)\s+(?:sentences?|lines?)\b",
-        "short",
-        0.55,
-    ),
-    # answer_length: detailed
-    _rule(
-        "answer_length",
-        r"\bmore\s+(?:details?|depth|detailed)\b"
-        r"(?!\s+(?:about|on|of|regarding|for|in|from|to|than)\b)",
-        "detailed",
-        0.8,
-    ),
-    _rule(
-        "answer_length",
-        r"\b(?:be|being)\s+"
-        + _INTENSIFIER
-        + r"(?:detailed|thorough|comprehensive|elaborate|verbose|wordy)\b",
-        "detailed",
-        0.85,
-    ),
-    _rule(
-        "answer_length",
-        r"\b(?:go|going)\s+into\s+(?:more\s+)?detail\b"
-        r"(?!\s+(?:about|on|of|regarding|for|in)\b)",
-        "detailed",
-        0.7,
-    ),
-    _rule(
-        "answer_length",
-        r"\b(?:longer|fuller|more\s+detailed|more\s+thorough)\s+" + _ANSWERS,
-        "detailed",
-        0.85,
-    ),
-    _rule(
-        "answer_length",
-        r"\b(?:detailed|thorough|in-depth|long)\s+(?:answers|replies|"
-        r"responses|explanations)\b(?!\s+(?:to|for|about|on)\b)",
-        "detailed",
-        0.75,
-    ),
-    _rule(
-        "answer_length",
-        r"\byour\s+"
-        + _ANSWERS
-        + r"\s+(?:are|were|is|was)\s+"
-        + _INTENSIFIER
-        + r"(?:too\s+)(?:short|brief|terse)\b",
-        "detailed",
-        0.75,
-    ),
-    # preferred_name
-    _rule(
-        "preferred_name",
-        r"\bcall(?:ing)?\s+me\s+" + _NAME + _NAME_END,
-        _name_value,
-        0.9,
-        on_negation="remove",
-    ),
-    _rule(
-        "preferred_name",
-        r"\bmy\s+name(?:'s|\s+is)\s+" + _NAME + _NAME_END,
-        _name_value,
-        0.9,
-        on_negation="skip",
-    ),
-    _rule(
-        "preferred_name",
-        r"\b(?:forget|don'?t\s+use|stop\s+using)\s+(?:about\s+)?"
-        r"my\s+(?:name|nickname)\b",
-        "",
-        0.9,
-        removes=True,
-    ),
-    _rule(
-        "preferred_name",
-        r"\b(?:stop\s+calling\s+me|don'?t\s+call\s+me)\s+"
-        r"(?:that|this|by\s+(?:my|that)\s+name)\b",
-        "",
-        0.9,
-        removes=True,
-    ),
-    # language
-    _rule(
-        "language",
-        r"\b(?:answer|reply|respond|write|talk|speak|chat|answering|replying|"
-        r"responding|writing|talking|speaking|chatting)(?:\s+to\s+me|\s+back)?(?:\s+only)?"
-        r"\s+in\s+(?P<lang>[^\W\d_]+)\b",
-        _language_value,
-        0.9,
-        on_negation="remove",
-    ),
-    _rule(
-        "language",
-        r"\b(?:use|using)\s+(?P<lang>[^\W\d_]+)(?=\s+(?:from\s+now\s+on|please|"
-        r"for\s+(?:your\s+|the\s+)?" + _ANSWERS + r"|instead|only|always)\b|\s*[.!]?\s*$)",
-        _language_value,
-        0.8,
-        on_negation="remove",
-    ),
-    _rule(
-        "language",
-        r"\b(?:switch|change|go)\s+(?:back\s+)?to\s+(?P<lang>[^\W\d_]+)\b",
-        _language_value,
-        0.8,
-        on_negation="skip",
-    ),
-    _rule(
-        "language",
-        r"\bin\s+(?P<lang>[^\W\d_]+),?\s+(?:please|from\s+now\s+on)\b",
-        _language_value,
-        0.75,
-        on_negation="skip",
-    ),
-    _rule(
-        "language",
-        r"\b(?:auf\s+deutsch|en\s+fran[cç]ais|en\s+espa[nñ]ol)\b",
-        lambda m: LANGUAGES[m.group(0).split()[-1].lower()],
-        0.75,
-        on_negation="skip",
-    ),
-    _rule(
-        "language",
-        r"\bno\s+more\s+(?P<lang>[^\W\d_]+)\b",
-        _known_language_marker,
-        0.8,
-        removes=True,
-    ),
-    # formality
-    _rule(
-        "formality",
-        r"\b(?:be|being|sound|sounding|write|writing|speak|talk|keep\s+it|stay)"
-        r"\s+" + _INTENSIFIER + r"(?:formal|professional|polite)\b",
-        "formal",
-        0.85,
-    ),
-    _rule("formality", r"\bless\s+(?:casual|informal|chatty|familiar)\b", "formal", 0.8),
-    _rule(
-        "formality",
-        r"\b(?:use|prefer|want|keep|with)\s+(?:a\s+|an\s+)?(?:more\s+)?"
-        r"(?:formal|professional)\s+(?:tone|language|style|register)\b",
-        "formal",
-        0.8,
-    ),
-    _rule(
-        "formality",
-        r"\b(?:be|being|sound|sounding|write|writing|speak|talk|keep\s+it|stay)"
-        r"\s+" + _INTENSIFIER + r"(?:casual|informal|relaxed|chill|laid[- ]back)\b",
-        "casual",
-        0.85,
-    ),
-    _rule("formality", r"\bless\s+(?:formal|stiff|robotic|professional)\b", "casual", 0.8),
-    _rule(
-        "formality",
-        r"\b(?:use|prefer|want|keep|with)\s+(?:a\s+|an\s+)?(?:more\s+)?"
-        r"(?:casual|informal|relaxed)\s+(?:tone|language|style|register)\b",
-        "casual",
-        0.8,
-    ),
-    # emoji: negation is part of the phrase itself
-    _rule(
-        "emoji",
-        r"\b(?:don'?t|do\s+not|never|stop|quit|no\s+more|without|avoid|skip)"
-        r"\s+(?:ever\s+)?(?:using\s+|use\s+|adding\s+|add\s+|including\s+|include\s+|"
-        r"putting\s+|put\s+|with\s+|sending\s+|send\s+)?(?:any\s+|all\s+(?:the|those|these)"
-        r"\s+|those\s+|these\s+|the\s+|so\s+many\s+)?emoj(?:i|is|ies)\b",
-        "none",
-        0.9,
-    ),
-    _rule("emoji", r"\bno\s+emoj(?:i|is|ies)\b", "none", 0.85),
-    _rule(
-        "emoji",
-        r"\b(?:hate|dislike|can'?t\s+stand)\s+(?:the\s+)?emoj(?:i|is|ies)\b",
-        "none",
-        0.75,
-    ),
-    _rule(
-        "emoji",
-        r"\b(?:you\s+can|feel\s+free\s+to|go\s+ahead\s+and|please|do)\s+use\s+"
-        r"(?:some\s+|more\s+)?emoj(?:i|is|ies)\b",
-        "allowed",
-        0.85,
-    ),
-    _rule(
-        "emoji",
-        r"\bemoj(?:i|is|ies)\s+(?:are|is)\s+(?:fine|ok|okay|welcome|allowed|good)\b",
-        "allowed",
-        0.8,
-    ),
-)
+def _last_word_language(match: re.Match[str]) -> str | None:
+    return _language(match.group(0).split()[-1])
 
-_INVERSE = {"short": "detailed", "detailed": "short", "formal": "casual", "casual": "formal",
-            "none": "allowed", "allowed": "none"}  # fmt: skip
+
+_EXTRACTORS: dict[str, Callable[[re.Match[str]], str | None]] = {
+    "name": _name_value,
+    "language": _language_value,
+    "language_marker": _known_language_marker,
+    "last_word_language": _last_word_language,
+}
+
+
+def _compile_rule(row: dict[str, Any], fragments: dict[str, str]) -> _Rule:
+    pattern = _FRAGMENT.sub(lambda m: fragments[m.group(1)], "".join(row["pattern"]))
+    value: str | Callable[[re.Match[str]], str | None] = row["value"]
+    if isinstance(value, str) and value.startswith("="):
+        value = _EXTRACTORS[value[1:]]
+    return _Rule(
+        key=row["key"],
+        pattern=re.compile(pattern, re.IGNORECASE),
+        value=value,
+        confidence=float(row["confidence"]),
+        on_negation=row.get("on_negation", "invert"),
+        removes=bool(row.get("removes", False)),
+    )
+
+
+_RULES: tuple[_Rule, ...] = tuple(
+    _compile_rule(row, _TABLE["fragments"]) for row in _TABLE["rule"]
+)
+_ANSWERS = _TABLE["fragments"]["ANSWERS"]
 
 _REMOVE_ALL = re.compile(
     r"\b(?:forget|reset|clear|delete|wipe|remove)\s+(?:all\s+)?(?:of\s+)?(?:my|the|your)\s+"

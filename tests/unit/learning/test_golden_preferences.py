@@ -100,9 +100,10 @@ def _eval_messages() -> list[str]:
 
 
 def _language_sentences() -> list[str]:
-    from morgan.learning.preferences import LANGUAGES  # the names as they were written
+    from morgan.learning.preferences import language_names
 
-    words = sorted(LANGUAGES) + [
+    words = [
+        *sorted(language_names()),
         "klingon", "python", "latin", "hawaiian", "mongolian", "zulu", "nepali", "punjabi",
         "english.", "inglés", "deutch", "germany", "france", "detail", "private", "bed",
         "Hochdeutsch", "Brazilian", "american", "British", "Scots", "Yiddish", "Maori",
@@ -152,6 +153,17 @@ def test_golden_file_covers_every_rule_outcome() -> None:
     assert sum(1 for row in rows if not row["updates"]) > 1000  # and plenty of non-statements
 
 
+@pytest.mark.parametrize(("text", "value"), [
+    ("answer in dansk", "Danish"), ("Réponds en français, please", "French"),
+    ("reply in suomi from now on", "Finnish"), ("switch to Türkçe", "Turkish"),
+    ("answer in русский", "Russian"), ("answer in Klingon", None), ("answer in Germany", None),
+])
+def test_native_language_names_come_from_langcodes(text: str, value: str | None) -> None:
+    """Native names are langcodes' autonyms of the table's languages, nothing more."""
+    found = [u.value for u in extract_preferences(text) if u.key == "language"]
+    assert found == ([value] if value else [])
+
+
 @pytest.mark.parametrize("chunk", range(8))
 def test_extraction_matches_the_golden_file(chunk: int) -> None:
     rows = _golden()[chunk::8]
@@ -165,4 +177,4 @@ if __name__ == "__main__" and sys.argv[1:] == ["--write"]:
         for text in corpus():
             row = {"text": text, "updates": _updates(text)}
             out.write(json.dumps(row, ensure_ascii=False, separators=(",", ":")) + "\n")
-    print(f"wrote {GOLDEN}")  # noqa: T201
+    print(f"wrote {GOLDEN}")
