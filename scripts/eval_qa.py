@@ -17,7 +17,8 @@ evidence sentences), `answer_hit_rate` (in the text alone), `not_found_rate` on 
 questions, `false_not_found_rate` on answerable ones, p50/p95 latency (after one warm-up),
 and the machine's load average. `calibration` lists the evidence relevance score of every
 question (answerable with the gold document retrieved vs unanswerable) and the threshold
-that separates them best, for `morgan.rag.evidence.DEFAULT_MIN_RELEVANCE`.
+that separates them best, for `morgan.rag.evidence.DEFAULT_MIN_RELEVANCE`; `--held-out
+data/qa/sample_qa.jsonl` checks that threshold on other documents (the sample contexts).
 """
 
 from __future__ import annotations
@@ -149,6 +150,39 @@ async def _relevance(services: Any, rows: list[dict[str, Any]], gold_ids: dict[s
     return out
 
 
+def held_out(sample_qa: Path, unanswerable: list[dict[str, Any]]) -> dict[str, Any]:
+    """The threshold checked on other documents: the SQuAD-style contexts of
+    data/qa/sample_qa.jsonl (answerable) against this set's unanswerable questions."""
+    from litestar.testing import TestClient
+
+    from morgan.app import create_app
+    from morgan.rag.evidence import DEFAULT_MIN_RELEVANCE
+
+    items = [json.loads(line) for line in sample_qa.read_text(encoding="utf-8").splitlines() if line.strip()]
+    contexts = {key: n for n, key in enumerate(dict.fromkeys((i["title"], i["context"]) for i in items))}
+    rows = [{"id": f"s{n:02d}", "question": i["question"], "answerable": True,
+             "file": f"ctx-{contexts[(i['title'], i['context'])]:03d}.md"} for n, i in enumerate(items)]
+    rows += [{**r, "file": None} for r in unanswerable]
+    with tempfile.TemporaryDirectory(prefix="morgan-eval-qa-heldout-") as home:
+        app = create_app(_settings(home, "extractive://"), migrate=True)
+        with TestClient(app, timeout=900) as client:
+            ids = {}
+            for (title, context), n in contexts.items():
+                body = f'---\ntitle: "{title}"\n---\n\n{context}\n'.encode()
+                reply = client.post("/api/ingest", files={"file": (f"ctx-{n:03d}.md", body)},
+                                    headers=_headers(home))
+                reply.raise_for_status()
+                ids[f"ctx-{n:03d}.md"] = str(reply.json()["documents"][0]["document_id"])
+            scores = client.blocking_portal.call(_relevance, app.state.services, rows, ids)
+    pos = [r["relevance"] for r in scores if r["answerable"] and r["gold_retrieved"]]
+    neg = [r["relevance"] for r in scores if not r["answerable"]]
+    t = DEFAULT_MIN_RELEVANCE
+    return {"set": str(sample_qa), "threshold": t, "answerable": len(pos),
+            "answerable_pass": round(sum(v >= t for v in pos) / len(pos), 4) if pos else None,
+            "unanswerable_reject": round(sum(v < t for v in neg) / len(neg), 4) if neg else None,
+            "best": best_threshold(scores), "scores": scores}
+
+
 def best_threshold(relevance: list[dict[str, Any]]) -> dict[str, Any]:
     """The threshold with the best balanced accuracy between answerable questions whose gold
     document was retrieved (should pass) and unanswerable ones (should not)."""
@@ -199,6 +233,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--out", type=Path, required=True)
     parser.add_argument("--limit", type=int, default=None, help="first N questions only")
     parser.add_argument("--no-calibrate", action="store_true")
+    parser.add_argument("--held-out", type=Path, default=None, metavar="SAMPLE_QA",
+                        help="also check the threshold on these contexts (data/qa/sample_qa.jsonl)")
     parser.add_argument("--home", type=Path, default=None,
                         help="keep the ingested MORGAN_HOME here and reuse it on the next run")
     args = parser.parse_args(argv)
@@ -234,6 +270,10 @@ def main(argv: list[str] | None = None) -> int:
             if relevance:
                 result["calibration"] = {**best_threshold(relevance), "scores": relevance}
             print(f"{backend}: {json.dumps(summary)}", file=sys.stderr)
+    if args.held_out:
+        result["held_out"] = held_out(args.held_out, [r for r in rows if not r["answerable"]])
+        h = {k: v for k, v in result["held_out"].items() if k not in ("scores", "best")}
+        print(f"held out: {json.dumps(h)}", file=sys.stderr)
     result["loadavg_before"] = [round(v, 2) for v in load_before]
     args.out.write_text(json.dumps(result, indent=2, default=str))
     print(f"{'backend':<11} {'hit':>6} {'in text':>8} {'not found':>10} {'false nf':>9} "
@@ -245,6 +285,9 @@ def main(argv: list[str] | None = None) -> int:
     if "calibration" in result:
         c = {k: v for k, v in result["calibration"].items() if k != "scores"}
         print(f"calibration: {json.dumps(c)}")
+    if "held_out" in result:
+        h = {k: v for k, v in result["held_out"].items() if k != "scores"}
+        print(f"held out: {json.dumps(h)}")
     print(f"load average before {result['loadavg_before']}, after {list(os.getloadavg())}")
     return 0
 
