@@ -33,7 +33,7 @@ from pathlib import Path
 from typing import Any
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from _bench_common import percentile  # noqa: E402
+from _bench_common import percentile
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 

@@ -193,6 +193,7 @@ def overlap(left: Iterable[str], right: Iterable[str]) -> float:
 
 
 __all__ = [
-    "ABBREVIATIONS", "CONVERSATION_STOPWORDS", "STOPWORDS", "append_trimmed", "content_terms", "overlap",
+    "ABBREVIATIONS", "CONVERSATION_STOPWORDS", "STOPWORDS", "append_trimmed", "content_terms",
+    "overlap",
     "sentence_spans", "split_sentences", "stem", "tokens", "words",
 ]

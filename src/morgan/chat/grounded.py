@@ -27,8 +27,9 @@ from morgan.text import tokens
 
 Mode = Literal["grounded", "not_found", "small_talk", "chat", "open"]
 
-_GREETING = frozenset("hi hello hey hiya howdy morning afternoon evening yo greetings".split())
-_THANKS = frozenset("thanks thank thx ty cheers appreciate appreciated".split())
+_GREETING = frozenset(["hi", "hello", "hey", "hiya", "howdy", "morning", "afternoon", "evening",
+                       "yo", "greetings"])
+_THANKS = frozenset(["thanks", "thank", "thx", "ty", "cheers", "appreciate", "appreciated"])
 _SMALL_TALK = _GREETING | _THANKS | frozenset(
     """
     good great nice cool ok okay fine bye goodbye later see night day there you your

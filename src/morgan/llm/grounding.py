@@ -22,6 +22,7 @@ from collections.abc import Iterator, Sequence
 from morgan.llm.base import GenerationRequest, SourcePassage
 from morgan.llm.citations import clean_citations
 from morgan.llm.extractive import NOT_FOUND, ExtractiveLLM, cite
+from morgan.llm.prompts import TEMPLATE_TOKEN
 from morgan.text import content_terms, sentence_spans, split_sentences, words
 
 DEFAULT_MIN_SCORE = 1.0
@@ -121,7 +122,8 @@ def _specifics(sentence: str) -> set[str]:
     """Terms of the numbers and names in `sentence` (words holding a digit, or capitalised
     past the first word): the facts a wrong citation would most mislead about."""
     found = words(sentence)
-    picked = [w for i, w in enumerate(found) if any(c.isdigit() for c in w) or (i and w[0].isupper())]
+    picked = [w for i, w in enumerate(found)
+              if any(c.isdigit() for c in w) or (i and w[0].isupper())]
     return set(content_terms(" ".join(picked)))
 
 
@@ -166,10 +168,8 @@ _NEXT_TURN = re.compile(
 # A label in front of the answer itself ("Answer: It is 50 [1].") is dropped, the rest kept.
 _ANSWER_LABEL = re.compile(r"^(\s*)(?:[#>*_ ]*)(?:answer|assistant|morgan|response|a)"
                            r"\s*(?:\*\*|__)?\s*:\s*", re.IGNORECASE)
-_TURN_TOKENS = re.compile(r"<\s*/?\s*(?:start_of_turn|end_of_turn|eos|bos|s)\s*>|<\|[^|>\s]{1,20}\|>",
-                          re.IGNORECASE)
-_PLACEHOLDER_MARKER = re.compile(r"[ \t]?\[\s*(?:n|k|x|#|\.\.\.|…|source|citation|\d+\s*-\s*\d+)\s*\]",
-                                 re.IGNORECASE)
+_PLACEHOLDER_MARKER = re.compile(
+    r"[ \t]?\[\s*(?:n|k|x|#|\.\.\.|…|source|citation|\d+\s*-\s*\d+)\s*\]", re.IGNORECASE)
 _ANY_MARKER = re.compile(rf"[ \t]?{_MARKER_TEXT}")
 _OPEN_MARKERS = re.compile(r"\s*(?:\[[\d\s,;]*\]?\s*)*")
 _SHINGLE = 4
@@ -243,7 +243,7 @@ class Grounder:
         if not unit.strip():
             return unit if self.released else None
         lead = unit[: len(unit) - len(unit.lstrip())]
-        body = _TURN_TOKENS.sub("", unit).strip()
+        body = TEMPLATE_TOKEN.sub("", unit).strip()
         if _NEXT_TURN.match(body):
             self.stopped = True
             return None
@@ -274,7 +274,8 @@ class Grounder:
             return None
         n = found[0]
         cited, _ = clean_citations(body, len(self.sources))
-        numbers = {int(x) for m in _MARKER.finditer(cited) for x in re.split(r"[,;]", m.group()[1:-1])}
+        numbers = {int(x) for m in _MARKER.finditer(cited)
+                   for x in re.split(r"[,;]", m.group()[1:-1])}
         if n in numbers:
             return lead + cited
         if numbers:
@@ -307,7 +308,8 @@ class _SystemPrint:
 
     def leaks(self, text: str) -> bool:
         found = [w.lower() for w in words(text)]
-        return bool(self.rare.intersection(found)) or bool(self.shingles.intersection(_shingles(found)))
+        return (bool(self.rare.intersection(found))
+                or bool(self.shingles.intersection(_shingles(found))))
 
 
 def _shingles(found: Sequence[str]) -> Iterator[tuple[str, ...]]:
