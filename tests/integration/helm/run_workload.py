@@ -20,6 +20,7 @@ import base64
 import os
 import re
 import shlex
+import shutil
 import socket
 import subprocess
 import sys
@@ -75,6 +76,8 @@ def find(objects: list[dict[str, Any]], kind: str, name: str) -> dict[str, Any]:
 
 
 def pod_spec(workload: dict[str, Any]) -> dict[str, Any]:
+    if workload["kind"] == "Pod":
+        return workload["spec"]
     return workload["spec"]["template"]["spec"]
 
 
@@ -281,7 +284,8 @@ def runs_as_pod_uid(workload: Workload) -> bool:
     A pyenv Python under /root is not, and then Morgan's processes run as the current user."""
     if workload.uid is None or os.geteuid() != 0:
         return False
-    program = Path(workload.argv[0])
+    found = shutil.which(workload.argv[0], path=workload.env.get("PATH"))
+    program = Path(found or workload.argv[0])
     if program.is_relative_to(VENV_BIN):
         interpreter = Path(os.path.realpath(sys.executable))
         stdlib = Path(os.path.realpath(os.__file__)).parent
@@ -351,7 +355,7 @@ def workloads_running_image(objects: list[dict[str, Any]], image_repo: str) -> I
         tuple[dict[str, Any], dict[str, Any], bool]]:
     """(workload, container, is_init) for every container of Morgan's image."""
     for obj in objects:
-        if obj["kind"] not in ("Deployment", "StatefulSet", "Job", "DaemonSet"):
+        if obj["kind"] not in ("Deployment", "StatefulSet", "Job", "DaemonSet", "Pod"):
             continue
         spec = pod_spec(obj)
         for key, is_init in (("initContainers", True), ("containers", False)):

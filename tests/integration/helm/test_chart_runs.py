@@ -3,7 +3,8 @@
 Each case renders the chart with the real helm and runs, as local processes with exactly the
 environment the chart computes (see run_workload.py), every container of Morgan's image: the
 reranker's model fetch and server, core's `wait-for-postgres` (pg_isready, as uid 10001) and
-`migrate` (`morgan db upgrade`, as uid 10001) init containers, and core itself. Stand-ins for
+`migrate` (`morgan db upgrade`) init containers, core itself, and the `helm test` pod.
+Stand-ins for
 the cluster's Services: a fresh database on the local PostgreSQL, the chart's own Redis command
 on a free port, SeaweedFS for MinIO/S3, the Ollama and OpenAI contract fakes, and the embedded
 Qdrant engine (a folder) for the Qdrant server, which cannot run here. Then the manifest's
@@ -227,6 +228,13 @@ def _start_core(d: Deployment, stand_ins: rw.StandIns, root: Path) -> None:
     d.processes.append(d.core)
     d.ran.add((name, "core"))
     rw.wait_for_probe(d.core, "startupProbe", timeout_s=240)
+    rw.wait_for_probe(d.core, "readinessProbe", timeout_s=120)
+    # `helm test`: the chart's test pod, against core through its Service name.
+    stand_ins.endpoints[f"{name}:8000"] = f"127.0.0.1:{spec.ports['http']}"
+    test_pod = rw.find(d.objects, "Pod", f"{rw.RELEASE}-test-ready")
+    check = rw.prepare(d.cluster, test_pod, "ready", stand_ins, root / "pod-test")
+    d.outputs["helm-test"] = rw.run_to_completion(check, root / "pod-test" / "logs")
+    d.ran.add((test_pod["metadata"]["name"], "ready"))
 
 
 @pytest.fixture(scope="module", params=CASES, ids=IDS)
@@ -266,7 +274,8 @@ def test_every_container_of_morgans_image_was_run(deployment: Deployment) -> Non
     # No hook ordering for Morgan: nothing of its image waits on a Helm hook (MinIO's bucket
     # Job may; core creates the bucket itself and reports `blobs` until then).
     hooked = [w["metadata"]["name"] for w, _, _ in rw.workloads_running_image(
-        deployment.objects, IMAGE) if "helm.sh/hook" in w["metadata"].get("annotations", {})]
+        deployment.objects, IMAGE)
+        if w["metadata"].get("annotations", {}).get("helm.sh/hook", "test") != "test"]
     assert hooked == []
 
 
@@ -281,6 +290,10 @@ def test_core_init_steps_wait_and_migrate_as_the_pods_uid(deployment: Deployment
         assert "accepting connections" in deployment.outputs["wait-for-postgres"]
     assert deployment.core is not None and deployment.core.workload.uid == 10001
     assert "schema_upgraded" in deployment.outputs["migrate"]
+
+
+def test_helm_test_pod_passes(deployment: Deployment) -> None:
+    assert '200 {"ready":true' in deployment.outputs["helm-test"]
 
 
 def test_manifest_probes_answer(deployment: Deployment) -> None:
