@@ -10,15 +10,24 @@ import asyncio
 import re
 import time
 import uuid
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncGenerator, AsyncIterator, Sequence
 from contextlib import aclosing
+from dataclasses import dataclass
 from typing import Any
 
 import msgspec
 import structlog
 
 from morgan.chat.conversations import ConversationRepository, TurnRecord, history_pairs
-from morgan.chat.ports import EmotionPort, LearningPort, NeutralTonePolicy, NoEmotionDetector, NoLearning, TonePort
+from morgan.chat.ports import (
+    EmotionPort,
+    LearningPort,
+    NeutralTonePolicy,
+    NoEmotionDetector,
+    NoLearning,
+    Tone,
+    TonePort,
+)
 from morgan.chat.schemas import (
     ChatRequest,
     ChatResponse,
@@ -35,6 +44,7 @@ from morgan.chat.schemas import (
     TokenEvent,
 )
 from morgan.errors import DependencyUnavailable
+from morgan.storage.models import Conversation
 from morgan.llm.base import (
     LLM,
     ChatMessage,
@@ -48,7 +58,7 @@ from morgan.llm.base import (
 )
 from morgan.llm.budget import fit_to_budget
 from morgan.learning.feedback import cited_documents
-from morgan.chat.grounded import not_found_text, plan_answer, small_talk_reply
+from morgan.chat.grounded import AnswerPlan, not_found_text, plan_answer, small_talk_reply
 from morgan.llm.extractive import NOT_FOUND, ExtractiveLLM
 from morgan.llm.grounding import Grounder
 from morgan.rag.evidence import render_answer
@@ -106,17 +116,13 @@ class ChatPipeline:
         return final
 
     async def stream(self, user_id: uuid.UUID, request: ChatRequest) -> AsyncIterator[StreamEvent]:
+        """The chat path, step by step: history, crisis check, query embedding, retrieval with
+        emotion, tone and answer plan, generation through the Grounder, the stored turn."""
         t_start = time.perf_counter()
         timings: dict[str, float] = {}
         degraded: list[str] = []
 
-        if request.conversation_id is not None:
-            conversation = await self.conversations.get(user_id, request.conversation_id)
-        else:
-            conversation = await self.conversations.create(user_id, request.message)
-        history = await self._history(user_id, conversation.id)
-        if getattr(self.cache, "degraded", False):
-            degraded.append("cache")  # Redis is down: the window came from the database
+        conversation, history = await self._open(user_id, request, degraded)
         timings["history_ms"] = _ms(t_start)
 
         crisis = detect_crisis(request.message)
@@ -132,33 +138,13 @@ class ChatPipeline:
             return
 
         t = time.perf_counter()
-        query_vector: list[float] | None = None
-        try:
-            vectors, fell_back = await embed_reporting(self.embedder, [request.message])
-            if fell_back:
-                degraded.append("embeddings")
-            query_vector = vectors[0]
-        except Exception as exc:  # noqa: BLE001
-            log.warning("query_embedding_failed", error=str(exc)[:200])
-            degraded.append("embeddings")
+        query_vector = await self._embed_query(request.message, degraded)
         timings["embed_ms"] = _ms(t)
 
         t = time.perf_counter()
-        emotion_task = asyncio.create_task(
-            self.emotion.analyze(user_id, conversation.id, request.message, query_vector)
+        passages, dense_scores, emotion_out, emotion_state = await self._retrieve_and_feel(
+            user_id, conversation.id, request, query_vector, degraded, timings
         )
-        passages: list[Passage] = []
-        dense_scores: dict[uuid.UUID, float] = {}
-        if request.rag:
-            retrieval = await self.retriever.retrieve(
-                user_id, request.message, top_k=request.top_k, query_vector=query_vector,
-                mode="hybrid" if query_vector is not None else "sparse",
-            )
-            passages = retrieval.passages
-            dense_scores = retrieval.dense_scores
-            degraded.extend(d for d in retrieval.degraded if d not in degraded)
-            timings.update({f"retrieval_{k}": v for k, v in retrieval.timings.items()})
-        emotion_out, emotion_state = await emotion_task
         timings["retrieve_emotion_ms"] = _ms(t)
 
         tone = await self.tone.decide(user_id, emotion_state, history, request.message)
@@ -166,14 +152,7 @@ class ChatPipeline:
         plan = plan_answer(request.message, passages, rag=request.rag, dense=dense_scores)
         if not plan.cites and plan.mode != "open":
             passages = []  # small talk and chat are never presented with citations
-        sources = [
-            SourceOut(
-                n=i, document_id=p.document_id, title=p.title, chunk_index=p.chunk_index,
-                page=p.page, heading=p.heading, score=p.score, snippet=p.snippet,
-                supports=plan.mode == "grounded",
-            )
-            for i, p in enumerate(passages, start=1)
-        ]
+        sources = _sources_out(passages, plan)
         evidence = [EvidenceOut(**msgspec.structs.asdict(e)) for e in plan.evidence]
         yield MetaEvent(
             data=MetaData(
@@ -182,20 +161,10 @@ class ChatPipeline:
             )
         )
 
-        llm_cfg = await self.runtime_config.llm_overrides() if self.runtime_config else None
-        gen_request = GenerationRequest(
-            question=request.message,
-            system=tone.system,
-            history=tuple(ChatMessage(role=r, content=c) for r, c in history),  # type: ignore[arg-type]
-            sources=tuple(SourcePassage(n=i, title=_source_title(p), text=p.text)
-                          for i, p in enumerate(passages, 1)) if plan.uses_sources else (),
-            max_tokens=(llm_cfg and llm_cfg.max_tokens) or tone.max_tokens,
-            temperature=tone.temperature if llm_cfg is None or llm_cfg.temperature is None
-            else llm_cfg.temperature,
-            top_p=tone.top_p if llm_cfg is None or llm_cfg.top_p is None else llm_cfg.top_p,
-            model=request.model or (llm_cfg and llm_cfg.model) or None,
+        budget = fit_to_budget(
+            await self._generation_request(request, tone, history, passages, plan),
+            self.llm.count_tokens, self.llm.context_window,
         )
-        budget = fit_to_budget(gen_request, self.llm.count_tokens, self.llm.context_window)
         gen_request = budget.request
         if budget.trimmed:
             log.info("prompt_trimmed", dropped_sources=budget.dropped_sources,
@@ -206,64 +175,37 @@ class ChatPipeline:
         grounder = Grounder(gen_request.sources, question=request.message, system=gen_request.system)
         generate = plan.mode in ("open", "small_talk", "chat") or (
             plan.mode == "grounded" and not isinstance(self.llm, ExtractiveLLM))
-        t = time.perf_counter()
-        first_token_ms: float | None = None
-        error: str | None = None
-        generated_any = False
+        outcome = _Outcome(started=time.perf_counter())
         if generate:
-            deltas = stream_reporting(self.llm, gen_request, report)
             try:
-                async with aclosing(deltas):  # type: ignore[type-var]
-                    async for delta in deltas:
-                        if report.answered_by == ExtractiveLLM.name:
-                            break  # the chain fell back to quoting: the evidence says it better
-                        generated_any = generated_any or bool(delta.strip())
-                        for piece in _words(grounder.feed(delta)):
-                            if first_token_ms is None:
-                                first_token_ms = _ms(t)
-                            yield TokenEvent(data=TokenData(text=piece))
-                        if grounder.stopped:
-                            break  # the model began another turn: stop decoding
-                for piece in _words(grounder.finish()):
-                    if first_token_ms is None:
-                        first_token_ms = _ms(t)
-                    yield TokenEvent(data=TokenData(text=piece))
-            except LLMUnavailable as exc:
-                error = f"generation failed: {exc}"
+                async with aclosing(self._generate(gen_request, grounder, report, outcome)) as tokens:
+                    async for event in tokens:
+                        yield event
             except (asyncio.CancelledError, GeneratorExit):
                 await asyncio.shield(self._record_failure(user_id, conversation.id, request.message, "cancelled by client"))
                 raise
-        timings["generate_ms"] = _ms(t)
-        if first_token_ms is not None:
-            timings["first_token_ms"] = first_token_ms
+        timings["generate_ms"] = _ms(outcome.started)
+        if outcome.first_token_ms is not None:
+            timings["first_token_ms"] = outcome.first_token_ms
         if report.degraded and "llm" not in degraded:
             degraded.append("llm")
 
+        error = outcome.error
         if error is not None and grounder.text:
             # Part of an answer was shown; another backend's words cannot be spliced on.
             await self._record_failure(user_id, conversation.id, request.message, error)
             yield ErrorEvent(data=ErrorData(detail=error, conversation_id=conversation.id))
             return
         text = grounder.text
-        if generate and (error is not None or not generated_any) and "llm" not in degraded:
+        if generate and (error is not None or not outcome.generated_any) and "llm" not in degraded:
             log.warning("llm_empty_or_failed", error=error)
             degraded.append("llm")  # an empty or failed generation is never a success
         if not text:
             # Evidence first: when the model said nothing the sources support, the
             # evidence sentences are the answer.
-            if plan.mode == "grounded":
-                text = render_answer(plan.evidence)
-            elif plan.mode == "not_found":
-                text = not_found_text(passages)
-            elif plan.mode == "small_talk":
-                text = small_talk_reply(request.message)
-            elif plan.mode == "chat":
-                text = " ".join(filter(None, [tone.opener, NOT_FOUND]))
-            else:
-                text = NOT_FOUND
+            text = _silent_answer(plan, passages, request.message, tone)
             for piece in _words([text]):
                 yield TokenEvent(data=TokenData(text=piece))
-        removed = grounder.removed_citations
         check = self.tone.check(text, tone, emotion_state)
         timings["total_ms"] = _ms(t_start)
         model_name = report.answered_by or self.llm.name
@@ -298,12 +240,102 @@ class ChatPipeline:
             degraded=degraded,
             timings=timings,
             model=model_name,
-            removed_citations=removed,
+            removed_citations=grounder.removed_citations,
             tone=tone.tone,
             evidence=evidence,
             dropped_sentences=grounder.dropped,
         )
         yield DoneEvent(data=DoneData(response=response))
+
+    async def _open(
+        self, user_id: uuid.UUID, request: ChatRequest, degraded: list[str]
+    ) -> tuple[Conversation, list[tuple[str, str]]]:
+        """The conversation (new or the user's own) and its recent window."""
+        if request.conversation_id is not None:
+            conversation = await self.conversations.get(user_id, request.conversation_id)
+        else:
+            conversation = await self.conversations.create(user_id, request.message)
+        history = await self._history(user_id, conversation.id)
+        if getattr(self.cache, "degraded", False):
+            degraded.append("cache")  # Redis is down: the window came from the database
+        return conversation, history
+
+    async def _embed_query(self, message: str, degraded: list[str]) -> list[float] | None:
+        """The query vector, or None (retrieval goes keyword-only, `embeddings` degraded)."""
+        try:
+            vectors, fell_back = await embed_reporting(self.embedder, [message])
+            if fell_back:
+                degraded.append("embeddings")
+            return vectors[0]
+        except Exception as exc:  # noqa: BLE001
+            log.warning("query_embedding_failed", error=str(exc)[:200])
+            degraded.append("embeddings")
+            return None
+
+    async def _retrieve_and_feel(
+        self, user_id: uuid.UUID, conversation_id: uuid.UUID, request: ChatRequest,
+        query_vector: list[float] | None, degraded: list[str], timings: dict[str, float],
+    ) -> tuple[list[Passage], dict[uuid.UUID, float], Any, Any]:
+        """Retrieval and emotion analysis side by side: (passages, dense scores, emotion out,
+        emotion state)."""
+        emotion_task = asyncio.create_task(
+            self.emotion.analyze(user_id, conversation_id, request.message, query_vector)
+        )
+        passages: list[Passage] = []
+        dense_scores: dict[uuid.UUID, float] = {}
+        if request.rag:
+            retrieval = await self.retriever.retrieve(
+                user_id, request.message, top_k=request.top_k, query_vector=query_vector,
+                mode="hybrid" if query_vector is not None else "sparse",
+            )
+            passages = retrieval.passages
+            dense_scores = retrieval.dense_scores
+            degraded.extend(d for d in retrieval.degraded if d not in degraded)
+            timings.update({f"retrieval_{k}": v for k, v in retrieval.timings.items()})
+        emotion_out, emotion_state = await emotion_task
+        return passages, dense_scores, emotion_out, emotion_state
+
+    async def _generation_request(
+        self, request: ChatRequest, tone: Tone, history: Sequence[tuple[str, str]],
+        passages: Sequence[Passage], plan: AnswerPlan,
+    ) -> GenerationRequest:
+        """The prompt's parts; `morgan config set llm.*` overrides apply to this answer."""
+        llm_cfg = await self.runtime_config.llm_overrides() if self.runtime_config else None
+        return GenerationRequest(
+            question=request.message,
+            system=tone.system,
+            history=tuple(ChatMessage(role=r, content=c) for r, c in history),  # type: ignore[arg-type]
+            sources=tuple(SourcePassage(n=i, title=_source_title(p), text=p.text)
+                          for i, p in enumerate(passages, 1)) if plan.uses_sources else (),
+            max_tokens=(llm_cfg and llm_cfg.max_tokens) or tone.max_tokens,
+            temperature=tone.temperature if llm_cfg is None or llm_cfg.temperature is None
+            else llm_cfg.temperature,
+            top_p=tone.top_p if llm_cfg is None or llm_cfg.top_p is None else llm_cfg.top_p,
+            model=request.model or (llm_cfg and llm_cfg.model) or None,
+        )
+
+    async def _generate(
+        self, gen_request: GenerationRequest, grounder: Grounder, report: FallbackReport,
+        outcome: _Outcome,
+    ) -> AsyncGenerator[StreamEvent, None]:
+        """Stream what the Grounder releases, word by word; a failure is kept in `outcome`."""
+        deltas = stream_reporting(self.llm, gen_request, report)
+        try:
+            async with aclosing(deltas):  # type: ignore[type-var]
+                async for delta in deltas:
+                    if report.answered_by == ExtractiveLLM.name:
+                        break  # the chain fell back to quoting: the evidence says it better
+                    outcome.generated_any = outcome.generated_any or bool(delta.strip())
+                    for piece in _words(grounder.feed(delta)):
+                        outcome.token()
+                        yield TokenEvent(data=TokenData(text=piece))
+                    if grounder.stopped:
+                        break  # the model began another turn: stop decoding
+            for piece in _words(grounder.finish()):
+                outcome.token()
+                yield TokenEvent(data=TokenData(text=piece))
+        except LLMUnavailable as exc:
+            outcome.error = f"generation failed: {exc}"
 
     async def _safety_reply(
         self, user_id: uuid.UUID, message: str, conversation_id: uuid.UUID,
@@ -365,6 +397,46 @@ class ChatPipeline:
         )
         if self.cache is not None:
             await self.cache.delete(f"conv:{conversation_id}:window")
+
+
+@dataclass(slots=True)
+class _Outcome:
+    """What one generation did, filled while its tokens stream."""
+
+    started: float
+    first_token_ms: float | None = None
+    error: str | None = None
+    generated_any: bool = False
+
+    def token(self) -> None:
+        if self.first_token_ms is None:
+            self.first_token_ms = _ms(self.started)
+
+
+def _sources_out(passages: Sequence[Passage], plan: AnswerPlan) -> list[SourceOut]:
+    return [
+        SourceOut(
+            n=i, document_id=p.document_id, title=p.title, chunk_index=p.chunk_index,
+            page=p.page, heading=p.heading, score=p.score, snippet=p.snippet,
+            supports=plan.mode == "grounded",
+        )
+        for i, p in enumerate(passages, start=1)
+    ]
+
+
+def _silent_answer(
+    plan: AnswerPlan, passages: Sequence[Passage], message: str, tone: Tone
+) -> str:
+    """The answer when the model said nothing the sources support (or was not asked)."""
+    if plan.mode == "grounded":
+        return render_answer(plan.evidence)
+    if plan.mode == "not_found":
+        return not_found_text(passages)
+    if plan.mode == "small_talk":
+        return small_talk_reply(message)
+    if plan.mode == "chat":
+        return " ".join(filter(None, [tone.opener, NOT_FOUND]))
+    return NOT_FOUND
 
 
 def _source_title(p: Passage) -> str:
