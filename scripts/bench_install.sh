@@ -24,7 +24,7 @@ for _ in $(seq 1 3600); do
   if [ -z "$ready" ] && echo "$body" | grep -q '"ready":true'; then
     ready=$now; echo "ready after ${ready}s" >&2
   fi
-  if [ -n "$ready" ] && echo "$body" | grep -q '"name":"llm","backend":"fallback","state":"up"'; then
+  if [ -n "$ready" ] && grep -q '"event": "llm.late_binding.bound"' "$WORK/serve.log"; then
     llm=$now; echo "embedded LLM bound after ${llm}s" >&2; break
   fi
   if ! kill -0 "$pid" 2>/dev/null; then echo "server exited; see $WORK/serve.log" >&2; break; fi

@@ -122,16 +122,24 @@ def module_probe(module: str, *, install_log: Path | None = None) -> Probe:
 
     def probe() -> str | None:
         importlib.invalidate_caches()  # pip may have added it since the last look
-        if importlib.util.find_spec(module) is not None:
-            return None
+        found = importlib.util.find_spec(module) is not None
         if install_log is None or not install_log.is_file():
-            return f"{module} is not installed"
+            return None if found else f"{module} is not installed"
         last = _last_line(install_log)
+        if found and (last in ("done", "failed") or _age_s(install_log) > 600):
+            return None  # pip has finished writing the package (or its log is stale)
         if last == "failed":
             return f"building {module} failed; see {install_log}"
         return f"building: {module} is being installed in the background (log: {install_log})"
 
     return probe
+
+
+def _age_s(path: Path) -> float:
+    try:
+        return time.time() - path.stat().st_mtime
+    except OSError:
+        return 0.0
 
 
 def _last_line(path: Path) -> str:

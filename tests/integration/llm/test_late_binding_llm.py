@@ -48,7 +48,10 @@ async def test_answers_extractively_while_building_then_switches(
         log.write_text(log.read_text() + "failed\n")
         assert "failed" in (await late.health()).detail
 
-        (site / "late_llm_backend_for_tests.py").write_text("")  # pip finished
+        log.write_text(log.read_text() + "Installing collected packages\n")
+        (site / "late_llm_backend_for_tests.py").write_text("")  # pip is writing files
+        assert "building" in (await late.health()).detail  # not bound before pip's "done"
+        log.write_text(log.read_text() + "done\n")
         report = FallbackReport()
         second = await chain.generate(REQUEST, report=report)
         assert report.answered_by == "embedded:test"
