@@ -25,7 +25,7 @@ import msgspec
 
 from morgan.text import CONVERSATION_STOPWORDS, content_terms, split_sentences, words
 
-DEFAULT_MIN_RELEVANCE = 0.45
+DEFAULT_MIN_RELEVANCE = 0.47
 """Best sentence score below which the documents are taken not to answer the question
 (docs/BENCHMARKS.md, "Relevance threshold")."""
 
@@ -39,6 +39,7 @@ ANSWER_TYPE_BONUS = 0.1
 MISSING_NAME_FACTOR = 0.75
 """Score factor per name-like question word ("xz", "Australia", "2018") found in none of
 the passages: the question is about something the documents do not mention."""
+_PSEUDO_SENTENCES = 20
 _RELATIVE_FLOOR = 0.75
 """A further sentence is shown only if it scores at least this share of the best one."""
 
@@ -125,7 +126,9 @@ def select_evidence(
     total = len(candidates)
 
     def idf(term: str) -> float:
-        return math.log(1 + (total - doc_freq[term] + 0.5) / (doc_freq[term] + 0.5))
+        # A pseudo-corpus of sentences without the term keeps a handful of candidates from
+        # calling the words they all share worthless (two near-identical notes).
+        return math.log(1 + (total + _PSEUDO_SENTENCES - doc_freq[term] + 0.5) / (doc_freq[term] + 0.5))
 
     weights = {t: idf(t) for t in query}
     weight_sum = sum(weights.values()) or 1.0

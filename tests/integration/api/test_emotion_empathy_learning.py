@@ -48,7 +48,7 @@ async def _chat(api: Api, message: str, **extra: object) -> dict:  # type: ignor
 
 
 EXPORT_GUIDE = (
-    "# Export guide\n\nThe export writes one CSV file per project, in UTF-8.\n\n"
+    "# Export guide\n\nThe file format of the export is CSV: one file per project, in UTF-8.\n\n"
     "To restart the export, open the Jobs page and press Restart on the failed export job.\n\n"
     "The export logs are written to the logs folder of the data directory.\n\n"
     "The export settings are under Preferences, in the Export section.\n"
