@@ -23,7 +23,7 @@ import msgspec
 
 from morgan.llm.extractive import NOT_FOUND
 from morgan.rag.evidence import DEFAULT_MIN_RELEVANCE, Evidence, PassageLike, select_evidence
-from morgan.text import tokens
+from morgan.text import split_sentences, tokens
 
 Mode = Literal["grounded", "not_found", "small_talk", "chat", "open"]
 
@@ -89,7 +89,11 @@ def plan_answer(
 ) -> AnswerPlan:
     if not rag:
         return AnswerPlan(mode="open", evidence=[])
-    selection = select_evidence(message, passages, dense=dense, min_relevance=min_relevance)
+    # "Please keep it short from now on. How do I restart the export?": the question
+    # sentence alone is judged too, so a preamble cannot hide it.
+    asked = [message, *(q for q in split_sentences(message) if q.endswith("?"))]
+    selection = max((select_evidence(q, passages, dense=dense, min_relevance=min_relevance)
+                     for q in dict.fromkeys(asked)), key=lambda sel: sel.relevance)
     if selection.relevant:
         return AnswerPlan(mode="grounded", evidence=selection.sentences,
                           relevance=selection.relevance)
