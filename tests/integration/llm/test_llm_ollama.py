@@ -9,7 +9,7 @@ import time
 import pytest
 
 from morgan.llm.base import ChatMessage, GenerationRequest, LLMUnavailable, SourcePassage
-from morgan.llm.errors import EmbedderUnavailable, LLMStreamInterrupted
+from morgan.llm.errors import EmbedderUnavailable, EmbeddingDimensionUnknown, LLMStreamInterrupted
 from morgan.llm.ollama import DEFAULT_NUM_CTX_CAP, OllamaEmbedder, OllamaLLM
 from tests.contract_fakes.ollama import CUDA_OOM, FakeOllama, FakeOllamaModel
 
@@ -180,7 +180,7 @@ async def test_embedder_failure_is_embedder_unavailable(fake_ollama: FakeOllama)
     fake_ollama.fail("/api/embed", 500, CUDA_OOM)
     with pytest.raises(EmbedderUnavailable, match="out of memory"):
         await embedder.embed(["alpha"])
-    with pytest.raises(RuntimeError, match="warm_up"):
+    with pytest.raises(EmbeddingDimensionUnknown, match="dimension unknown until"):
         _ = embedder.dimension
     await embedder.warm_up()
     assert embedder.dimension == fake_ollama.embedding_dimension
