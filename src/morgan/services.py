@@ -20,14 +20,22 @@ from morgan.auth import AuthService
 from morgan.chat.conversations import ConversationRepository
 from morgan.chat.pipeline import ChatPipeline
 from morgan.components import ComponentHealth
+from morgan.emotion.base import EmotionDetector
+from morgan.emotion.repository import EmotionRepository
+from morgan.learning.queue import LearningQueue
+from morgan.learning.service import LearningService
 from morgan.llm.base import LLM, Embedder
 from morgan.rag.documents import DocumentRepository
 from morgan.rag.ingest import IngestService
+from morgan.rag.jobs import JobRegistry
 from morgan.rag.reconcile import IngestIntents
 from morgan.rag.retrieval import Retriever
 from morgan.rag.sparse import SparseEncoder
 from morgan.reranker import DisabledReranker
+from morgan.reranker.base import Reranker
 from morgan.settings import Settings
+from morgan.storage.blobs.base import BlobStore
+from morgan.storage.cache.base import Cache
 from morgan.storage.db import Database
 from morgan.storage.vectors import VectorIndex, backend_name, build_vector_index
 
@@ -42,12 +50,12 @@ class Services:
     settings: Settings
     db: Database
     auth: AuthService
-    blobs: Any
-    cache: Any
+    blobs: BlobStore
+    cache: Cache
     vectors: VectorIndex
     embedder: Embedder
     llm: LLM
-    reranker: Any
+    reranker: Reranker
     documents: DocumentRepository
     ingest: IngestService
     retriever: Retriever
@@ -55,7 +63,13 @@ class Services:
     chat: ChatPipeline
     runtime_config: Any = None
     """morgan.runtime_config.RuntimeConfigService (`/api/config`, read live by `chat`)."""
-    extras: dict[str, Any] = field(default_factory=dict)
+    # Emotion and learning (None where a server runs without them: the API answers 503).
+    emotion_detector: EmotionDetector | None = None
+    emotion_repository: EmotionRepository | None = None
+    learning: LearningService | None = None
+    learning_repos: LearningRepos | None = None
+    learning_queue: LearningQueue | None = None
+    ingest_jobs: JobRegistry = field(default_factory=JobRegistry)
     background: set[asyncio.Task[Any]] = field(default_factory=set)
 
     async def component_health(self) -> list[ComponentHealth]:
@@ -68,9 +82,11 @@ class Services:
             self.llm.health(),
             self.reranker.health(),
         ]
-        for extra in self.extras.values():
-            if hasattr(extra, "health"):
-                checks.append(extra.health())
+        for part in (self.emotion_detector, self.emotion_repository, self.learning,
+                     self.learning_repos, self.learning_queue):
+            health = getattr(part, "health", None)
+            if health is not None:
+                checks.append(health())
         results = await asyncio.gather(*checks, return_exceptions=True)
         out: list[ComponentHealth] = []
         for r in results:
@@ -95,7 +111,7 @@ class Services:
         return task
 
     async def close(self) -> None:
-        queue = self.extras.get("learning_queue")
+        queue = self.learning_queue
         if queue is not None:
             await queue.stop(timeout=10)  # drain: queued learning is finished, not dropped
         if hasattr(self.blobs, "stop"):
@@ -271,13 +287,11 @@ async def build_services(settings: Settings, *, migrate: bool = False, warm: boo
         embedder=embedder, llm=llm, reranker=reranker, documents=documents, ingest=ingest,
         retriever=retriever, conversations=conversations, chat=chat,
         runtime_config=chat.runtime_config,
-        extras={
-            "emotion_detector": feelings.detector,
-            "emotion_repository": feelings.emotion_repository,
-            "learning": feelings.learning,
-            "learning_repos": feelings.repos,
-            "learning_queue": feelings.queue,
-        },
+        emotion_detector=feelings.detector,
+        emotion_repository=feelings.emotion_repository,
+        learning=feelings.learning,
+        learning_repos=feelings.repos,
+        learning_queue=feelings.queue,
     )
     if warm:
         await warm_up(embedder, llm, reranker, feelings.detector)

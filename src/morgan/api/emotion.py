@@ -28,7 +28,7 @@ class EmotionController(Controller):
 
     @post("/api/emotion/analyze", status_code=200)
     async def analyze(self, data: AnalyzeIn, services: Services, user: CurrentUser) -> dict[str, Any]:
-        detector = services.extras.get("emotion_detector")
+        detector = services.emotion_detector
         if detector is None:
             raise DependencyUnavailable("emotion detection is off")
         vector = (await services.embedder.embed([data.text]))[0]
@@ -44,7 +44,7 @@ class EmotionController(Controller):
     async def history(
         self, services: Services, user: CurrentUser, days: int = Parameter(default=30, ge=1, le=365)
     ) -> dict[str, Any]:
-        repo = services.extras.get("emotion_repository")
+        repo = services.emotion_repository
         if repo is None:
             raise DependencyUnavailable("emotion history is off")
         since = datetime.now(UTC) - timedelta(days=days)

@@ -98,17 +98,24 @@ class LearningController(Controller):
         prefs = await _learning(services).preferences_for(str(user.id), include_inferred=False)
         if key not in prefs:
             raise NotFound(f"no learned preference {key!r}")
-        await services.extras["learning_repos"].preferences.delete_preference(str(user.id), key)
+        await _repos(services).preferences.delete_preference(str(user.id), key)
 
     @delete("/api/preferences", status_code=HTTP_204_NO_CONTENT)
     async def forget_all(self, services: Services, user: CurrentUser) -> None:
-        repo = services.extras["learning_repos"].preferences
+        repo = _repos(services).preferences
         for key in await repo.get_preferences(str(user.id)):
             await repo.delete_preference(str(user.id), key)
 
 
 def _learning(services: Services) -> Any:
-    learning = services.extras.get("learning")
+    learning = services.learning
     if learning is None:
         raise DependencyUnavailable("learning is off on this server")
     return learning
+
+
+def _repos(services: Services) -> Any:
+    repos = services.learning_repos
+    if repos is None:
+        raise DependencyUnavailable("learning is off on this server")
+    return repos

@@ -62,7 +62,7 @@ class JobRegistry:
 
 
 def registry(services: Any) -> JobRegistry:
-    return services.extras.setdefault("ingest_jobs", JobRegistry())  # type: ignore[no-any-return]
+    return services.ingest_jobs  # type: ignore[no-any-return]
 
 
 async def start_reingest(services: Any, user_id: uuid.UUID, document_id: uuid.UUID) -> Any:

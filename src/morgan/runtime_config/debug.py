@@ -71,7 +71,7 @@ def static_sources(settings: Any, env: Mapping[str, str] | None = None) -> list[
 
 async def debug_report(services: Any) -> dict[str, Any]:
     components = await services.component_health()
-    queue = services.extras.get("learning_queue")
+    queue = services.learning_queue
     queue_out: dict[str, Any] = {"name": "learning", "running": False, "pending": 0}
     if queue is not None:
         stats = getattr(queue, "stats", None)

@@ -64,7 +64,7 @@ async def _ingest_export_guide(api: Api) -> None:
 
 
 async def _drain_learning(api: Api) -> None:
-    await api.on_app_loop(api.services.extras["learning_queue"].join)
+    await api.on_app_loop(api.services.learning_queue.join)
 
 
 async def test_every_answer_carries_an_emotion_that_shapes_prompt_and_settings(
