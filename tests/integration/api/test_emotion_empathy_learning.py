@@ -14,6 +14,8 @@ from pathlib import Path
 import pytest
 from sqlalchemy import text
 
+from morgan.learning.feedback import cited_documents
+
 from tests.contract_fakes.ollama import FakeOllama
 from tests.integration.api.conftest import Api, running_api
 
@@ -178,14 +180,18 @@ async def test_feedback_moves_the_cited_document_in_later_rankings(api_llm: Api)
     order = [s["document_id"] for s in second["sources"]]
     assert order.index(top) > order.index(other), "the document that gave bad answers sank"
 
+    # Praise goes to exactly what the second answer cited (the evidence answer cites the
+    # best-matching sentence, whichever note it is in), and that document ends on top.
+    praised = cited_documents(second["text"], second["sources"])
+    assert len(praised) == 1
     for i in range(6):
-        await api.client.post(
+        r = await api.client.post(
             "/api/feedback", json={"message_id": second["message_id"], "rating": 5, "id": f"good-{i}"},
             headers=api.auth(),
         )
+        assert set(r.json()["boosts"]) <= set(praised)
     third = await _chat(api, QUESTION)
-    # second answer's top source was `other`; praising it keeps it on top
-    assert third["sources"][0]["document_id"] == other
+    assert third["sources"][0]["document_id"] == praised[0]
 
 
 async def test_feedback_on_someone_elses_answer_is_404(api: Api) -> None:

@@ -69,9 +69,13 @@ def _chown_tree(path: Path) -> None:
 def root() -> Iterator[Path]:
     folder = Path(tempfile.mkdtemp(prefix="morgan-standby-"))
     folder.chmod(0o755)
+    # PostgreSQL runs as its own user here, so the folders the workloads create must be
+    # traversable by it; a Morgan server started earlier in this process set a 077 umask.
+    previous = os.umask(0o022)
     try:
         yield folder
     finally:
+        os.umask(previous)
         shutil.rmtree(folder, ignore_errors=True)
 
 
