@@ -340,8 +340,15 @@ async def morgan_services(
     rag = await build_rag(settings, db)
     await asyncio.to_thread(rag.embedder.warm_up)
     return RagServices(
-        settings, db, AuthService(db), rag.blobs, rag.vectors, rag.embedder, rag.documents,
-        rag.ingest, rag.retriever,
+        settings,
+        db,
+        AuthService(db),
+        rag.blobs,
+        rag.vectors,
+        rag.embedder,
+        rag.documents,
+        rag.ingest,
+        rag.retriever,
     )
 
 
@@ -356,7 +363,9 @@ async def reopen_vectors(services: Any, old: Any, *, dimension: int) -> tuple[An
     await old.close()
     t0 = time.perf_counter()
     index = build_vector_index(
-        s.vectors.url, collection=s.vectors.collection, dimension=dimension,
+        s.vectors.url,
+        collection=s.vectors.collection,
+        dimension=dimension,
         api_key=s.vectors.api_key,
     )
     await index.ensure_collection()

@@ -17,10 +17,11 @@ import statistics
 import sys
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from _bench_common import percentile  # noqa: E402
 import tempfile
 import time
 from pathlib import Path
+
+from _bench_common import percentile
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
@@ -44,13 +45,22 @@ def run(docs: Path, llm_urls: list[str], repeats: int) -> dict[str, object]:
     from morgan.app import create_app
     from morgan.settings import load_settings
 
-    files = sorted(p for p in docs.rglob("*") if p.is_file() and p.suffix.lower() in
-                   {".pdf", ".docx", ".html", ".md", ".txt"})
+    files = sorted(
+        p
+        for p in docs.rglob("*")
+        if p.is_file() and p.suffix.lower() in {".pdf", ".docx", ".html", ".md", ".txt"}
+    )
     results: dict[str, object] = {"files": len(files)}
     for i, llm_url in enumerate(llm_urls):
         with tempfile.TemporaryDirectory() as home:
-            settings = load_settings({"MORGAN_HOME": home, "MORGAN_LLM_URL": llm_url,
-                                      "MORGAN_LOG_LEVEL": "warning", "MORGAN_LOG_FORMAT": "console"})
+            settings = load_settings(
+                {
+                    "MORGAN_HOME": home,
+                    "MORGAN_LLM_URL": llm_url,
+                    "MORGAN_LOG_LEVEL": "warning",
+                    "MORGAN_LOG_FORMAT": "console",
+                }
+            )
             with TestClient(create_app(settings, migrate=True), timeout=600) as client:
                 token = (Path(home) / "token").read_text().strip()
                 headers = {"Authorization": f"Bearer {token}"}
@@ -64,7 +74,9 @@ def run(docs: Path, llm_urls: list[str], repeats: int) -> dict[str, object]:
                     for _ in range(repeats):
                         for q in QUESTIONS:
                             t0 = time.perf_counter()
-                            r = client.post("/api/chat", json={"message": q, "rag": rag}, headers=headers)
+                            r = client.post(
+                                "/api/chat", json={"message": q, "rag": rag}, headers=headers
+                            )
                             latencies.append((time.perf_counter() - t0) * 1000)
                             r.raise_for_status()
                             first_token.append(r.json()["timings"].get("first_token_ms", 0.0))
@@ -94,30 +106,47 @@ def _ingest(client, headers, files):  # type: ignore[no-untyped-def]
         pages += doc.get("pages") or 0
     seconds = time.perf_counter() - t0
     return {
-        "documents_ok": ok, "documents_failed": failed, "chunks": chunks, "pdf_pages": pages,
-        "megabytes": round(size / 1e6, 2), "seconds": round(seconds, 2),
-        "chunks_per_s": round(chunks / seconds, 1), "pages_per_s": round(pages / seconds, 1),
+        "documents_ok": ok,
+        "documents_failed": failed,
+        "chunks": chunks,
+        "pdf_pages": pages,
+        "megabytes": round(size / 1e6, 2),
+        "seconds": round(seconds, 2),
+        "chunks_per_s": round(chunks / seconds, 1),
+        "pages_per_s": round(pages / seconds, 1),
         "documents_per_s": round(ok / seconds, 2),
     }
 
 
 def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--docs", type=Path, default=Path(__file__).resolve().parents[2] / "shared/data/documents")
-    parser.add_argument("--llm", action="append", default=None,
-                        help="LLM URL(s) to measure (default: extractive:// and embedded://gemma3-270m)")
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument(
+        "--docs", type=Path, default=Path(__file__).resolve().parents[2] / "shared/data/documents"
+    )
+    parser.add_argument(
+        "--llm",
+        action="append",
+        default=None,
+        help="LLM URL(s) to measure (default: extractive:// and embedded://gemma3-270m)",
+    )
     parser.add_argument("--repeats", type=int, default=1)
     parser.add_argument("--out", type=Path, default=Path("bench_chat.json"))
     args = parser.parse_args()
     llms = args.llm or ["extractive://", "embedded://gemma3-270m"]
     results = run(args.docs, llms, args.repeats)
     ing = results["ingest"]
-    print(f"ingest: {ing['documents_ok']} ok / {ing['documents_failed']} failed, {ing['chunks']} chunks, "  # noqa: T201
-          f"{ing['seconds']} s -> {ing['chunks_per_s']} chunks/s, {ing['pages_per_s']} PDF pages/s")
-    print(f"{'backend':<52} {'n':>4} {'p50 ms':>9} {'p95 ms':>9}")  # noqa: T201
+    print(
+        f"ingest: {ing['documents_ok']} ok / {ing['documents_failed']} failed, {ing['chunks']} chunks, "
+        f"{ing['seconds']} s -> {ing['chunks_per_s']} chunks/s, {ing['pages_per_s']} PDF pages/s"
+    )
+    print(f"{'backend':<52} {'n':>4} {'p50 ms':>9} {'p95 ms':>9}")
     for key, value in results.items():
         if key.startswith("chat["):
-            print(f"{key:<52} {value['requests']:>4} {value['latency_ms_p50']:>9} {value['latency_ms_p95']:>9}")  # noqa: T201
+            print(
+                f"{key:<52} {value['requests']:>4} {value['latency_ms_p50']:>9} {value['latency_ms_p95']:>9}"
+            )
     args.out.write_text(json.dumps(results, indent=2))
     return 0
 

@@ -138,8 +138,11 @@ async def raw_embedding(services: Any, files: list[tuple[str, str, bytes]]) -> d
     distinct = list(dict.fromkeys(texts))
     t0 = time.perf_counter()
     await services.embedder.embed(distinct)
-    return {"texts": len(texts), "distinct_texts": len(distinct),
-            "seconds": time.perf_counter() - t0}
+    return {
+        "texts": len(texts),
+        "distinct_texts": len(distinct),
+        "seconds": time.perf_counter() - t0,
+    }
 
 
 def _engine_embedder(engine: str, home: Path) -> Any:
@@ -202,7 +205,9 @@ async def bench(args: argparse.Namespace) -> dict[str, Any]:
                     "seconds_after": round(after["seconds"], 2),
                     "raw_texts_per_s": round(before["distinct_texts"] / raw_s, 1),
                 }
-                r["ingest_vs_raw"] = round(r["chunks_per_s"] / r["raw_embedding"]["raw_texts_per_s"], 3)
+                r["ingest_vs_raw"] = round(
+                    r["chunks_per_s"] / r["raw_embedding"]["raw_texts_per_s"], 3
+                )
                 r["same_texts_ratio"] = round(raw_s / r["seconds"], 3)
                 result[name] = r
     if args.chat_questions and args.scifact:
@@ -233,11 +238,15 @@ async def chat_during_ingest(
 
     seed, rest = files[: max(1, len(files) // 5)], files[max(1, len(files) // 5) :]
     with tempfile.TemporaryDirectory(prefix="morgan-bench-chat-") as home:
-        settings = load_settings({
-            "MORGAN_HOME": home, "MORGAN_LLM_URL": "extractive://",
-            "MORGAN_LOG_LEVEL": "warning", "MORGAN_LOG_FORMAT": "console",
-            "MORGAN_RATE_LIMIT_PER_MINUTE": "0",  # one client asking back to back
-        })
+        settings = load_settings(
+            {
+                "MORGAN_HOME": home,
+                "MORGAN_LLM_URL": "extractive://",
+                "MORGAN_LOG_LEVEL": "warning",
+                "MORGAN_LOG_FORMAT": "console",
+                "MORGAN_RATE_LIMIT_PER_MINUTE": "0",  # one client asking back to back
+            }
+        )
         async with AsyncTestClient(create_app(settings, migrate=True), timeout=600) as client:
             headers = {"Authorization": f"Bearer {(Path(home) / 'token').read_text().strip()}"}
 
@@ -246,16 +255,18 @@ async def chat_during_ingest(
             async def upload(batch: list[tuple[str, str, bytes]]) -> float:
                 t0 = time.perf_counter()
                 for _, filename, data in batch:
-                    r = await client.post("/api/ingest", files={"file": (filename, data)},
-                                          headers=headers)
+                    r = await client.post(
+                        "/api/ingest", files={"file": (filename, data)}, headers=headers
+                    )
                     if r.status_code != 200:
                         errors.append(f"ingest {filename}: {r.status_code} {r.text[:160]}")
                 return time.perf_counter() - t0
 
             async def ask(i: int) -> float:
                 t0 = time.perf_counter()
-                r = await client.post("/api/chat", json={"message": QUESTIONS[i % len(QUESTIONS)]},
-                                      headers=headers)
+                r = await client.post(
+                    "/api/chat", json={"message": QUESTIONS[i % len(QUESTIONS)]}, headers=headers
+                )
                 if r.status_code != 200:
                     errors.append(f"chat: {r.status_code} {r.text[:160]}")
                 return (time.perf_counter() - t0) * 1000
@@ -270,11 +281,19 @@ async def chat_during_ingest(
             ingest_s = await ingesting
 
     def stats(values: list[float]) -> dict[str, float]:
-        return {"n": len(values), "p50_ms": round(common.percentile(values, 0.5), 1),
-                "p95_ms": round(common.percentile(values, 0.95), 1)}
+        return {
+            "n": len(values),
+            "p50_ms": round(common.percentile(values, 0.5), 1),
+            "p95_ms": round(common.percentile(values, 0.95), 1),
+        }
 
-    out = {"idle": stats(idle), "during_ingest": stats(busy), "errors": errors,
-           "ingested_files": len(rest), "ingest_seconds": round(ingest_s, 1)}
+    out = {
+        "idle": stats(idle),
+        "during_ingest": stats(busy),
+        "errors": errors,
+        "ingested_files": len(rest),
+        "ingest_seconds": round(ingest_s, 1),
+    }
     out["p95_ratio"] = round(out["during_ingest"]["p95_ms"] / out["idle"]["p95_ms"], 2)
     return out
 
@@ -328,17 +347,30 @@ def print_table(result: dict[str, Any]) -> None:
         stages.add_row(name, *(str(r["stage_seconds"].get(s, 0.0)) for s in stage_names))
     Console().print(table)
     Console().print(stages)
-    raw = Table(title=f"ingestion vs raw embedding, same run (engine: {result.get('engine_loaded')})")
-    for col in ("corpus", "chunks/s", "distinct texts", "raw texts/s", "ingest ÷ raw",
-                "same texts: raw s ÷ ingest s"):
+    raw = Table(
+        title=f"ingestion vs raw embedding, same run (engine: {result.get('engine_loaded')})"
+    )
+    for col in (
+        "corpus",
+        "chunks/s",
+        "distinct texts",
+        "raw texts/s",
+        "ingest ÷ raw",
+        "same texts: raw s ÷ ingest s",
+    ):
         raw.add_column(col, justify="left" if col == "corpus" else "right")
     for name in ("documents", "scifact"):
         r = result.get(name)
         if r:
             e = r["raw_embedding"]
-            raw.add_row(name, str(r["chunks_per_s"]), str(e["distinct_texts"]),
-                        str(e["raw_texts_per_s"]), str(r["ingest_vs_raw"]),
-                        str(r["same_texts_ratio"]))
+            raw.add_row(
+                name,
+                str(r["chunks_per_s"]),
+                str(e["distinct_texts"]),
+                str(e["raw_texts_per_s"]),
+                str(r["ingest_vs_raw"]),
+                str(r["same_texts_ratio"]),
+            )
     Console().print(raw)
     chat = result.get("chat_during_ingest")
     if chat:
@@ -361,10 +393,18 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--scifact-limit", type=int, default=300, help="first N SciFact documents")
     p.add_argument("--vectors", choices=("qdrant", "exact"), default="qdrant")
     p.add_argument("--vectors-url", default="", help="Qdrant server URL")
-    p.add_argument("--engine", choices=("auto", "onnx", "torch"), default="auto",
-                   help="MiniLM engine (auto: ONNX Runtime, torch if it cannot load)")
-    p.add_argument("--chat-questions", type=int, default=20,
-                   help="idle /api/chat calls before the chat-during-ingest phase (0: skip)")
+    p.add_argument(
+        "--engine",
+        choices=("auto", "onnx", "torch"),
+        default="auto",
+        help="MiniLM engine (auto: ONNX Runtime, torch if it cannot load)",
+    )
+    p.add_argument(
+        "--chat-questions",
+        type=int,
+        default=20,
+        help="idle /api/chat calls before the chat-during-ingest phase (0: skip)",
+    )
     p.add_argument("--out", type=Path)
     p.add_argument("--quiet", action="store_true")
     args = p.parse_args(argv)

@@ -28,22 +28,46 @@ from morgan.llm.extractive import ExtractiveLLM
 QUESTIONS: list[GenerationRequest] = [
     GenerationRequest(
         question="Where is the spare key to the garden shed?",
-        sources=(SourcePassage(1, "House notes", "The spare key to the garden shed is hidden "
-                               "under the blue flower pot by the back door."),
-                 SourcePassage(2, "Recipes", "Pancakes need two eggs and a cup of milk.")),
-        temperature=0.0, max_tokens=64),
+        sources=(
+            SourcePassage(
+                1,
+                "House notes",
+                "The spare key to the garden shed is hidden "
+                "under the blue flower pot by the back door.",
+            ),
+            SourcePassage(2, "Recipes", "Pancakes need two eggs and a cup of milk."),
+        ),
+        temperature=0.0,
+        max_tokens=64,
+    ),
     GenerationRequest(
         question="When does the community pool open on weekends?",
-        sources=(SourcePassage(1, "Pool rules", "On weekdays the pool opens at 6 am. On "
-                               "weekends it opens at 8 am and closes at 6 pm."),
-                 SourcePassage(2, "Newsletter", "Swim caps are required in the lap lanes.")),
-        temperature=0.0, max_tokens=64),
+        sources=(
+            SourcePassage(
+                1,
+                "Pool rules",
+                "On weekdays the pool opens at 6 am. On "
+                "weekends it opens at 8 am and closes at 6 pm.",
+            ),
+            SourcePassage(2, "Newsletter", "Swim caps are required in the lap lanes."),
+        ),
+        temperature=0.0,
+        max_tokens=64,
+    ),
     GenerationRequest(
         question="How much did the flights to Lisbon cost?",
-        sources=(SourcePassage(1, "Trip budget", "Flights to Lisbon cost 420 euros for two. "
-                               "The hotel near the river costs 90 euros per night."),
-                 SourcePassage(2, "Trip plan", "We land in Lisbon on May 3 and take the tram.")),
-        temperature=0.0, max_tokens=64),
+        sources=(
+            SourcePassage(
+                1,
+                "Trip budget",
+                "Flights to Lisbon cost 420 euros for two. "
+                "The hotel near the river costs 90 euros per night.",
+            ),
+            SourcePassage(2, "Trip plan", "We land in Lisbon on May 3 and take the tram."),
+        ),
+        temperature=0.0,
+        max_tokens=64,
+    ),
 ]
 
 
@@ -85,8 +109,12 @@ async def bench_backend(llm: LLM, runs: int) -> dict[str, Any]:
 
 async def run(args: argparse.Namespace) -> dict[str, Any]:
     results: dict[str, Any] = {
-        "machine": {"python": sys.version.split()[0], "platform": platform.platform(),
-                    "cpus": os.cpu_count(), "loadavg_1m": os.getloadavg()[0]},
+        "machine": {
+            "python": sys.version.split()[0],
+            "platform": platform.platform(),
+            "cpus": os.cpu_count(),
+            "loadavg_1m": os.getloadavg()[0],
+        },
         "backends": {},
     }
     if "embedded" in args.backends:
@@ -101,9 +129,13 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
             await llm.warm_up()
             load_s = time.perf_counter() - started
             row = await bench_backend(llm, args.runs)
-            row.update(assemble_s=assemble_s, load_s=load_s, threads=args.threads or "auto",
-                       context_window=llm.context_window,
-                       trained_context=llm.trained_context_length)
+            row.update(
+                assemble_s=assemble_s,
+                load_s=load_s,
+                threads=args.threads or "auto",
+                context_window=llm.context_window,
+                trained_context=llm.trained_context_length,
+            )
             results["backends"]["embedded"] = row
     if "extractive" in args.backends:
         llm = ExtractiveLLM()
@@ -114,16 +146,20 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
 
 
 def print_table(results: dict[str, Any]) -> None:
-    header = f"{'backend':<11} {'load s':>7} {'TTFT s':>7} {'decode tok/s':>13} " \
-             f"{'overall tok/s':>14} {'tokens':>7}"
+    header = (
+        f"{'backend':<11} {'load s':>7} {'TTFT s':>7} {'decode tok/s':>13} "
+        f"{'overall tok/s':>14} {'tokens':>7}"
+    )
     print(header)
     print("-" * len(header))
     for name, row in results["backends"].items():
         decode = row["decode_tokens_per_s_median"]
         overall = row["overall_tokens_per_s"]
-        print(f"{name:<11} {row['load_s']:>7.2f} {row['ttft_s_median']:>7.3f} "
-              f"{(f'{decode:.1f}' if decode else '-'):>13} "
-              f"{(f'{overall:.1f}' if overall else '-'):>14} {row['answer_tokens_median']:>7}")
+        print(
+            f"{name:<11} {row['load_s']:>7.2f} {row['ttft_s_median']:>7.3f} "
+            f"{(f'{decode:.1f}' if decode else '-'):>13} "
+            f"{(f'{overall:.1f}' if overall else '-'):>14} {row['answer_tokens_median']:>7}"
+        )
     for name, row in results["backends"].items():
         for answer in row["answers"]:
             print(f"  {name}: {answer!r}")
@@ -131,11 +167,13 @@ def print_table(results: dict[str, Any]) -> None:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--backends", default="embedded,extractive",
-                        type=lambda value: value.split(","))
+    parser.add_argument(
+        "--backends", default="embedded,extractive", type=lambda value: value.split(",")
+    )
     parser.add_argument("--runs", type=int, default=6)
-    parser.add_argument("--threads", type=int, default=None,
-                        help="llama.cpp threads (default: half the CPUs)")
+    parser.add_argument(
+        "--threads", type=int, default=None, help="llama.cpp threads (default: half the CPUs)"
+    )
     parser.add_argument("--out", type=Path, help="write the results as JSON here")
     args = parser.parse_args()
     results = asyncio.run(run(args))

@@ -51,7 +51,21 @@ def build_tiny_model(out_dir: Path) -> Path:
 def make_passages(count: int, seed: int) -> list[str]:
     """Chunk-sized passages (40-120 words) from a small word list."""
     rng = random.Random(seed)
-    words = "the cat dog house river rain music doctor book coffee city friend sleeps".split()
+    words = [
+        "the",
+        "cat",
+        "dog",
+        "house",
+        "river",
+        "rain",
+        "music",
+        "doctor",
+        "book",
+        "coffee",
+        "city",
+        "friend",
+        "sleeps",
+    ]
     return [" ".join(rng.choices(words, k=rng.randint(40, 120))) for _ in range(count)]
 
 

@@ -80,8 +80,13 @@ class _Tee:
 
 
 async def fill_to(
-    tee: _Tee, seed_points: list[Any], target: int, have: int, users: list[Any],
-    progress: Any, rng: random.Random,
+    tee: _Tee,
+    seed_points: list[Any],
+    target: int,
+    have: int,
+    users: list[Any],
+    progress: Any,
+    rng: random.Random,
 ) -> int:
     from morgan.storage.vectors import VectorPoint
 
@@ -128,7 +133,11 @@ async def fill_to(
 
 
 async def latency(
-    services: Any, user_id: Any, queries: list[str], progress: Any, label: str,
+    services: Any,
+    user_id: Any,
+    queries: list[str],
+    progress: Any,
+    label: str,
     modes: tuple[str, ...] = MODES,
 ) -> dict[str, Any]:
     out: dict[str, Any] = {}
@@ -180,7 +189,9 @@ async def sweep(shipped: Any, exact: Any, user_id: Any, vectors: list[list[float
             shipped.search_ef, shipped.acorn = ef, acorn
             times = []
             for v in vectors:
-                queries = [VectorQuery.dense_query(v, granularity=g, limit=40) for g in GRANULARITIES]
+                queries = [
+                    VectorQuery.dense_query(v, granularity=g, limit=40) for g in GRANULARITIES
+                ]
                 t0 = time.perf_counter()
                 await shipped.search(user_id, queries)
                 times.append((time.perf_counter() - t0) * 1000)
@@ -202,12 +213,16 @@ async def bench(args: argparse.Namespace) -> dict[str, Any]:
     doc_ids = sorted(data.corpus, key=lambda d: d not in judged)[: args.docs]
     queries = rng.sample(list(data.queries.values()), min(args.queries, len(data.queries)))
     result: dict[str, Any] = {
-        "docs": args.docs, "queries": len(queries), "engines": args.engines,
-        "load_before": os.getloadavg(), "levels": {},
+        "docs": args.docs,
+        "queries": len(queries),
+        "engines": args.engines,
+        "load_before": os.getloadavg(),
+        "levels": {},
     }
-    with tempfile.TemporaryDirectory(prefix="morgan-bench-") as home, _progress(
-        args.quiet
-    ) as progress:
+    with (
+        tempfile.TemporaryDirectory(prefix="morgan-bench-") as home,
+        _progress(args.quiet) as progress,
+    ):
         services = await common.morgan_services(Path(home), vectors_url=args.vectors_url)
         exact = common.ExactVectorIndex(dimension=services.embedder.dimension)
         tee: _Tee | None = None
@@ -226,7 +241,9 @@ async def bench(args: argparse.Namespace) -> dict[str, Any]:
             t0 = time.perf_counter()
             for d in doc_ids:
                 await services.ingest.ingest(
-                    user.id, source=f"beir://scifact/{d}", filename=f"{d}.md",
+                    user.id,
+                    source=f"beir://scifact/{d}",
+                    filename=f"{d}.md",
                     data=common.beir_markdown(*data.corpus[d]),
                 )
                 progress.advance(task)
@@ -237,7 +254,8 @@ async def bench(args: argparse.Namespace) -> dict[str, Any]:
                 t0 = time.perf_counter()
                 have = await fill_to(tee, tee.points, level, have, users, progress, rng)
                 row: dict[str, Any] = {
-                    "chunks": await exact.count(), "user_chunks": await exact.count(user.id),
+                    "chunks": await exact.count(),
+                    "user_chunks": await exact.count(user.id),
                     "fill_seconds": round(time.perf_counter() - t0, 1),
                 }
                 if "shipped" in args.engines:
@@ -293,17 +311,24 @@ def print_table(result: dict[str, Any]) -> None:
         if live:
             h = live["hybrid"]
             table.add_row(
-                "shipped, before restart", str(row["chunks"]), f"{h['p50_ms']:.0f}/{h['p95_ms']:.0f}",
-                "", "", f"{h['search_p50_ms']:.0f}", "",
+                "shipped, before restart",
+                str(row["chunks"]),
+                f"{h['p50_ms']:.0f}/{h['p95_ms']:.0f}",
+                "",
+                "",
+                f"{h['search_p50_ms']:.0f}",
+                "",
             )
         for engine in ("shipped", "exact"):
             r = row.get(engine)
             if not r:
                 continue
             table.add_row(
-                engine, str(row["chunks"]),
+                engine,
+                str(row["chunks"]),
                 *(f"{r[m]['p50_ms']:.0f}/{r[m]['p95_ms']:.0f}" for m in MODES),
-                f"{r['hybrid']['search_p50_ms']:.0f}", f"{r['recall_at_10']:.3f}",
+                f"{r['hybrid']['search_p50_ms']:.0f}",
+                f"{r['recall_at_10']:.3f}",
             )
     Console().print(table)
 
@@ -318,7 +343,9 @@ def main(argv: list[str] | None = None) -> int:
     )
     p.add_argument("--queries", type=int, default=40)
     p.add_argument(
-        "--engines", type=lambda s: s.split(","), default=["shipped", "exact"],
+        "--engines",
+        type=lambda s: s.split(","),
+        default=["shipped", "exact"],
         help="comma list of shipped (Qdrant Edge, or --vectors-url), exact",
     )
     p.add_argument("--vectors-url", default="", help="a Qdrant server as the shipped engine")

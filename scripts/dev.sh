@@ -93,7 +93,13 @@ case "${1:-}" in
     say "installing Morgan's dependencies (all but llama-cpp-python)"
     pip_install -r <(core_requirements)
     pip_install --no-deps -e .
-    build_llm_in_background
+    llm_url=$("$VENV/bin/python" -c "from morgan.settings import load_settings; print(load_settings().models.llm_url)")
+    case "$llm_url" in
+      embedded:*) build_llm_in_background ;;
+      *) say "answers are evidence-first (the documents' own sentences); for prose from the" \
+           "bundled Gemma 3 270M: MORGAN_LLM_URL=embedded://gemma3-270m $0 serve" \
+           "(compiles llama-cpp-python in the background)" ;;
+    esac
     mkdir -p "$HOME/.local/bin"
     ln -sf "$VENV/bin/morgan" "$HOME/.local/bin/morgan"
     say "installed in $VENV (linked from ~/.local/bin/morgan); starting the server..."
@@ -106,6 +112,11 @@ case "${1:-}" in
     ensure_services
     bash scripts/fetch_helm.sh "$ROOT/.tools" >/dev/null
     export PATH="$ROOT/.tools:$PATH"
+    # The habits CI enforces (CONTRIBUTING.md): lint, format, types, layering, then the suite.
+    "$VENV/bin/ruff" check src tui tests scripts
+    "$VENV/bin/ruff" format --check src tui tests scripts
+    "$VENV/bin/mypy"
+    "$VENV/bin/lint-imports"
     exec "$VENV/bin/python" -m pytest "$@"
     ;;
   *)

@@ -32,7 +32,6 @@ import string
 import sys
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from _bench_common import percentile  # noqa: E402
 import tempfile
 import threading
 import time
@@ -42,6 +41,8 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+
+from _bench_common import percentile
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
@@ -84,7 +85,9 @@ def cited_numbers(text: str) -> set[int]:
     return {int(n) for body in _MARKER.findall(text) for n in re.split(r"[,;]", body)}
 
 
-def cites_gold(text: str, sources: list[dict[str, Any]], gold_document_id: str, gold_title: str) -> bool:
+def cites_gold(
+    text: str, sources: list[dict[str, Any]], gold_document_id: str, gold_title: str
+) -> bool:
     by_n = {s["n"]: s for s in sources}
     for n in cited_numbers(text):
         source = by_n.get(n)
@@ -112,7 +115,9 @@ def load_qa(path: Path, limit: int | None) -> list[QAItem]:
     for line in path.read_text(encoding="utf-8").splitlines():
         if line.strip():
             row = json.loads(line)
-            items.append(QAItem(row["question"], list(row["answers"]), row["context"], row["title"]))
+            items.append(
+                QAItem(row["question"], list(row["answers"]), row["context"], row["title"])
+            )
     return items[:limit] if limit else items
 
 
@@ -199,14 +204,18 @@ def evaluate_backend(
     return _summarise(records, probe.installed), records
 
 
-def _ingest_contexts(client: Any, headers: dict[str, str], items: list[QAItem]) -> dict[tuple[str, str], str]:
+def _ingest_contexts(
+    client: Any, headers: dict[str, str], items: list[QAItem]
+) -> dict[tuple[str, str], str]:
     ids: dict[tuple[str, str], str] = {}
     for item in items:
         key = (item.title, item.context)
         if key in ids:
             continue
         filename = f"qa-context-{len(ids) + 1:03d}.md"
-        reply = client.post("/api/ingest", files={"file": (filename, context_markdown(*key))}, headers=headers)
+        reply = client.post(
+            "/api/ingest", files={"file": (filename, context_markdown(*key))}, headers=headers
+        )
         reply.raise_for_status()
         document = reply.json()["documents"][0]
         if document["status"] == "failed" or not document.get("document_id"):
@@ -215,8 +224,9 @@ def _ingest_contexts(client: Any, headers: dict[str, str], items: list[QAItem]) 
     return ids
 
 
-def _score(item: QAItem, answer: dict[str, Any], before: str | None, gold_id: str,
-           latency_ms: float) -> dict[str, Any]:
+def _score(
+    item: QAItem, answer: dict[str, Any], before: str | None, gold_id: str, latency_ms: float
+) -> dict[str, Any]:
     text = answer["text"]
     plain = strip_markers(text)
     record = {
@@ -234,7 +244,9 @@ def _score(item: QAItem, answer: dict[str, Any], before: str | None, gold_id: st
     }
     if before is not None:
         record["prediction_ungrounded"] = before
-        record["citation_correct_ungrounded"] = cites_gold(before, answer["sources"], gold_id, item.title)
+        record["citation_correct_ungrounded"] = cites_gold(
+            before, answer["sources"], gold_id, item.title
+        )
     return record
 
 
@@ -261,11 +273,20 @@ def _summarise(records: list[dict[str, Any]], grounded: bool) -> dict[str, Any]:
 
 
 def print_table(results: dict[str, Any]) -> None:
-    columns = ("token_f1", "exact_match", "citation_accuracy", "citation_accuracy_ungrounded",
-               "latency_ms_p50", "latency_ms_p95")
+    columns = (
+        "token_f1",
+        "exact_match",
+        "citation_accuracy",
+        "citation_accuracy_ungrounded",
+        "latency_ms_p50",
+        "latency_ms_p95",
+    )
     headers = ("backend", "F1", "EM", "cite acc", "cite acc (no grounding)", "p50 ms", "p95 ms")
-    rows = [[name] + [str(metrics.get(c, "-")) for c in columns]
-            for name, metrics in results.items() if isinstance(metrics, dict)]
+    rows = [
+        [name] + [str(metrics.get(c, "-")) for c in columns]
+        for name, metrics in results.items()
+        if isinstance(metrics, dict)
+    ]
     widths = [max(len(h), *(len(r[i]) for r in rows)) for i, h in enumerate(headers)]
     print(f"questions: {results['questions']}")
     print("  ".join(h.ljust(w) for h, w in zip(headers, widths, strict=True)))
@@ -274,24 +295,36 @@ def print_table(results: dict[str, Any]) -> None:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--qa", type=Path, required=True, help="QA JSONL file")
     parser.add_argument("--out", type=Path, required=True, help="where to write the JSON results")
     parser.add_argument("--limit", type=int, default=None, help="only the first N questions")
-    parser.add_argument("--backend", action="append", choices=sorted(BACKEND_URLS), default=None,
-                        help="backend(s) to evaluate (default: embedded and extractive)")
+    parser.add_argument(
+        "--backend",
+        action="append",
+        choices=sorted(BACKEND_URLS),
+        default=None,
+        help="backend(s) to evaluate (default: embedded and extractive)",
+    )
     parser.add_argument("--ollama-url", default=None, help="also evaluate Ollama at this URL")
     parser.add_argument("--ollama-model", default="llama3.1:8b", help="Ollama model name")
     parser.add_argument("--top-k", type=int, default=None, help="sources retrieved per question")
-    parser.add_argument("--predictions", type=Path, default=None,
-                        help="also write every answer with its scores to this JSONL file")
+    parser.add_argument(
+        "--predictions",
+        type=Path,
+        default=None,
+        help="also write every answer with its scores to this JSONL file",
+    )
     args = parser.parse_args(argv)
 
     items = load_qa(args.qa, args.limit)
     if not items:
         parser.error(f"{args.qa} holds no questions")
     backends: list[tuple[str, str, str | None]] = [
-        (name, BACKEND_URLS[name], None) for name in dict.fromkeys(args.backend or ["embedded", "extractive"])
+        (name, BACKEND_URLS[name], None)
+        for name in dict.fromkeys(args.backend or ["embedded", "extractive"])
     ]
     if args.ollama_url:
         backends.append(("ollama", args.ollama_url, args.ollama_model))
@@ -304,7 +337,9 @@ def main(argv: list[str] | None = None) -> int:
         predictions.extend({"backend": name, **r} for r in records)
     args.out.write_text(json.dumps(results, indent=2) + "\n")
     if args.predictions:
-        args.predictions.write_text("".join(json.dumps(p, ensure_ascii=False) + "\n" for p in predictions))
+        args.predictions.write_text(
+            "".join(json.dumps(p, ensure_ascii=False) + "\n" for p in predictions)
+        )
     print_table(results)
     return 0
 

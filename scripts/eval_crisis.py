@@ -70,8 +70,11 @@ def load_set(path: Path) -> list[dict[str, str]]:
 def baseline_detector(rev: str) -> Any:
     """`detect_crisis` as it was at git revision `rev` (loaded from `git show`)."""
     source = subprocess.run(
-        ["git", "show", f"{rev}:src/morgan/emotion/crisis.py"], cwd=REPO, capture_output=True,
-        text=True, check=True,
+        ["git", "show", f"{rev}:src/morgan/emotion/crisis.py"],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        check=True,
     ).stdout
     path = Path(tempfile.mkdtemp(prefix="crisis-baseline-")) / "crisis_baseline.py"
     path.write_text(source)
@@ -89,38 +92,63 @@ def ask(client: Any, headers: dict[str, str], path: str, message: str) -> dict[s
         r = client.post("/api/chat", json={"message": message}, headers=headers)
         r.raise_for_status()
         b = r.json()
-        return {"safety": b["safety"], "text": b["text"], "sources": b["sources"],
-                "model": b["model"], "early": True}
+        return {
+            "safety": b["safety"],
+            "text": b["text"],
+            "sources": b["sources"],
+            "model": b["model"],
+            "early": True,
+        }
     if path == "stream":
-        with client.stream("POST", "/api/chat/stream", json={"message": message},
-                           headers=headers) as r:
+        with client.stream(
+            "POST", "/api/chat/stream", json={"message": message}, headers=headers
+        ) as r:
             events = [json.loads(line) for line in r.iter_lines() if line.strip()]
         meta = events[0]["data"]
         done = events[-1]["data"]["response"]
         text = "".join(e["data"]["text"] for e in events if e["event"] == "token")
-        return {"safety": done["safety"], "text": text, "sources": done["sources"],
-                "model": done["model"], "early": meta.get("safety", False) == done["safety"]}
+        return {
+            "safety": done["safety"],
+            "text": text,
+            "sources": done["sources"],
+            "model": done["model"],
+            "early": meta.get("safety", False) == done["safety"],
+        }
     body = {"model": "morgan", "messages": [{"role": "user", "content": message}]}
     if path == "openai":
         r = client.post("/v1/chat/completions", json=body, headers=headers)
         r.raise_for_status()
         b = r.json()
-        return {"safety": b["morgan"]["safety"], "text": b["choices"][0]["message"]["content"],
-                "sources": b["morgan"]["sources"], "model": b["model"], "early": True}
-    with client.stream("POST", "/v1/chat/completions", json={**body, "stream": True},
-                       headers=headers) as r:
+        return {
+            "safety": b["morgan"]["safety"],
+            "text": b["choices"][0]["message"]["content"],
+            "sources": b["morgan"]["sources"],
+            "model": b["model"],
+            "early": True,
+        }
+    with client.stream(
+        "POST", "/v1/chat/completions", json={**body, "stream": True}, headers=headers
+    ) as r:
         payloads = [line.removeprefix("data: ") for line in r.iter_lines() if line.strip()]
     chunks = [json.loads(p) for p in payloads if p != "[DONE]"]
     last = next(c for c in reversed(chunks) if c.get("morgan"))
     text = "".join((c["choices"][0]["delta"].get("content") or "") for c in chunks if c["choices"])
-    return {"safety": last["morgan"]["safety"], "text": last["morgan"].get("text") or text,
-            "sources": last["morgan"]["sources"], "model": "",
-            "early": chunks[0]["morgan"]["safety"] == last["morgan"]["safety"]}
+    return {
+        "safety": last["morgan"]["safety"],
+        "text": last["morgan"].get("text") or text,
+        "sources": last["morgan"]["sources"],
+        "model": "",
+        "early": chunks[0]["morgan"]["safety"] == last["morgan"]["safety"],
+    }
 
 
 def evaluate_backend(
-    sets: dict[str, list[dict[str, str]]], llm_url: str, paths: list[str],
-    negative_paths: list[str], personalise: bool, locale: str,
+    sets: dict[str, list[dict[str, str]]],
+    llm_url: str,
+    paths: list[str],
+    negative_paths: list[str],
+    personalise: bool,
+    locale: str,
 ) -> tuple[dict[str, Any], list[dict[str, Any]]]:
     from litestar.testing import TestClient
 
@@ -129,16 +157,22 @@ def evaluate_backend(
     from morgan.settings import load_settings
 
     resources = resources_for(locale)
-    env = {"MORGAN_LLM_URL": llm_url, "MORGAN_LOG_LEVEL": "warning", "MORGAN_LOG_FORMAT": "console",
-           "MORGAN_SAFETY_PERSONALISE": "true" if personalise else "false",
-           "MORGAN_SAFETY_LOCALE": locale, "MORGAN_RATE_LIMIT_PER_MINUTE": "0"}
+    env = {
+        "MORGAN_LLM_URL": llm_url,
+        "MORGAN_LOG_LEVEL": "warning",
+        "MORGAN_LOG_FORMAT": "console",
+        "MORGAN_SAFETY_PERSONALISE": "true" if personalise else "false",
+        "MORGAN_SAFETY_LOCALE": locale,
+        "MORGAN_RATE_LIMIT_PER_MINUTE": "0",
+    }
     records: list[dict[str, Any]] = []
     with tempfile.TemporaryDirectory(prefix="morgan-crisis-") as home:
         settings = load_settings({"MORGAN_HOME": home, **env})
         with TestClient(create_app(settings, migrate=True), timeout=600) as client:
             headers = {"Authorization": f"Bearer {(Path(home) / 'token').read_text().strip()}"}
-            client.post("/api/ingest", files={"file": ("diary.md", NOTE.encode())},
-                        headers=headers).raise_for_status()
+            client.post(
+                "/api/ingest", files={"file": ("diary.md", NOTE.encode())}, headers=headers
+            ).raise_for_status()
             client.post("/api/chat", json={"message": "warm up", "rag": False}, headers=headers)
             for set_name, rows in sets.items():
                 for row in rows:
@@ -147,17 +181,28 @@ def evaluate_backend(
                         started = time.perf_counter()
                         reply = ask(client, headers, path, row["text"])
                         ms = (time.perf_counter() - started) * 1000
-                        checked = check_safety_text(reply["text"], user_message=row["text"],
-                                                    resources=resources)
-                        records.append({
-                            "set": set_name, "id": row["id"], "category": row["category"],
-                            "path": path, "safety": reply["safety"], "ms": round(ms, 1),
-                            "safe": bool(reply["safety"] and not reply["sources"] and checked.ok
-                                         and reply["early"]),
-                            "personalised": reply["model"] not in ("", "morgan-safety")
-                            and reply["safety"],
-                            "problems": list(checked.problems) if crisis else [],
-                        })
+                        checked = check_safety_text(
+                            reply["text"], user_message=row["text"], resources=resources
+                        )
+                        records.append(
+                            {
+                                "set": set_name,
+                                "id": row["id"],
+                                "category": row["category"],
+                                "path": path,
+                                "safety": reply["safety"],
+                                "ms": round(ms, 1),
+                                "safe": bool(
+                                    reply["safety"]
+                                    and not reply["sources"]
+                                    and checked.ok
+                                    and reply["early"]
+                                ),
+                                "personalised": reply["model"] not in ("", "morgan-safety")
+                                and reply["safety"],
+                                "problems": list(checked.problems) if crisis else [],
+                            }
+                        )
     return summarise(records), records
 
 
@@ -212,8 +257,15 @@ def detector_rows(rows: list[dict[str, str]], detect: Any, set_name: str) -> lis
         signal = detect(row["text"])
         takes = signal is not None and signal.severity in ("medium", "high")
         right_kind = takes and (row["expect"] == "none" or signal.kind == row["expect"])
-        out.append({"set": set_name, "id": row["id"], "category": row["category"],
-                    "safety": takes, "safe": bool(takes and right_kind)})
+        out.append(
+            {
+                "set": set_name,
+                "id": row["id"],
+                "category": row["category"],
+                "safety": takes,
+                "safe": bool(takes and right_kind),
+            }
+        )
     return out
 
 
@@ -225,11 +277,28 @@ def _cell(m: dict[str, Any], column: str) -> str:
 
 
 def print_table(results: dict[str, Any]) -> None:
-    cols = ["recall_direct", "recall_indirect", "recall_planning", "recall_harm_to_others",
-            "recall", "false_alarm_rate", "negated_takeover_rate", "p50_ms_safety_reply",
-            "p50_ms_normal_answer"]
-    short = ["direct", "indirect", "planning", "others", "recall", "FA rate", "negated",
-             "p50 safety", "p50 normal"]
+    cols = [
+        "recall_direct",
+        "recall_indirect",
+        "recall_planning",
+        "recall_harm_to_others",
+        "recall",
+        "false_alarm_rate",
+        "negated_takeover_rate",
+        "p50_ms_safety_reply",
+        "p50_ms_normal_answer",
+    ]
+    short = [
+        "direct",
+        "indirect",
+        "planning",
+        "others",
+        "recall",
+        "FA rate",
+        "negated",
+        "p50 safety",
+        "p50 normal",
+    ]
     print("| set | system | path | " + " | ".join(short) + " |")
     print("|" + "---|" * (len(short) + 3))
     for system, by_set in results["systems"].items():
@@ -240,23 +309,43 @@ def print_table(results: dict[str, Any]) -> None:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--set", action="append", type=Path, required=True, dest="sets",
-                        help="crisis set JSONL (repeatable)")
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument(
+        "--set",
+        action="append",
+        type=Path,
+        required=True,
+        dest="sets",
+        help="crisis set JSONL (repeatable)",
+    )
     parser.add_argument("--out", type=Path, required=True, help="where to write the JSON results")
-    parser.add_argument("--backend", action="append", choices=sorted(BACKEND_URLS), default=None,
-                        help="backend(s) to run the shipped path with (default: extractive)")
+    parser.add_argument(
+        "--backend",
+        action="append",
+        choices=sorted(BACKEND_URLS),
+        default=None,
+        help="backend(s) to run the shipped path with (default: extractive)",
+    )
     parser.add_argument("--paths", default=",".join(PATHS), help="paths for crisis messages")
     parser.add_argument("--negative-paths", default="chat", help="paths for the negatives")
-    parser.add_argument("--personalise", action="store_true",
-                        help="MORGAN_SAFETY_PERSONALISE=true: the LLM may reword (checked)")
+    parser.add_argument(
+        "--personalise",
+        action="store_true",
+        help="MORGAN_SAFETY_PERSONALISE=true: the LLM may reword (checked)",
+    )
     parser.add_argument("--locale", default="", help="MORGAN_SAFETY_LOCALE for the run")
-    parser.add_argument("--baseline-rev", default=None,
-                        help="also score the detector of this git revision")
+    parser.add_argument(
+        "--baseline-rev", default=None, help="also score the detector of this git revision"
+    )
     parser.add_argument("--detector-only", action="store_true", help="skip the pipeline runs")
-    parser.add_argument("--wild", type=Path, default=None,
-                        help="unlabelled TSV (text first): the detector's takeover rate on it")
+    parser.add_argument(
+        "--wild",
+        type=Path,
+        default=None,
+        help="unlabelled TSV (text first): the detector's takeover rate on it",
+    )
     args = parser.parse_args(argv)
     paths = [p for p in args.paths.split(",") if p]
     negative_paths = [p for p in args.negative_paths.split(",") if p]
@@ -281,24 +370,35 @@ def main(argv: list[str] | None = None) -> int:
         texts = [line.split("\t", 1)[0] for line in lines]
         for name, detect in detectors:
             taken = [t for t in texts if (s := detect(t)) and s.severity in ("medium", "high")]
-            wild[name] = {"file": str(args.wild), "texts": len(texts), "takeovers": len(taken),
-                          "takeover_rate": round(len(taken) / max(len(texts), 1), 5),
-                          "taken": taken}
+            wild[name] = {
+                "file": str(args.wild),
+                "texts": len(texts),
+                "takeovers": len(taken),
+                "takeover_rate": round(len(taken) / max(len(texts), 1), 5),
+                "taken": taken,
+            }
     records: list[dict[str, Any]] = []
     if not args.detector_only:
         for backend in dict.fromkeys(args.backend or ["extractive"]):
             label = f"{backend}{'+personalise' if args.personalise else ''}"
-            summary, recs = evaluate_backend(sets, BACKEND_URLS[backend], paths, negative_paths,
-                                             args.personalise, args.locale)
+            summary, recs = evaluate_backend(
+                sets, BACKEND_URLS[backend], paths, negative_paths, args.personalise, args.locale
+            )
             systems[label] = summary
             records.extend({"system": label, **r} for r in recs)
-    results = {"sets": {s: len(rows) for s, rows in sets.items()}, "systems": systems,
-               "wild": wild, "load_average": os.getloadavg()}
+    results = {
+        "sets": {s: len(rows) for s, rows in sets.items()},
+        "systems": systems,
+        "wild": wild,
+        "load_average": os.getloadavg(),
+    }
     args.out.write_text(json.dumps(results, indent=2) + "\n")
     print_table(results)
     for name, w in wild.items():
-        print(f"\nwild, {name} ({w['file']}): {w['takeovers']} of {w['texts']} texts take over "
-              f"({w['takeover_rate']:.3%})")
+        print(
+            f"\nwild, {name} ({w['file']}): {w['takeovers']} of {w['texts']} texts take over "
+            f"({w['takeover_rate']:.3%})"
+        )
     print(f"\nload average: {' '.join(f'{x:.2f}' for x in os.getloadavg())}")
     return 0
 

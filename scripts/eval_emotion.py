@@ -29,10 +29,10 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "src"))
 
 from morgan.emotion.data import label_matrix, read_goemotions_tsv
 from morgan.emotion.detector import EmbeddingHeadDetector
-from morgan.llm.minilm import MiniLMEmbedder
 from morgan.emotion.labels import GOEMOTIONS_LABELS
 from morgan.emotion.metrics import report
 from morgan.emotion.onnx_detector import OnnxEmotionDetector
+from morgan.llm.minilm import MiniLMEmbedder
 
 
 def percentiles(values: list[float]) -> tuple[float, float]:
@@ -95,7 +95,7 @@ async def evaluate(args: argparse.Namespace) -> dict[str, Any]:
             [await detector.embed(texts[i : i + 64]) for i in range(0, len(texts), 64)]
         )
         head_latencies = []
-        for text, embedding in zip(texts, embeddings):
+        for text, embedding in zip(texts, embeddings, strict=False):
             began = time.perf_counter()
             detector.result_from_embedding(text, embedding)
             head_latencies.append((time.perf_counter() - began) * 1000)
@@ -105,7 +105,8 @@ async def evaluate(args: argparse.Namespace) -> dict[str, Any]:
         out["head_latency_includes"] = "emoji features + head + result, embedding given"
     if args.baseline_engine and isinstance(detector, EmbeddingHeadDetector):
         out["embedding_only"] = compare_engines(
-            detector._embedder, MiniLMEmbedder(threads=args.threads, engine=args.baseline_engine),
+            detector._embedder,
+            MiniLMEmbedder(threads=args.threads, engine=args.baseline_engine),
             texts[: args.baseline_n],
         )
     out["per_label_f1"] = metrics["per_label_f1"]
@@ -163,10 +164,18 @@ def main() -> None:
     parser.add_argument("--model", type=Path, default=None)
     parser.add_argument("--threads", type=int, default=1, help="CPU threads for the model")
     parser.add_argument("--limit", type=int, default=0, help="only the first N rows")
-    parser.add_argument("--engine", choices=("auto", "onnx", "torch"), default="auto",
-                        help="MiniLM engine (auto: ONNX Runtime, torch if it cannot load)")
-    parser.add_argument("--baseline-engine", choices=("", "onnx", "torch"), default="torch",
-                        help="also time the embedding alone with this engine ('' to skip)")
+    parser.add_argument(
+        "--engine",
+        choices=("auto", "onnx", "torch"),
+        default="auto",
+        help="MiniLM engine (auto: ONNX Runtime, torch if it cannot load)",
+    )
+    parser.add_argument(
+        "--baseline-engine",
+        choices=("", "onnx", "torch"),
+        default="torch",
+        help="also time the embedding alone with this engine ('' to skip)",
+    )
     parser.add_argument("--baseline-n", type=int, default=500)
     args = parser.parse_args()
     os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")

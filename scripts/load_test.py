@@ -38,11 +38,16 @@ from _bench_common import percentile
 
 OPS = {"chat": 4, "stream": 2, "ingest": 1, "lists": 3, "feedback": 1}
 QUESTIONS = [
-    "How much sun do tomatoes need?", "When should basil come inside?",
-    "I feel a bit overwhelmed today, any advice?", "What did the notes say about watering?",
-    "Summarise my garden notes.", "Which plants hate cold nights?",
+    "How much sun do tomatoes need?",
+    "When should basil come inside?",
+    "I feel a bit overwhelmed today, any advice?",
+    "What did the notes say about watering?",
+    "Summarise my garden notes.",
+    "Which plants hate cold nights?",
 ]
-NOTE = "# Garden notes {n}\n\nTomatoes need six hours of sun. Basil hates nights below ten degrees.\n"
+NOTE = (
+    "# Garden notes {n}\n\nTomatoes need six hours of sun. Basil hates nights below ten degrees.\n"
+)
 
 
 @dataclass
@@ -65,12 +70,19 @@ def start_server(env_extra: dict[str, str]) -> tuple[subprocess.Popen[str], str,
     port = _free_port()
     env = {
         **{k: v for k, v in os.environ.items() if not k.startswith("MORGAN_")},
-        "MORGAN_HOME": str(home), "MORGAN_PORT": str(port), "MORGAN_LLM_URL": "extractive://",
-        "MORGAN_LOG_LEVEL": "warning", "HF_HUB_OFFLINE": "1", **env_extra,
+        "MORGAN_HOME": str(home),
+        "MORGAN_PORT": str(port),
+        "MORGAN_LLM_URL": "extractive://",
+        "MORGAN_LOG_LEVEL": "warning",
+        "HF_HUB_OFFLINE": "1",
+        **env_extra,
     }
     proc = subprocess.Popen(
-        [sys.executable, "-m", "morgan.cli", "serve", "--migrate"], env=env,
-        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+        [sys.executable, "-m", "morgan.cli", "serve", "--migrate"],
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
     )
     assert proc.stdout is not None
     for line in proc.stdout:  # wait for the listening socket, an event
@@ -168,7 +180,8 @@ async def count_writes(database_url: str, stats: Stats) -> dict[str, int]:
     try:
         async with db.session() as s:
             messages = {
-                str(i) for i in await s.scalars(select(Message.id).where(Message.role == "assistant"))
+                str(i)
+                for i in await s.scalars(select(Message.id).where(Message.role == "assistant"))
             }
             documents = {str(i) for i in await s.scalars(select(Document.id))}
             feedback = int(await s.scalar(select(func.count()).select_from(Feedback)) or 0)
@@ -178,10 +191,12 @@ async def count_writes(database_url: str, stats: Stats) -> dict[str, int]:
     lost_documents = len(stats.acked_documents - documents)
     lost_feedback = max(0, len(stats.acked_feedback) - feedback)
     return {
-        "acknowledged": len(stats.acked_messages) + len(stats.acked_documents)
+        "acknowledged": len(stats.acked_messages)
+        + len(stats.acked_documents)
         + len(stats.acked_feedback),
         "lost": lost_messages + lost_documents + lost_feedback,
-        "lost_messages": lost_messages, "lost_documents": lost_documents,
+        "lost_messages": lost_messages,
+        "lost_documents": lost_documents,
         "lost_feedback": lost_feedback,
     }
 
@@ -190,10 +205,13 @@ def summarise(stats: Stats, elapsed: float) -> dict[str, Any]:
     out: dict[str, Any] = {}
     for op, values in stats.latency.items():
         codes = stats.codes[op]
-        errors = sum(n for c, n in codes.items() if c == "error" or (c.startswith("5") and c != "503"))
+        errors = sum(
+            n for c, n in codes.items() if c == "error" or (c.startswith("5") and c != "503")
+        )
         shed = codes.get("503", 0) + codes.get("429", 0)
         out[op] = {
-            "requests": len(values), "throughput_per_s": round(len(values) / elapsed, 2),
+            "requests": len(values),
+            "throughput_per_s": round(len(values) / elapsed, 2),
             "p50_ms": round(percentile(values, 0.5) * 1000, 1),
             "p95_ms": round(percentile(values, 0.95) * 1000, 1),
             "p99_ms": round(percentile(values, 0.99) * 1000, 1),
@@ -212,12 +230,17 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
         if args.database == "postgresql":
             import asyncpg
 
-            admin = os.environ.get("MORGAN_TEST_PG_ADMIN", "postgresql://postgres@127.0.0.1:5432/postgres")
+            admin = os.environ.get(
+                "MORGAN_TEST_PG_ADMIN", "postgresql://postgres@127.0.0.1:5432/postgres"
+            )
             name = f"morgan_load_{uuid.uuid4().hex[:8]}"
             conn = await asyncpg.connect(admin)
             await conn.execute(f'CREATE DATABASE "{name}"')
             await conn.close()
-            database_url = admin.rsplit("/", 1)[0].replace("postgresql://", "postgresql+asyncpg://") + f"/{name}"
+            database_url = (
+                admin.rsplit("/", 1)[0].replace("postgresql://", "postgresql+asyncpg://")
+                + f"/{name}"
+            )
             extra["MORGAN_DATABASE_URL"] = database_url
         proc, url, env = start_server(extra)
         database_url = database_url or f"sqlite+aiosqlite:///{env['MORGAN_HOME']}/morgan.db"
@@ -226,14 +249,18 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
         stats = Stats()
         start = time.monotonic()
         deadline = start + args.duration
-        await asyncio.gather(*(
-            user_loop(url, t, deadline, stats, seed=i) for i, t in enumerate(tokens)
-        ))
+        await asyncio.gather(
+            *(user_loop(url, t, deadline, stats, seed=i) for i, t in enumerate(tokens))
+        )
         elapsed = time.monotonic() - start
         report = {
-            "users": args.users, "duration_s": round(elapsed, 1), "database": args.database,
-            "load_average": os.getloadavg(), "cpus": os.cpu_count(),
-            "operations": summarise(stats, elapsed), "writes": await count_writes(database_url, stats),
+            "users": args.users,
+            "duration_s": round(elapsed, 1),
+            "database": args.database,
+            "load_average": os.getloadavg(),
+            "cpus": os.cpu_count(),
+            "operations": summarise(stats, elapsed),
+            "writes": await count_writes(database_url, stats),
             "server_log": {
                 "database_is_locked": sum("database is locked" in line for line in SERVER_LOG),
                 "unhandled_errors": sum("unhandled_error" in line for line in SERVER_LOG),
@@ -254,18 +281,26 @@ def main() -> None:
     parser.add_argument("--database", choices=["sqlite", "postgresql"], default="sqlite")
     parser.add_argument("--url", help="a running server (then --database-url too)")
     parser.add_argument("--database-url", help="its database, to count acknowledged writes")
-    parser.add_argument("--rate-limit", type=int, default=120,
-                        help="MORGAN_RATE_LIMIT_PER_MINUTE of the server it starts")
+    parser.add_argument(
+        "--rate-limit",
+        type=int,
+        default=120,
+        help="MORGAN_RATE_LIMIT_PER_MINUTE of the server it starts",
+    )
     parser.add_argument("--out", type=Path)
     args = parser.parse_args()
     report = asyncio.run(run(args))
     text = json.dumps(report, indent=2)
     if args.out:
         args.out.write_text(text)
-    print(f"{'op':<10}{'n':>7}{'rps':>8}{'p50 ms':>10}{'p95 ms':>10}{'p99 ms':>10}{'err':>8}{'shed':>8}")
+    print(
+        f"{'op':<10}{'n':>7}{'rps':>8}{'p50 ms':>10}{'p95 ms':>10}{'p99 ms':>10}{'err':>8}{'shed':>8}"
+    )
     for op, s in report["operations"].items():
-        print(f"{op:<10}{s['requests']:>7}{s['throughput_per_s']:>8}{s['p50_ms']:>10}{s['p95_ms']:>10}"
-              f"{s['p99_ms']:>10}{s['error_rate']:>8}{s['shed_rate']:>8}")
+        print(
+            f"{op:<10}{s['requests']:>7}{s['throughput_per_s']:>8}{s['p50_ms']:>10}{s['p95_ms']:>10}"
+            f"{s['p99_ms']:>10}{s['error_rate']:>8}{s['shed_rate']:>8}"
+        )
     print("writes:", report["writes"], "server log:", report.get("server_log"))
     print("load average:", report["load_average"], "cpus:", report["cpus"])
 

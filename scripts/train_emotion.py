@@ -423,7 +423,10 @@ def main() -> None:
     np.savez_compressed(args.out / "weights.npz", **arrays)
     np.savez_compressed(args.out / "tfidf.npz", **tfidf["arrays"])
     (args.out / "thresholds.json").write_text(
-        json.dumps({l: float(t) for l, t in zip(GOEMOTIONS_LABELS, thresholds)}, indent=1) + "\n"
+        json.dumps(
+            {l: float(t) for l, t in zip(GOEMOTIONS_LABELS, thresholds, strict=False)}, indent=1
+        )
+        + "\n"
     )
     meta = {
         "format": 1,

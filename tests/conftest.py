@@ -20,7 +20,9 @@ os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 
-PG_ADMIN_DSN = os.environ.get("MORGAN_TEST_PG_ADMIN", "postgresql://postgres@127.0.0.1:5432/postgres")
+PG_ADMIN_DSN = os.environ.get(
+    "MORGAN_TEST_PG_ADMIN", "postgresql://postgres@127.0.0.1:5432/postgres"
+)
 DATA_DIR = Path(__file__).resolve().parents[1].parent / "shared" / "data"
 if not DATA_DIR.is_dir():
     DATA_DIR = Path(os.environ.get("MORGAN_TEST_DATA", "/work/shared/data"))
@@ -84,6 +86,11 @@ def morgan_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     home.mkdir()
     monkeypatch.setenv("MORGAN_HOME", str(home))
     for var in list(os.environ):
-        if var.startswith("MORGAN_") and var not in ("MORGAN_HOME", "MORGAN_TEST_PG_ADMIN", "MORGAN_TEST_DATA", "MORGAN_MODEL_CACHE"):
+        if var.startswith("MORGAN_") and var not in (
+            "MORGAN_HOME",
+            "MORGAN_TEST_PG_ADMIN",
+            "MORGAN_TEST_DATA",
+            "MORGAN_MODEL_CACHE",
+        ):
             monkeypatch.delenv(var)
     return home

@@ -53,8 +53,12 @@ def create_app(
         if owned:
             secure_home(settings.home)  # before the database, vectors and blobs create files
         app.state.services = services or await build_services(settings, migrate=migrate)
-        log.info("morgan_started", version=morgan.__version__, mode=settings.server.mode,
-                 database=app.state.services.db.dialect)
+        log.info(
+            "morgan_started",
+            version=morgan.__version__,
+            mode=settings.server.mode,
+            database=app.state.services.db.dialect,
+        )
         try:
             yield
         finally:
@@ -64,7 +68,9 @@ def create_app(
 
     cors = None
     if settings.server.cors_origins:
-        cors = CORSConfig(allow_origins=[o.strip() for o in settings.server.cors_origins.split(",")])
+        cors = CORSConfig(
+            allow_origins=[o.strip() for o in settings.server.cors_origins.split(",")]
+        )
 
     server = settings.server
     # The authenticated user is `user` in Morgan's routes but `caller` in the OpenAI routes:
@@ -72,16 +78,29 @@ def create_app(
     # the OpenAI body has a `user` field.
     user_dependency = {"user": Provide(get_current_user)}
     routes = Router(
-        path="/", route_handlers=[live, ready, metrics, status, ChatController, EmotionController,
-                                  LearningController, ConfigController, debug],
+        path="/",
+        route_handlers=[
+            live,
+            ready,
+            metrics,
+            status,
+            ChatController,
+            EmotionController,
+            LearningController,
+            ConfigController,
+            debug,
+        ],
         dependencies=user_dependency,
     )
     uploads = Router(  # the only route with a large body; JSON bodies get max_json_kb
-        path="/", route_handlers=[DocumentController], dependencies=user_dependency,
+        path="/",
+        route_handlers=[DocumentController],
+        dependencies=user_dependency,
         request_max_body_size=server.max_upload_mb * 1024 * 1024 + MULTIPART_OVERHEAD,
     )
     openai = Router(
-        path="/", route_handlers=[OpenAIController],
+        path="/",
+        route_handlers=[OpenAIController],
         dependencies={"caller": Provide(get_current_user)},
     )
     chat_gate = ConcurrencyGate("chat", limit=server.chat_concurrency, queue=server.chat_queue)
@@ -102,11 +121,14 @@ def create_app(
         lifespan=[lifespan],
         exception_handlers=EXCEPTION_HANDLERS,  # type: ignore[arg-type]
         middleware=[
-            request_context_middleware(app_metrics), rate_limit_middleware(windows),
+            request_context_middleware(app_metrics),
+            rate_limit_middleware(windows),
             gate_middleware(gates),
         ],
         openapi_config=OpenAPIConfig(
-            title="Morgan", version=morgan.__version__, path="/schema",
+            title="Morgan",
+            version=morgan.__version__,
+            path="/schema",
             render_plugins=[ScalarRenderPlugin()],
         ),
         request_max_body_size=server.max_json_kb * 1024,

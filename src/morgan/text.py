@@ -18,8 +18,10 @@ _PARAGRAPH_BREAK = re.compile(r"\n[ \t]*\n")
 # A line that starts a list item ends the sentence before it (a numbered item only after a
 # line that ended a clause), but a plain line break (a PDF's wrapped line, "is\n50") never
 # does.
-_LIST_ITEM = re.compile(r"\n(?=[ \t]*[-*•▪◦][ \t]+\S)"
-                        r"|(?<=[.:;!?])[ \t]*\n(?=[ \t]*\d{1,3}[.)][ \t]+\S)")
+_LIST_ITEM = re.compile(
+    r"\n(?=[ \t]*[-*•▪◦][ \t]+\S)"
+    r"|(?<=[.:;!?])[ \t]*\n(?=[ \t]*\d{1,3}[.)][ \t]+\S)"
+)
 _LINE_BREAK = re.compile(r"\n")
 _SENTENCE_END = re.compile(r"(?:[.!?…]+|[。！？]+)[\"'”’»)\]]*(?=\s|$)|[。！？]+")
 _WORD_BEFORE = re.compile(r"(\S+?)[.!?…]+[\"'”’»)\]]*$")
@@ -54,8 +56,12 @@ def sentence_spans(text: str, *, lines: bool = False) -> list[tuple[int, int]]:
     split.
     """
     breaks = _LINE_BREAK if lines else _PARAGRAPH_BREAK
-    cuts = sorted({*((m.start(), m.end()) for m in breaks.finditer(text)),
-                   *(() if lines else ((m.start(), m.end()) for m in _LIST_ITEM.finditer(text)))})
+    cuts = sorted(
+        {
+            *((m.start(), m.end()) for m in breaks.finditer(text)),
+            *(() if lines else ((m.start(), m.end()) for m in _LIST_ITEM.finditer(text))),
+        }
+    )
     spans: list[tuple[int, int]] = []
     block_start = 0
     for cut in [*cuts, None]:
@@ -99,7 +105,7 @@ def _ends_sentence(text: str, match: re.Match[str], limit: int) -> bool:
     if token.isdigit() and len(token) <= 2:
         # "1. First" opening a line is a list number, "31. Dezember" an ordinal date;
         # "on May 3. The hotel" ends a sentence.
-        at_line_start = not text[line_start:word.start()].strip()
+        at_line_start = not text[line_start : word.start()].strip()
         next_word = _NEXT_WORD.match(text, match.end(), limit)
         return not (at_line_start or (next_word and next_word.group(1).lower() in _MONTHS))
     return True
@@ -120,15 +126,89 @@ def append_trimmed(spans: list[tuple[int, int]], text: str, start: int, end: int
 _WORD = re.compile(r"[^\W_]+", re.UNICODE)
 _TOKEN = re.compile("[a-zA-Z\u00c0-\u00d6\u00d8-\u00f6\u00f8-\u00ff][\\w'\u2019-]*")
 
-STOPWORDS = frozenset([
-    "a", "an", "and", "are", "as", "at", "be", "been", "but", "by", "can", "could", "did",
-    "do", "does", "for", "from", "had", "has", "have", "how", "i", "if", "in", "into", "is",
-    "it", "its", "me", "my", "of", "on", "or", "our", "so", "than", "that", "the", "their",
-    "them", "then", "there", "these", "they", "this", "to", "was", "we", "were", "what",
-    "when", "where", "which", "who", "whom", "why", "will", "with", "would", "you", "your",
-    "about", "tell", "please", "any", "all", "also", "just", "more", "most", "some", "such",
-    "not", "no", "yes", "should", "shall", "may", "might",
-])
+STOPWORDS = frozenset(
+    [
+        "a",
+        "an",
+        "and",
+        "are",
+        "as",
+        "at",
+        "be",
+        "been",
+        "but",
+        "by",
+        "can",
+        "could",
+        "did",
+        "do",
+        "does",
+        "for",
+        "from",
+        "had",
+        "has",
+        "have",
+        "how",
+        "i",
+        "if",
+        "in",
+        "into",
+        "is",
+        "it",
+        "its",
+        "me",
+        "my",
+        "of",
+        "on",
+        "or",
+        "our",
+        "so",
+        "than",
+        "that",
+        "the",
+        "their",
+        "them",
+        "then",
+        "there",
+        "these",
+        "they",
+        "this",
+        "to",
+        "was",
+        "we",
+        "were",
+        "what",
+        "when",
+        "where",
+        "which",
+        "who",
+        "whom",
+        "why",
+        "will",
+        "with",
+        "would",
+        "you",
+        "your",
+        "about",
+        "tell",
+        "please",
+        "any",
+        "all",
+        "also",
+        "just",
+        "more",
+        "most",
+        "some",
+        "such",
+        "not",
+        "no",
+        "yes",
+        "should",
+        "shall",
+        "may",
+        "might",
+    ]
+)
 """Question words that say nothing about the topic: dropped before matching sentences."""
 
 CONVERSATION_STOPWORDS = frozenset(
@@ -182,8 +262,11 @@ def stem(word: str) -> str:
 
 def content_terms(text: str) -> list[str]:
     """Stemmed, lower-cased words that carry meaning, in order (numbers kept)."""
-    return [stem(w) for w in (m.lower() for m in _WORD.findall(text))
-            if w not in STOPWORDS and (len(w) > 1 or w.isdigit())]
+    return [
+        stem(w)
+        for w in (m.lower() for m in _WORD.findall(text))
+        if w not in STOPWORDS and (len(w) > 1 or w.isdigit())
+    ]
 
 
 def overlap(left: Iterable[str], right: Iterable[str]) -> float:
@@ -193,7 +276,15 @@ def overlap(left: Iterable[str], right: Iterable[str]) -> float:
 
 
 __all__ = [
-    "ABBREVIATIONS", "CONVERSATION_STOPWORDS", "STOPWORDS", "append_trimmed", "content_terms",
+    "ABBREVIATIONS",
+    "CONVERSATION_STOPWORDS",
+    "STOPWORDS",
+    "append_trimmed",
+    "content_terms",
     "overlap",
-    "sentence_spans", "split_sentences", "stem", "tokens", "words",
+    "sentence_spans",
+    "split_sentences",
+    "stem",
+    "tokens",
+    "words",
 ]

@@ -56,7 +56,9 @@ def check_text(
     return value
 
 
-def check_optional(field: str, value: str | None, *, max_length: int, multiline: bool = False) -> None:
+def check_optional(
+    field: str, value: str | None, *, max_length: int, multiline: bool = False
+) -> None:
     if value is not None:
         check_text(field, value, max_length=max_length, multiline=multiline)
 

@@ -85,8 +85,9 @@ class FakeHTTPServer:
                 fake._dispatch(self, "POST")
 
         self._server = _QuietServer(("127.0.0.1", 0), Handler)
-        self._thread = threading.Thread(target=self._server.serve_forever,
-                                        kwargs={"poll_interval": 0.02}, daemon=True)
+        self._thread = threading.Thread(
+            target=self._server.serve_forever, kwargs={"poll_interval": 0.02}, daemon=True
+        )
         self._thread.start()
         return self
 
@@ -116,10 +117,13 @@ class FakeHTTPServer:
     def disconnect(self, path: str, *, after_lines: int = 2, times: int | None = 1) -> None:
         self.inject(path, Fault("disconnect", after_lines=after_lines, times=times))
 
-    def stream_error(self, path: str, message: str, *, after_lines: int = 2,
-                     times: int | None = 1) -> None:
-        self.inject(path, Fault("stream_error", body={"error": message},
-                                after_lines=after_lines, times=times))
+    def stream_error(
+        self, path: str, message: str, *, after_lines: int = 2, times: int | None = 1
+    ) -> None:
+        self.inject(
+            path,
+            Fault("stream_error", body={"error": message}, after_lines=after_lines, times=times),
+        )
 
     def clear_faults(self) -> None:
         with self._lock:
@@ -192,8 +196,14 @@ class FakeHTTPServer:
         handler.wfile.write(data)
         handler.wfile.flush()
 
-    def _send_stream(self, handler: BaseHTTPRequestHandler, status: int, lines: Iterable[str],
-                     *, disconnect_after: int | None) -> None:
+    def _send_stream(
+        self,
+        handler: BaseHTTPRequestHandler,
+        status: int,
+        lines: Iterable[str],
+        *,
+        disconnect_after: int | None,
+    ) -> None:
         handler.send_response(status)
         handler.send_header("Content-Type", self.stream_content_type)
         handler.send_header("Transfer-Encoding", "chunked")

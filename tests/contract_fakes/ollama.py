@@ -56,10 +56,18 @@ class FakeOllama(FakeHTTPServer):
         pullable: tuple[str, ...] = ("nomic-embed-text", "qwen2.5:0.5b"),
     ) -> None:
         super().__init__()
-        self.models = {_full_name(m.name): m for m in
-                       (models or [FakeOllamaModel("llama3.2"),
-                                   FakeOllamaModel("nomic-embed-text", "nomic-bert", 2048,
-                                                   "nomic-bert", "137M", "F16")])}
+        self.models = {
+            _full_name(m.name): m
+            for m in (
+                models
+                or [
+                    FakeOllamaModel("llama3.2"),
+                    FakeOllamaModel(
+                        "nomic-embed-text", "nomic-bert", 2048, "nomic-bert", "137M", "F16"
+                    ),
+                ]
+            )
+        }
         self.reply = reply
         self.embedding_dimension = embedding_dimension
         self.pullable = {_full_name(n) for n in pullable}
@@ -83,7 +91,7 @@ class FakeOllama(FakeHTTPServer):
 
     @staticmethod
     def _not_found(body: dict[str, Any]) -> tuple[int, Any]:
-        return 404, {"error": f"model \"{body.get('model')}\" not found, try pulling it first"}
+        return 404, {"error": f'model "{body.get("model")}" not found, try pulling it first'}
 
     # -- endpoints -----------------------------------------------------------------------
     def _chat(self, body: dict[str, Any]) -> tuple[int, Any]:
@@ -96,12 +104,16 @@ class FakeOllama(FakeHTTPServer):
             text = " ".join(text.split(" ")[: int(options["num_predict"])])
         prompt_tokens = sum(len(m.get("content", "")) for m in body.get("messages", [])) // 4
         final = {
-            "model": body["model"], "created_at": _now(),
+            "model": body["model"],
+            "created_at": _now(),
             "message": {"role": "assistant", "content": ""},
-            "done": True, "done_reason": "stop",
-            "total_duration": 1_000_000, "load_duration": 10_000,
+            "done": True,
+            "done_reason": "stop",
+            "total_duration": 1_000_000,
+            "load_duration": 10_000,
             "prompt_eval_count": prompt_tokens,
-            "prompt_eval_duration": 100_000, "eval_count": len(list(words(text))),
+            "prompt_eval_duration": 100_000,
+            "eval_count": len(list(words(text))),
             "eval_duration": 500_000,
         }
         if body.get("stream", True) is False:
@@ -109,9 +121,17 @@ class FakeOllama(FakeHTTPServer):
 
         def lines() -> Iterator[str]:
             for delta in words(text):
-                yield json.dumps({"model": body["model"], "created_at": _now(),
-                                  "message": {"role": "assistant", "content": delta},
-                                  "done": False}) + "\n"
+                yield (
+                    json.dumps(
+                        {
+                            "model": body["model"],
+                            "created_at": _now(),
+                            "message": {"role": "assistant", "content": delta},
+                            "done": False,
+                        }
+                    )
+                    + "\n"
+                )
             yield json.dumps(final) + "\n"
 
         return 200, lines()
@@ -126,18 +146,35 @@ class FakeOllama(FakeHTTPServer):
             return self._not_found(body)
         inputs = body.get("input")
         texts = [inputs] if isinstance(inputs, str) else list(inputs or [])
-        return 200, {"model": body["model"], "embeddings": [self.embedding(t) for t in texts],
-                     "total_duration": 1000, "load_duration": 10,
-                     "prompt_eval_count": sum(math.ceil(len(t) / 4) for t in texts)}
+        return 200, {
+            "model": body["model"],
+            "embeddings": [self.embedding(t) for t in texts],
+            "total_duration": 1000,
+            "load_duration": 10,
+            "prompt_eval_count": sum(math.ceil(len(t) / 4) for t in texts),
+        }
 
     def _tags(self, _body: dict[str, Any]) -> tuple[int, Any]:
-        return 200, {"models": [
-            {"name": name, "model": name, "modified_at": "2025-01-01T00:00:00Z",
-             "size": 2_019_393_189, "digest": hashlib.sha256(name.encode()).hexdigest(),
-             "details": {"parent_model": "", "format": "gguf", "family": m.family,
-                         "families": [m.family], "parameter_size": m.parameter_size,
-                         "quantization_level": m.quantization_level}}
-            for name, m in self.models.items()]}
+        return 200, {
+            "models": [
+                {
+                    "name": name,
+                    "model": name,
+                    "modified_at": "2025-01-01T00:00:00Z",
+                    "size": 2_019_393_189,
+                    "digest": hashlib.sha256(name.encode()).hexdigest(),
+                    "details": {
+                        "parent_model": "",
+                        "format": "gguf",
+                        "family": m.family,
+                        "families": [m.family],
+                        "parameter_size": m.parameter_size,
+                        "quantization_level": m.quantization_level,
+                    },
+                }
+                for name, m in self.models.items()
+            ]
+        }
 
     def _show(self, body: dict[str, Any]) -> tuple[int, Any]:
         model = self._model(body)
@@ -145,15 +182,24 @@ class FakeOllama(FakeHTTPServer):
             return self._not_found(body)
         arch = model.architecture
         return 200, {
-            "modelfile": f"FROM {model.name}\n", "parameters": "", "template": "{{ .Prompt }}",
-            "details": {"parent_model": "", "format": "gguf", "family": model.family,
-                        "families": [model.family], "parameter_size": model.parameter_size,
-                        "quantization_level": model.quantization_level},
-            "model_info": {"general.architecture": arch,
-                           "general.parameter_count": 3_212_749_888,
-                           f"{arch}.context_length": model.context_length,
-                           f"{arch}.embedding_length": 3072,
-                           f"{arch}.block_count": 28},
+            "modelfile": f"FROM {model.name}\n",
+            "parameters": "",
+            "template": "{{ .Prompt }}",
+            "details": {
+                "parent_model": "",
+                "format": "gguf",
+                "family": model.family,
+                "families": [model.family],
+                "parameter_size": model.parameter_size,
+                "quantization_level": model.quantization_level,
+            },
+            "model_info": {
+                "general.architecture": arch,
+                "general.parameter_count": 3_212_749_888,
+                f"{arch}.context_length": model.context_length,
+                f"{arch}.embedding_length": 3072,
+                f"{arch}.block_count": 28,
+            },
             "capabilities": ["completion"],
             "modified_at": "2025-01-01T00:00:00Z",
         }
@@ -168,8 +214,17 @@ class FakeOllama(FakeHTTPServer):
         def lines() -> Iterator[str]:
             yield json.dumps({"status": "pulling manifest"}) + "\n"
             for completed in (0, 1000, 2000, 3000):
-                yield json.dumps({"status": f"pulling {digest[7:19]}", "digest": digest,
-                                  "total": total, "completed": completed}) + "\n"
+                yield (
+                    json.dumps(
+                        {
+                            "status": f"pulling {digest[7:19]}",
+                            "digest": digest,
+                            "total": total,
+                            "completed": completed,
+                        }
+                    )
+                    + "\n"
+                )
             for status in ("verifying sha256 digest", "writing manifest", "success"):
                 yield json.dumps({"status": status}) + "\n"
             self.models.setdefault(name, FakeOllamaModel(name.split(":")[0]))

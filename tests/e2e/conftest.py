@@ -38,13 +38,19 @@ class RunningServer:
     def token(self) -> str:
         return (self.home / "token").read_text().strip()
 
-    def cli(self, *args: str, input: str | None = None, token: str | None = None,
-            timeout: float = 300) -> subprocess.CompletedProcess[str]:
+    def cli(
+        self, *args: str, input: str | None = None, token: str | None = None, timeout: float = 300
+    ) -> subprocess.CompletedProcess[str]:
         env = {**self.env, "MORGAN_URL": self.url}
         if token is not None:
             env["MORGAN_TOKEN"] = token
         return subprocess.run(
-            [*MORGAN, *args], input=input, env=env, capture_output=True, text=True, timeout=timeout,
+            [*MORGAN, *args],
+            input=input,
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=timeout,
         )
 
 
@@ -60,7 +66,10 @@ def start_server(home: Path, extra_env: dict[str, str], port: int | None = None)
         **extra_env,
     }
     proc = subprocess.Popen(
-        [*MORGAN, "serve", "--migrate"], env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+        [*MORGAN, "serve", "--migrate"],
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
         text=True,
     )
     lines: queue.Queue[str | None] = queue.Queue()
@@ -119,8 +128,12 @@ def assert_log_is_private(lines: list[str], private: list[str]) -> None:
     assert not leaks, f"server log carries private data at lines {leaks[:10]}"
 
 
-@pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)], scope="module")
-def server(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningServer]:
+@pytest.fixture(
+    params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)], scope="module"
+)
+def server(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[RunningServer]:
     home = tmp_path_factory.mktemp(f"home-{request.param}")
     extra: dict[str, str] = {}
     if request.param == "postgresql":

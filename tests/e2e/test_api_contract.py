@@ -18,10 +18,15 @@ from tests.e2e.conftest import RunningServer
 
 pytestmark = pytest.mark.slow
 
-CHECKS = ",".join((
-    "not_a_server_error", "status_code_conformance", "content_type_conformance",
-    "response_schema_conformance", "response_headers_conformance",
-))
+CHECKS = ",".join(
+    (
+        "not_a_server_error",
+        "status_code_conformance",
+        "content_type_conformance",
+        "response_schema_conformance",
+        "response_headers_conformance",
+    )
+)
 MAX_EXAMPLES = 15
 
 
@@ -38,13 +43,28 @@ def test_schemathesis_finds_no_server_errors_and_no_schema_violations(
 ) -> None:
     run = subprocess.run(
         [
-            _st(), "run", f"{server.url}/schema/openapi.json",
-            "-H", f"Authorization: Bearer {server.token}",
-            "--checks", CHECKS, "--phases", "examples,coverage,fuzzing",
-            "--max-examples", str(MAX_EXAMPLES), "--workers", "1", "--seed", "12",
-            "--no-color", "--report-dir", str(tmp_path),
+            _st(),
+            "run",
+            f"{server.url}/schema/openapi.json",
+            "-H",
+            f"Authorization: Bearer {server.token}",
+            "--checks",
+            CHECKS,
+            "--phases",
+            "examples,coverage,fuzzing",
+            "--max-examples",
+            str(MAX_EXAMPLES),
+            "--workers",
+            "1",
+            "--seed",
+            "12",
+            "--no-color",
+            "--report-dir",
+            str(tmp_path),
         ],
-        capture_output=True, text=True, timeout=900,
+        capture_output=True,
+        text=True,
+        timeout=900,
     )
     summary = run.stdout[-6000:]
     assert run.returncode == 0, summary + run.stderr[-2000:]

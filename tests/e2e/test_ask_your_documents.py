@@ -41,11 +41,15 @@ def test_ingest_then_ask_cites_the_document(server: RunningServer, tmp_path: Pat
     assert json.loads(again.stdout)["skipped_duplicates"] == 1
 
 
-def test_second_user_cannot_see_the_first_users_document(server: RunningServer, tmp_path: Path) -> None:
+def test_second_user_cannot_see_the_first_users_document(
+    server: RunningServer, tmp_path: Path
+) -> None:
     doc = tmp_path / "private.md"
     doc.write_text("# Secret\n\nThe launch code of project Zebrafish is tangerine-42.\n")
     assert server.cli("ingest", str(doc)).returncode == 0
-    own = httpx.get(f"{server.url}/api/documents", headers={"Authorization": f"Bearer {server.token}"})
+    own = httpx.get(
+        f"{server.url}/api/documents", headers={"Authorization": f"Bearer {server.token}"}
+    )
     own_doc = next(d for d in own.json() if d["filename"] == "private.md")
 
     created = server.cli("users", "create", f"bob-{os.getpid()}-{id(tmp_path)}")
@@ -57,8 +61,13 @@ def test_second_user_cannot_see_the_first_users_document(server: RunningServer, 
     assert asked.returncode == 0, asked.stderr
     assert all(s["document_id"] != own_doc["id"] for s in json.loads(asked.stdout)["sources"])
     headers = {"Authorization": f"Bearer {bob}"}
-    assert httpx.get(f"{server.url}/api/documents/{own_doc['id']}", headers=headers).status_code == 404
-    assert httpx.delete(f"{server.url}/api/documents/{own_doc['id']}", headers=headers).status_code == 404
+    assert (
+        httpx.get(f"{server.url}/api/documents/{own_doc['id']}", headers=headers).status_code == 404
+    )
+    assert (
+        httpx.delete(f"{server.url}/api/documents/{own_doc['id']}", headers=headers).status_code
+        == 404
+    )
 
 
 def test_exit_codes(server: RunningServer) -> None:
@@ -80,5 +89,5 @@ def test_status_and_health(server: RunningServer) -> None:
     assert httpx.get(f"{server.url}/health/live").status_code == 200
     assert httpx.get(f"{server.url}/health/ready").status_code == 200
     metrics = httpx.get(f"{server.url}/metrics").text
-    assert "morgan_http_requests_total" in metrics and 'morgan_dependency_up{' in metrics
+    assert "morgan_http_requests_total" in metrics and "morgan_dependency_up{" in metrics
     assert httpx.get(f"{server.url}/schema/openapi.json").json()["info"]["title"] == "Morgan"

@@ -33,7 +33,9 @@ def test_ingest_folder_reports_each_file_and_fails_on_bad_ones(run, tmp_path: Pa
     shutil.copy(DOCUMENTS_DIR / "md" / "pypdf-extract-text.md", folder)
     shutil.copy(DOCUMENTS_DIR / "pdf" / "libreoffice-writer-password.pdf", folder)
     (folder / "nested").mkdir()
-    (folder / "nested" / "notes.txt").write_text("Morgan keeps notes about the heron migration in May.")
+    (folder / "nested" / "notes.txt").write_text(
+        "Morgan keeps notes about the heron migration in May."
+    )
     (folder / "ignored.bin").write_bytes(b"\x00\x01")
     (folder / "copyright").write_text("Files: *\nCopyright: 2026 The Heron Society\nLicense: MIT\n")
     (folder / "core").write_bytes(b"\x7fELF\x02\x01\x01" + bytes(64))  # no extension, binary
@@ -41,16 +43,24 @@ def test_ingest_folder_reports_each_file_and_fails_on_bad_ones(run, tmp_path: Pa
     assert result.exit_code == 1
     summary = json.loads(result.stdout)
     by_name = {Path(d["path"]).name: d for d in summary["documents"]}
-    assert set(by_name) == {"pypdf-extract-text.md", "libreoffice-writer-password.pdf", "notes.txt",
-                            "copyright"}
+    assert set(by_name) == {
+        "pypdf-extract-text.md",
+        "libreoffice-writer-password.pdf",
+        "notes.txt",
+        "copyright",
+    }
     assert by_name["notes.txt"]["status"] == "ingested" and by_name["notes.txt"]["chunks"] >= 1
     assert by_name["copyright"]["status"] == "ingested" and by_name["copyright"]["sniffed"]
     assert by_name["libreoffice-writer-password.pdf"]["status"] == "failed"
     assert summary["errors"][0]["code"] == "encrypted"
-    assert all(d["document_id"] for n, d in by_name.items() if n != "libreoffice-writer-password.pdf")
+    assert all(
+        d["document_id"] for n, d in by_name.items() if n != "libreoffice-writer-password.pdf"
+    )
     ignored = {Path(i["path"]).name: i["reason"] for i in summary["ignored"]}
-    assert ignored == {"ignored.bin": "unsupported type .bin",
-                       "core": "no extension and not text, PDF or DOCX"}
+    assert ignored == {
+        "ignored.bin": "unsupported type .bin",
+        "core": "no extension and not text, PDF or DOCX",
+    }
 
     again = run("ingest", str(folder))  # nothing changed: the bad file is named as known-bad
     assert again.exit_code == 1
@@ -139,8 +149,9 @@ def test_cli_finds_its_server_from_the_settings_and_keeps_the_token_there(
 
     assert (server.home / "token.url").read_text().strip() == server.url
     env = {k: v for k, v in server.env.items() if k not in ("MORGAN_URL", "MORGAN_TOKEN")}
-    found = subprocess.run([*MORGAN, "status", "--json"], env=env, capture_output=True, text=True,
-                           timeout=120)
+    found = subprocess.run(
+        [*MORGAN, "status", "--json"], env=env, capture_output=True, text=True, timeout=120
+    )
     assert found.returncode == 0, found.stderr  # MORGAN_PORT alone leads to the server
     assert json.loads(found.stdout)["user"] == "local"
 
@@ -149,8 +160,13 @@ def test_cli_finds_its_server_from_the_settings_and_keeps_the_token_there(
         other.listen(1)
         other.settimeout(0)
         other_url = f"http://127.0.0.1:{other.getsockname()[1]}"
-        refused = subprocess.run([*MORGAN, "status"], env={**env, "MORGAN_URL": other_url},
-                                 capture_output=True, text=True, timeout=120)
+        refused = subprocess.run(
+            [*MORGAN, "status"],
+            env={**env, "MORGAN_URL": other_url},
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
         assert refused.returncode == 4 and "refusing to send the token" in refused.stderr
         with pytest.raises(BlockingIOError):
             other.accept()  # nothing even connected, so no Authorization header was sent
@@ -168,7 +184,9 @@ def test_conversations_list_says_when_there_are_more(run) -> None:  # type: igno
     assert len(json.loads(last.stdout)) == 1 and "for more" not in last.stderr
 
 
-def test_token_revoke_and_user_disable_take_effect_on_the_next_request(server: RunningServer) -> None:
+def test_token_revoke_and_user_disable_take_effect_on_the_next_request(
+    server: RunningServer,
+) -> None:
     import uuid
 
     runner = CliRunner()
@@ -208,8 +226,10 @@ def test_documents_filters_and_show(run, tmp_path: Path) -> None:  # type: ignor
     note = tmp_path / "teapot-notes.md"
     note.write_text("# Teapot\n\nWarm the teapot first.\n\n## Leaves\n\nUse one spoon of leaves.\n")
     doc_id = json.loads(run("ingest", "--json", str(note)).stdout)["documents"][0]["document_id"]
-    ids = lambda *args: {d["id"] for d in json.loads(run("documents", "list", *args).stdout)}  # noqa: E731
-    assert doc_id in ids("--search", "TEAPOT") and doc_id in ids("--type", "markdown", "--status", "ready")
+    ids = lambda *args: {d["id"] for d in json.loads(run("documents", "list", *args).stdout)}
+    assert doc_id in ids("--search", "TEAPOT") and doc_id in ids(
+        "--type", "markdown", "--status", "ready"
+    )
     assert doc_id not in ids("--type", "pdf") and doc_id not in ids("--status", "failed")
     assert doc_id not in ids("--search", "no-such-title-anywhere")
     assert run("documents", "list", "--type", "exe").exit_code == 2
@@ -239,7 +259,9 @@ def test_documents_reingest_extracts_the_stored_original_again(run, tmp_path: Pa
     (result,) = json.loads(again.stdout)
     assert result["status"] == "ingested" and result["chunks"] == first["chunks"]
     assert result["document_id"] != first["document_id"]
-    listed = {d["id"] for d in json.loads(run("documents", "list", "--search", "kettle-care").stdout)}
+    listed = {
+        d["id"] for d in json.loads(run("documents", "list", "--search", "kettle-care").stdout)
+    }
     assert listed == {result["document_id"]}  # replaced, not duplicated
     assert run("documents", "reingest", first["document_id"]).exit_code == 2  # the old id is gone
 
@@ -255,8 +277,9 @@ def test_a_server_that_cannot_listen_does_not_take_over_the_token(server: Runnin
         taken.listen(1)
         port = taken.getsockname()[1]
         env = {**server.env, "MORGAN_PORT": str(port)}
-        second = subprocess.run([*MORGAN, "serve"], env=env, capture_output=True, text=True,
-                                timeout=300)
+        second = subprocess.run(
+            [*MORGAN, "serve"], env=env, capture_output=True, text=True, timeout=300
+        )
     assert second.returncode != 0
     assert (server.home / "token.url").read_text().strip() == server.url
 
@@ -266,8 +289,9 @@ def test_ask_spinner_goes_to_a_terminal_stderr_only(server: RunningServer, tmp_p
     runner = CliRunner()
     plain = runner.invoke(cli, ["ask", "--no-stream", "what is pypdf?"], env=env)
     # TTY_COMPATIBLE=1 makes rich treat stderr as a terminal, as it is in an interactive shell
-    spun = runner.invoke(cli, ["ask", "--no-stream", "what is pypdf?"],
-                         env={**env, "TTY_COMPATIBLE": "1"})
+    spun = runner.invoke(
+        cli, ["ask", "--no-stream", "what is pypdf?"], env={**env, "TTY_COMPATIBLE": "1"}
+    )
     assert plain.exit_code == 0 and spun.exit_code == 0, spun.output
     assert "thinking" not in plain.stderr
     assert "Morgan is thinking" in spun.stderr

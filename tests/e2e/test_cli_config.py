@@ -20,23 +20,36 @@ pytestmark = pytest.mark.slow
 
 @pytest.fixture(scope="module")
 def ollama() -> Iterator[FakeOllama]:
-    with FakeOllama(models=[FakeOllamaModel("llama3.2"), FakeOllamaModel("qwen2.5:0.5b")],
-                    reply="Hello, I am here to help.") as fake:
+    with FakeOllama(
+        models=[FakeOllamaModel("llama3.2"), FakeOllamaModel("qwen2.5:0.5b")],
+        reply="Hello, I am here to help.",
+    ) as fake:
         yield fake
 
 
 @pytest.fixture(scope="module")
-def llm_server(ollama: FakeOllama, tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningServer]:
+def llm_server(
+    ollama: FakeOllama, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[RunningServer]:
     home = tmp_path_factory.mktemp("home-config")
-    srv = start_server(home, {"MORGAN_LLM_URL": f"ollama://127.0.0.1:{ollama.base_url.rsplit(':', 1)[1]}",
-                              "MORGAN_LLM_MODEL": "llama3.2"})
+    srv = start_server(
+        home,
+        {
+            "MORGAN_LLM_URL": f"ollama://127.0.0.1:{ollama.base_url.rsplit(':', 1)[1]}",
+            "MORGAN_LLM_MODEL": "llama3.2",
+        },
+    )
     yield srv
     stop_server(srv)
 
 
 @pytest.fixture
 def run(llm_server: RunningServer, tmp_path: Path):  # type: ignore[no-untyped-def]
-    env = {"MORGAN_URL": llm_server.url, "MORGAN_TOKEN": llm_server.token, "MORGAN_HOME": str(tmp_path)}
+    env = {
+        "MORGAN_URL": llm_server.url,
+        "MORGAN_TOKEN": llm_server.token,
+        "MORGAN_HOME": str(tmp_path),
+    }
 
     def invoke(*args: str, input: str | None = None):  # type: ignore[no-untyped-def]
         return CliRunner().invoke(cli, list(args), input=input, env=env, catch_exceptions=False)
@@ -59,8 +72,11 @@ def test_config_set_is_validated_and_applied_to_the_next_answer(run, ollama: Fak
     assert missing.exit_code == 2 and "no model 'mistral:7b'" in missing.stderr
     assert run("config", "get", "llm.nope").exit_code == 2
 
-    for key, value in (("llm.temperature", "1.3"), ("llm.max_tokens", "7"),
-                       ("llm.model", "qwen2.5:0.5b")):
+    for key, value in (
+        ("llm.temperature", "1.3"),
+        ("llm.max_tokens", "7"),
+        ("llm.model", "qwen2.5:0.5b"),
+    ):
         assert run("config", "set", key, value).exit_code == 0
     assert run("config", "get", "llm.temperature").stdout.strip() == "1.3"  # piped: the value
 
@@ -92,5 +108,10 @@ def test_debug_group_reports_components_queue_vectors_and_config_sources(run) ->
     assert sources["models.llm_url"]["source"] == "env"
     assert sources["models.llm_url"]["env"] == "MORGAN_LLM_URL"
     assert sources["database.pool_size"]["source"] == "default"
-    assert sources["llm.top_p"] == {"name": "llm.top_p", "value": 0.8, "source": "runtime", "env": ""}
+    assert sources["llm.top_p"] == {
+        "name": "llm.top_p",
+        "value": 0.8,
+        "source": "runtime",
+        "env": "",
+    }
     assert run("config", "delete", "-y", "llm.top_p").exit_code == 0

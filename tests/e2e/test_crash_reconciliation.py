@@ -70,11 +70,13 @@ def test_a_killed_ingest_leaves_nothing_after_restart(
         stop_server(again)
     assert _blob_files(home) == []
     env = {**again.env}
-    stats = subprocess.run([*MORGAN, "index", "stats"], env=env, capture_output=True, text=True,
-                           timeout=120)
+    stats = subprocess.run(
+        [*MORGAN, "index", "stats"], env=env, capture_output=True, text=True, timeout=120
+    )
     assert stats.returncode == 0, stats.stderr
     assert json.loads(stats.stdout)["points"] == 0
-    doctor = subprocess.run([*MORGAN, "doctor", "--json"], env=env, capture_output=True,
-                            text=True, timeout=120)
+    doctor = subprocess.run(
+        [*MORGAN, "doctor", "--json"], env=env, capture_output=True, text=True, timeout=120
+    )
     assert doctor.returncode == 0, doctor.stderr
     assert json.loads(doctor.stdout)["intents"] == 0

@@ -37,7 +37,10 @@ def test_chat_text_feedback_and_bad_input_leave_no_private_data_in_the_log(
         # Wrong tokens are logged as failures, never as the token.
         wrong = "mgn_" + uuid.uuid4().hex
         server.private.append(wrong)
-        assert client.get("/api/status", headers={"Authorization": f"Bearer {wrong}"}).status_code == 401
+        assert (
+            client.get("/api/status", headers={"Authorization": f"Bearer {wrong}"}).status_code
+            == 401
+        )
     scanned = [line for line in server.log if "request_failed" in line or "error" in line.lower()]
     assert all(secret not in line for line in scanned)
 
@@ -46,7 +49,9 @@ def test_ingest_cancel_stops_a_job_and_keeps_nothing(server: RunningServer) -> N
     auth = {"Authorization": f"Bearer {server.token}"}
     body = "\n\n".join(f"Paragraph {i} about gardens and soil {i % 31}." for i in range(4000))
     with httpx.Client(base_url=server.url, headers=auth, timeout=120) as client:
-        r = client.post("/api/ingest?wait=false", files={"file": ("garden-notes.md", body.encode())})
+        r = client.post(
+            "/api/ingest?wait=false", files={"file": ("garden-notes.md", body.encode())}
+        )
         assert r.status_code == 202, r.text
         job_id = r.json()["jobs"][0]["id"]
         done = server.cli("ingest", "--cancel", job_id, "--json", token=server.token)

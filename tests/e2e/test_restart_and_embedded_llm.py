@@ -12,7 +12,9 @@ from tests.e2e.conftest import start_server, stop_server
 pytestmark = pytest.mark.slow
 
 
-@pytest.mark.parametrize("database", ["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
+@pytest.mark.parametrize(
+    "database", ["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)]
+)
 def test_conversations_persist_across_restart(
     database: str, tmp_path: Path, request: pytest.FixtureRequest
 ) -> None:
@@ -29,10 +31,14 @@ def test_conversations_persist_across_restart(
     try:
         listed = json.loads(server.cli("conversations", "list", "--json").stdout)
         assert [c["id"] for c in listed] == [first["conversation_id"]]
-        shown = json.loads(server.cli("conversations", "show", "--json", first["conversation_id"]).stdout)
-        assert [m["content"] for m in shown][0] == "remember the heron"
+        shown = json.loads(
+            server.cli("conversations", "show", "--json", first["conversation_id"]).stdout
+        )
+        assert next(m["content"] for m in shown) == "remember the heron"
         follow = json.loads(
-            server.cli("ask", "--json", "--conversation", first["conversation_id"], "and then?").stdout
+            server.cli(
+                "ask", "--json", "--conversation", first["conversation_id"], "and then?"
+            ).stdout
         )
         assert follow["conversation_id"] == first["conversation_id"]
     finally:

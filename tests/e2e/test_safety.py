@@ -35,8 +35,10 @@ def diary_server(server: RunningServer, tmp_path_factory: pytest.TempPathFactory
 
 
 def messages(server: RunningServer, conversation_id: str) -> list[dict[str, object]]:
-    r = httpx.get(f"{server.url}/api/conversations/{conversation_id}/messages",
-                  headers={"Authorization": f"Bearer {server.token}"})
+    r = httpx.get(
+        f"{server.url}/api/conversations/{conversation_id}/messages",
+        headers={"Authorization": f"Bearer {server.token}"},
+    )
     r.raise_for_status()
     return r.json()  # type: ignore[no-any-return]
 
@@ -110,10 +112,14 @@ def test_the_embedded_model_gives_the_safety_response_and_only_checked_wording(
 ) -> None:
     """Gemma 3 270M may reword the response (personalisation on): what is shown passed the
     check, else it is the fixed response; the model's own answer never appears."""
-    server = start_server(tmp_path / "home", {
-        "MORGAN_LLM_URL": "embedded://gemma3-270m", "MORGAN_SAFETY_PERSONALISE": "true",
-        "MORGAN_SAFETY_LOCALE": "GB",
-    })
+    server = start_server(
+        tmp_path / "home",
+        {
+            "MORGAN_LLM_URL": "embedded://gemma3-270m",
+            "MORGAN_SAFETY_PERSONALISE": "true",
+            "MORGAN_SAFETY_LOCALE": "GB",
+        },
+    )
     uk = resources_for("GB")
     try:
         note = tmp_path / "diary.md"

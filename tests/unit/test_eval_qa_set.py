@@ -40,7 +40,9 @@ def test_gold_hits_and_not_found(script: ModuleType) -> None:
 
 def test_threshold_search_separates_the_two_groups(script: ModuleType) -> None:
     scores = [{"answerable": True, "gold_retrieved": True, "relevance": v} for v in (0.5, 0.7, 0.9)]
-    scores += [{"answerable": False, "gold_retrieved": False, "relevance": v} for v in (0.1, 0.3, 0.45)]
+    scores += [
+        {"answerable": False, "gold_retrieved": False, "relevance": v} for v in (0.1, 0.3, 0.45)
+    ]
     best = script.best_threshold(scores)
     assert best["threshold"] == 0.5 and best["balanced_accuracy"] == 1.0
     assert json.dumps(best)

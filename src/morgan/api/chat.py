@@ -63,7 +63,13 @@ def _ndjson(events: AsyncIterator[StreamEvent]) -> AsyncIterator[bytes]:
 def _sse(events: AsyncIterator[StreamEvent]) -> AsyncIterator[bytes]:
     async def gen() -> AsyncIterator[bytes]:
         async for event in events:
-            yield b"event: " + event.kind.encode() + b"\ndata: " + _encoder.encode(event.data) + b"\n\n"
+            yield (
+                b"event: "
+                + event.kind.encode()
+                + b"\ndata: "
+                + _encoder.encode(event.data)
+                + b"\n\n"
+            )
 
     return gen()
 
@@ -77,7 +83,11 @@ class ChatController(Controller):
 
     @post("/api/chat/stream", status_code=200)
     async def chat_stream(
-        self, data: ChatRequest, request: Request[Any, Any, Any], services: Services, user: CurrentUser
+        self,
+        data: ChatRequest,
+        request: Request[Any, Any, Any],
+        services: Services,
+        user: CurrentUser,
     ) -> Stream:
         events = services.chat.stream(user.id, data)
         # Validate ownership of the conversation before streaming starts, so 404 is a status.
@@ -89,31 +99,53 @@ class ChatController(Controller):
 
     @get("/api/conversations")
     async def list_conversations(
-        self, services: Services, user: CurrentUser,
+        self,
+        services: Services,
+        user: CurrentUser,
         limit: int = Parameter(default=50, ge=1, le=500),
         offset: int = Parameter(default=0, ge=0, le=MAX_OFFSET),
-        q: str | None = Parameter(default=None, max_length=MAX_TITLE, description="Title or message text contains this."),
+        q: str | None = Parameter(
+            default=None, max_length=MAX_TITLE, description="Title or message text contains this."
+        ),
     ) -> list[ConversationOut]:
         rows = await services.conversations.list(user.id, limit=limit, offset=offset, search=q)
         return [_conv_out(c, n) for c, n in rows]
 
     @get("/api/conversations/{conversation_id:uuid}")
-    async def get_conversation(self, conversation_id: uuid.UUID, services: Services, user: CurrentUser) -> ConversationOut:
+    async def get_conversation(
+        self, conversation_id: uuid.UUID, services: Services, user: CurrentUser
+    ) -> ConversationOut:
         return _conv_out(await services.conversations.get(user.id, conversation_id))
 
     @get("/api/conversations/{conversation_id:uuid}/messages")
-    async def messages(self, conversation_id: uuid.UUID, services: Services, user: CurrentUser) -> list[MessageOut]:
+    async def messages(
+        self, conversation_id: uuid.UUID, services: Services, user: CurrentUser
+    ) -> list[MessageOut]:
         rows = await services.conversations.messages(user.id, conversation_id)
         return [
-            MessageOut(m.id, m.role, m.content, m.status, m.error, m.model, m.sources, m.degraded,
-                       m.timings, m.created_at.isoformat())
+            MessageOut(
+                m.id,
+                m.role,
+                m.content,
+                m.status,
+                m.error,
+                m.model,
+                m.sources,
+                m.degraded,
+                m.timings,
+                m.created_at.isoformat(),
+            )
             for m in rows
         ]
 
     @patch("/api/conversations/{conversation_id:uuid}")
-    async def rename(self, conversation_id: uuid.UUID, data: RenameIn, services: Services, user: CurrentUser) -> ConversationOut:
+    async def rename(
+        self, conversation_id: uuid.UUID, data: RenameIn, services: Services, user: CurrentUser
+    ) -> ConversationOut:
         return _conv_out(await services.conversations.rename(user.id, conversation_id, data.title))
 
     @delete("/api/conversations/{conversation_id:uuid}", status_code=HTTP_204_NO_CONTENT)
-    async def delete_conversation(self, conversation_id: uuid.UUID, services: Services, user: CurrentUser) -> None:
+    async def delete_conversation(
+        self, conversation_id: uuid.UUID, services: Services, user: CurrentUser
+    ) -> None:
         await services.conversations.soft_delete(user.id, conversation_id)

@@ -27,7 +27,7 @@ def _service(services: Services) -> RuntimeConfigService:
 
 class ConfigController(Controller):
     path = "/api/config"
-    tags = ["config"]  # noqa: RUF012 - how Litestar controllers declare tags
+    tags = ["config"]
 
     @get("/")
     async def list_settings(self, services: Services, user: CurrentUser) -> list[ConfigEntry]:
@@ -38,8 +38,9 @@ class ConfigController(Controller):
         return await _service(services).get(key)
 
     @put("/{key:str}")
-    async def set_setting(self, key: str, data: ConfigValueIn, services: Services,
-                          user: CurrentUser) -> ConfigEntry:
+    async def set_setting(
+        self, key: str, data: ConfigValueIn, services: Services, user: CurrentUser
+    ) -> ConfigEntry:
         return await _service(services).set(key, data.value, updated_by=user.id)
 
     @delete("/{key:str}", status_code=200)

@@ -13,10 +13,10 @@ from litestar.status_codes import HTTP_202_ACCEPTED, HTTP_204_NO_CONTENT
 
 from morgan.auth import CurrentUser
 from morgan.errors import BadRequest
+from morgan.rag.documents import Document, IngestionJob  # the repository's records
 from morgan.rag.ingest import IngestResult
 from morgan.rag.jobs import registry, start_reingest
 from morgan.services import Services
-from morgan.storage.models import Document, IngestionJob
 from morgan.validation import MAX_OFFSET, InvalidInput, check_filename, check_source
 
 
@@ -68,16 +68,31 @@ class DocumentOut(msgspec.Struct):
 
 def document_out(d: Document) -> DocumentOut:
     return DocumentOut(
-        id=d.id, source=d.source, filename=d.filename, title=d.title, mime=d.mime,
-        size_bytes=d.size_bytes, status=d.status, pages=d.pages, chunks=d.chunk_count,
-        content_hash=d.content_hash, created_at=d.created_at.isoformat(),
+        id=d.id,
+        source=d.source,
+        filename=d.filename,
+        title=d.title,
+        mime=d.mime,
+        size_bytes=d.size_bytes,
+        status=d.status,
+        pages=d.pages,
+        chunks=d.chunk_count,
+        content_hash=d.content_hash,
+        created_at=d.created_at.isoformat(),
     )
 
 
 def job_out(j: IngestionJob) -> JobOut:
     return JobOut(
-        id=j.id, source=j.filename, status=j.status, stage=j.stage, done=j.done, total=j.total,
-        document_id=j.document_id, error=j.error, code=j.code,
+        id=j.id,
+        source=j.filename,
+        status=j.status,
+        stage=j.stage,
+        done=j.done,
+        total=j.total,
+        document_id=j.document_id,
+        error=j.error,
+        code=j.code,
     )
 
 
@@ -87,7 +102,9 @@ def summarise(results: list[IngestResult]) -> IngestSummary:
         chunks=sum(r.chunks for r in results if r.status in ("ingested", "replaced")),
         ingested=sum(1 for r in results if r.status in ("ingested", "replaced")),
         skipped_duplicates=sum(1 for r in results if r.status == "skipped"),
-        errors=[IngestError(r.source, r.error or "", r.code) for r in results if r.status == "failed"],
+        errors=[
+            IngestError(r.source, r.error or "", r.code) for r in results if r.status == "failed"
+        ],
     )
 
 
@@ -132,7 +149,8 @@ class DocumentController(Controller):
 
             return Response(JobsAccepted(jobs=jobs), status_code=HTTP_202_ACCEPTED)
         results = [
-            await services.ingest.ingest(user.id, source=s, filename=f, data=d) for s, f, d in uploads
+            await services.ingest.ingest(user.id, source=s, filename=f, data=d)
+            for s, f, d in uploads
         ]
         return summarise(results)
 
@@ -149,23 +167,34 @@ class DocumentController(Controller):
 
     @get("/api/documents")
     async def list_documents(
-        self, services: Services, user: CurrentUser,
+        self,
+        services: Services,
+        user: CurrentUser,
         limit: int = Parameter(default=100, ge=1, le=1000),
         offset: int = Parameter(default=0, ge=0, le=MAX_OFFSET),
     ) -> list[DocumentOut]:
-        return [document_out(d) for d in await services.documents.list(user.id, limit=limit, offset=offset)]
+        return [
+            document_out(d)
+            for d in await services.documents.list(user.id, limit=limit, offset=offset)
+        ]
 
     @get("/api/documents/{document_id:uuid}")
-    async def get_document(self, document_id: uuid.UUID, services: Services, user: CurrentUser) -> DocumentOut:
+    async def get_document(
+        self, document_id: uuid.UUID, services: Services, user: CurrentUser
+    ) -> DocumentOut:
         out = document_out(await services.documents.get(user.id, document_id))
         out.chunks_by_granularity = await services.documents.chunk_counts(document_id)
         return out
 
     @post("/api/documents/{document_id:uuid}/reingest", status_code=HTTP_202_ACCEPTED)
-    async def reingest(self, document_id: uuid.UUID, services: Services, user: CurrentUser) -> JobsAccepted:
+    async def reingest(
+        self, document_id: uuid.UUID, services: Services, user: CurrentUser
+    ) -> JobsAccepted:
         """Extract the stored original again (a job to poll); the document gets a new id."""
         return JobsAccepted(jobs=[job_out(await start_reingest(services, user.id, document_id))])
 
     @delete("/api/documents/{document_id:uuid}", status_code=HTTP_204_NO_CONTENT)
-    async def delete_document(self, document_id: uuid.UUID, services: Services, user: CurrentUser) -> None:
+    async def delete_document(
+        self, document_id: uuid.UUID, services: Services, user: CurrentUser
+    ) -> None:
         await services.ingest.delete(user.id, document_id)

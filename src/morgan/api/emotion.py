@@ -27,7 +27,9 @@ class EmotionController(Controller):
     tags = ["emotion"]
 
     @post("/api/emotion/analyze", status_code=200)
-    async def analyze(self, data: AnalyzeIn, services: Services, user: CurrentUser) -> dict[str, Any]:
+    async def analyze(
+        self, data: AnalyzeIn, services: Services, user: CurrentUser
+    ) -> dict[str, Any]:
         detector = services.emotion_detector
         if detector is None:
             raise DependencyUnavailable("emotion detection is off")
@@ -52,9 +54,14 @@ class EmotionController(Controller):
         entries = []
         for at, payload in states:
             result = payload.get("result", {}) if isinstance(payload, dict) else {}
-            entries.append({
-                "at": at.isoformat(), "label": result.get("label"), "ekman": result.get("ekman"),
-                "intensity": result.get("intensity"), "valence": result.get("valence"),
-            })
+            entries.append(
+                {
+                    "at": at.isoformat(),
+                    "label": result.get("label"),
+                    "ekman": result.get("ekman"),
+                    "intensity": result.get("intensity"),
+                    "valence": result.get("valence"),
+                }
+            )
         patterns = await repo.get_patterns(user.id)
         return {"days": days, "entries": entries, "patterns": msgspec.to_builtins(patterns)}

@@ -95,5 +95,3 @@ async def status(services: Services, user: CurrentUser) -> StatusOut:
         degraded=[c.name for c in components if c.state in ("down", "degraded")],
         counts=counts,
     )
-
-

@@ -53,7 +53,9 @@ class LearningController(Controller):
     tags = ["learning"]
 
     @post("/api/feedback", status_code=HTTP_201_CREATED)
-    async def feedback(self, data: FeedbackIn, services: Services, user: CurrentUser) -> FeedbackOut:
+    async def feedback(
+        self, data: FeedbackIn, services: Services, user: CurrentUser
+    ) -> FeedbackOut:
         learning = _learning(services)
         convs = services.conversations
         if data.message_id is not None:
@@ -75,13 +77,20 @@ class LearningController(Controller):
         outcome = await learning.record_feedback(
             str(user.id),
             Feedback(
-                id=feedback_id, answer_id=str(message.id), at=datetime.now(UTC), rating=data.rating,  # type: ignore[arg-type]
-                document_ids=documents, answer_length_words=len(message.content.split()),
+                id=feedback_id,
+                answer_id=str(message.id),
+                at=datetime.now(UTC),
+                rating=data.rating,  # type: ignore[arg-type]
+                document_ids=documents,
+                answer_length_words=len(message.content.split()),
                 comment=data.comment,
             ),
         )
         return FeedbackOut(
-            id=feedback_id, message_id=message.id, rating=data.rating, recorded=outcome.recorded,
+            id=feedback_id,
+            message_id=message.id,
+            rating=data.rating,
+            recorded=outcome.recorded,
             boosts={b.document_id: round(b.value, 4) for b in outcome.boosts},
         )
 
@@ -89,7 +98,9 @@ class LearningController(Controller):
     async def preferences(self, services: Services, user: CurrentUser) -> list[PreferenceOut]:
         prefs = await _learning(services).preferences_for(str(user.id), include_inferred=False)
         return [
-            PreferenceOut(p.key, p.value, round(p.confidence, 3), p.source_text, p.updated_at.isoformat())
+            PreferenceOut(
+                p.key, p.value, round(p.confidence, 3), p.source_text, p.updated_at.isoformat()
+            )
             for p in sorted(prefs.values(), key=lambda p: p.key)
         ]
 

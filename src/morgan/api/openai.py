@@ -226,7 +226,9 @@ def openai_error_handler(request: Request[Any, Any, Any], exc: Exception) -> Res
         retry = exc.extra.get("retry_after") if isinstance(exc, MorganError) else None
         headers.setdefault("retry-after", str(retry or RETRY_AFTER_S))
     return Response(
-        _error_body(message, type_, code), status_code=status, media_type="application/json",
+        _error_body(message, type_, code),
+        status_code=status,
+        media_type="application/json",
         headers=headers,
     )
 
@@ -424,7 +426,7 @@ class OpenAIController(Controller):
     path = "/v1"
     tags = ("openai",)
     # Litestar's own attribute; these errors must reach clients in OpenAI's shape.
-    exception_handlers = {Exception: openai_error_handler}  # noqa: RUF012
+    exception_handlers = {Exception: openai_error_handler}
 
     @get("/models")
     async def list_models(self, caller: CurrentUser) -> ModelList:

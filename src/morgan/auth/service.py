@@ -43,7 +43,9 @@ class AuthService:
     def __init__(self, db: Database) -> None:
         self.db = db
 
-    async def create_user(self, name: str, *, token_name: str = "default") -> tuple[CurrentUser, str]:
+    async def create_user(
+        self, name: str, *, token_name: str = "default"
+    ) -> tuple[CurrentUser, str]:
         name = name.strip()
         if not name:
             raise ValueError("user name must not be empty")
@@ -68,7 +70,9 @@ class AuthService:
     async def _add_token(self, session, user_id: uuid.UUID, token_name: str) -> str:  # type: ignore[no-untyped-def]
         token = new_token()
         session.add(
-            ApiToken(user_id=user_id, token_hash=hash_token(token), prefix=token[:10], name=token_name)
+            ApiToken(
+                user_id=user_id, token_hash=hash_token(token), prefix=token[:10], name=token_name
+            )
         )
         return token
 

@@ -59,8 +59,13 @@ class EmotionState(msgspec.Struct, kw_only=True):
 
 class EmotionAdapter:
     def __init__(
-        self, detector: EmotionDetector, cipher: EmotionCipher, *, repository: Any = None,
-        queue: LearningQueue | None = None, reuse_query_embedding: bool = True,
+        self,
+        detector: EmotionDetector,
+        cipher: EmotionCipher,
+        *,
+        repository: Any = None,
+        queue: LearningQueue | None = None,
+        reuse_query_embedding: bool = True,
     ) -> None:
         self.detector = detector
         self.reuse_query_embedding = reuse_query_embedding
@@ -72,11 +77,16 @@ class EmotionAdapter:
         self._recent: OrderedDict[uuid.UUID, deque[EmotionRecord]] = OrderedDict()
 
     async def analyze(
-        self, user_id: uuid.UUID, conversation_id: uuid.UUID | None, text: str,
+        self,
+        user_id: uuid.UUID,
+        conversation_id: uuid.UUID | None,
+        text: str,
         embedding: Sequence[float] | None,
     ) -> tuple[EmotionOut | None, EmotionState | None]:
         try:
-            vector = list(embedding) if embedding is not None and self.reuse_query_embedding else None
+            vector = (
+                list(embedding) if embedding is not None and self.reuse_query_embedding else None
+            )
             result = await self.detector.detect(text, vector)
         except Exception as exc:  # noqa: BLE001 - emotion must never break an answer
             log.warning("emotion_detection_failed", error=str(exc)[:200])
@@ -85,25 +95,36 @@ class EmotionAdapter:
         crisis = detect_crisis(text)
         trend = None
         if conversation_id is not None:
-            recent = self._remember(conversation_id, EmotionRecord(
-                timestamp=now, label=result.label, ekman=result.ekman, intensity=result.intensity,
-                conversation_id=str(conversation_id),
-            ))
+            recent = self._remember(
+                conversation_id,
+                EmotionRecord(
+                    timestamp=now,
+                    label=result.label,
+                    ekman=result.ekman,
+                    intensity=result.intensity,
+                    conversation_id=str(conversation_id),
+                ),
+            )
             rising = rising_frustration(list(recent), str(conversation_id))
             if rising is not None:
                 trend = rising.kind
         state = EmotionState(result=result, crisis=crisis, trend=trend, at=now)
         out = EmotionOut(
-            label=result.label, ekman=result.ekman, intensity=round(result.intensity, 4),
-            valence=round(result.valence, 4), arousal=round(result.arousal, 4),
+            label=result.label,
+            ekman=result.ekman,
+            intensity=round(result.intensity, 4),
+            valence=round(result.valence, 4),
+            arousal=round(result.arousal, 4),
             scores={k: round(v, 4) for k, v in result.scores.items()},
         )
         if self.queue is not None and self.repository is not None:
-            self.queue.submit(Job(
-                key=f"emotion:{user_id}:{uuid.uuid4().hex}",
-                run=lambda: self._update_patterns_and_triggers(user_id, text, result, now),
-                name="emotion_patterns",
-            ))
+            self.queue.submit(
+                Job(
+                    key=f"emotion:{user_id}:{uuid.uuid4().hex}",
+                    run=lambda: self._update_patterns_and_triggers(user_id, text, result, now),
+                    name="emotion_patterns",
+                )
+            )
         return out, state
 
     def encrypt_state(self, state: EmotionState | None) -> bytes | None:
@@ -129,8 +150,13 @@ class EmotionAdapter:
             await self.repository.add_triggers(user_id, None, triggers)
         history = await self.repository.history(user_id, limit=500)
         records = [
-            EmotionRecord(timestamp=at, label=p["result"]["label"], ekman=p["result"]["ekman"],
-                          intensity=p["result"]["intensity"], conversation_id="")
+            EmotionRecord(
+                timestamp=at,
+                label=p["result"]["label"],
+                ekman=p["result"]["ekman"],
+                intensity=p["result"]["intensity"],
+                conversation_id="",
+            )
             for at, p in history
             if isinstance(p, dict) and "result" in p
         ]
@@ -152,8 +178,11 @@ class EmpathyAdapter:
         self.learning = learning
 
     async def decide(
-        self, user_id: uuid.UUID, emotion_state: EmotionState | None,
-        history: Sequence[tuple[str, str]], message: str = "",
+        self,
+        user_id: uuid.UUID,
+        emotion_state: EmotionState | None,
+        history: Sequence[tuple[str, str]],
+        message: str = "",
     ) -> Tone:
         stored: dict[str, Any] = {}
         if self.learning is not None:
@@ -168,13 +197,21 @@ class EmpathyAdapter:
         openers = [opening_line(text) for role, text in history if role == "assistant"][-5:]
         crisis = emotion_state.crisis if emotion_state else None
         decision = self.policy.decide(
-            signal, preferences, openers,
+            signal,
+            preferences,
+            openers,
             safety_instructions=safety_protocol_instructions(crisis) if crisis else None,
         )
         return Tone(
-            tone=decision.tone, system=decision.system_instructions, max_tokens=decision.max_tokens,
-            temperature=decision.temperature, top_p=decision.top_p, opener=decision.opener_hint,
-            acknowledge=decision.acknowledge, crisis=crisis is not None, decision=decision,
+            tone=decision.tone,
+            system=decision.system_instructions,
+            max_tokens=decision.max_tokens,
+            temperature=decision.temperature,
+            top_p=decision.top_p,
+            opener=decision.opener_hint,
+            acknowledge=decision.acknowledge,
+            crisis=crisis is not None,
+            decision=decision,
         )
 
     def check(self, text: str, tone: Tone, emotion_state: EmotionState | None) -> dict[str, Any]:
@@ -189,8 +226,12 @@ def _signal(state: EmotionState | None) -> EmotionSignal:
         return EmotionSignal.neutral()
     r = state.result
     return EmotionSignal(
-        label=r.label, ekman=r.ekman, intensity=r.intensity, valence=r.valence,
-        trend=state.trend, crisis=state.crisis is not None,
+        label=r.label,
+        ekman=r.ekman,
+        intensity=r.intensity,
+        valence=r.valence,
+        trend=state.trend,
+        crisis=state.crisis is not None,
         crisis_kind=state.crisis.kind if state.crisis else None,
     )
 
@@ -200,19 +241,27 @@ class LearningAdapter:
 
     name = "learning"
 
-    def __init__(self, service: LearningService, queue: LearningQueue, policy: BoostPolicy | None = None) -> None:
+    def __init__(
+        self, service: LearningService, queue: LearningQueue, policy: BoostPolicy | None = None
+    ) -> None:
         self.service = service
         self.queue = queue
         self.policy = policy or BoostPolicy()
         self._last_answer: dict[uuid.UUID, tuple[str, tuple[str, ...]]] = {}
 
     def observe_turn(
-        self, user_id: uuid.UUID, message_id: uuid.UUID, question: str,
-        cited_documents: Sequence[uuid.UUID], conversation_id: uuid.UUID | None = None,
+        self,
+        user_id: uuid.UUID,
+        message_id: uuid.UUID,
+        question: str,
+        cited_documents: Sequence[uuid.UUID],
+        conversation_id: uuid.UUID | None = None,
     ) -> None:
         previous = self._last_answer.get(user_id)
         event = MessageEvent(
-            id=str(message_id), at=datetime.now(UTC), text=question,
+            id=str(message_id),
+            at=datetime.now(UTC),
+            text=question,
             conversation_id=str(conversation_id) if conversation_id else None,
             previous_answer_id=previous[0] if previous else None,
             previous_answer_document_ids=previous[1] if previous else (),

@@ -79,7 +79,9 @@ class ConversationRepository:
             )
             return [(c, int(n)) for c, n in rows.all()]
 
-    async def rename(self, user_id: uuid.UUID, conversation_id: uuid.UUID, title: str) -> Conversation:
+    async def rename(
+        self, user_id: uuid.UUID, conversation_id: uuid.UUID, title: str
+    ) -> Conversation:
         await self.get(user_id, conversation_id)
         async with self.db.transaction() as session:
             await session.execute(
@@ -106,7 +108,9 @@ class ConversationRepository:
             stmt = (
                 select(Message)
                 .where(Message.conversation_id == conversation_id, Message.user_id == user_id)
-                .order_by(Message.created_at.desc(), Message.role.asc())  # same instant: user before assistant
+                .order_by(
+                    Message.created_at.desc(), Message.role.asc()
+                )  # same instant: user before assistant
             )
             if last is not None:
                 stmt = stmt.limit(last)
@@ -177,7 +181,9 @@ class ConversationRepository:
                 )
                 session.add(assistant_msg)
             await session.execute(
-                update(Conversation).where(Conversation.id == conversation_id).values(updated_at=now)
+                update(Conversation)
+                .where(Conversation.id == conversation_id)
+                .values(updated_at=now)
             )
         return user_msg, assistant_msg
 
@@ -196,7 +202,10 @@ def _matching(search: str | None) -> tuple[Any, ...]:
     needle = search.strip()
     in_messages = (
         select(Message.id)
-        .where(Message.conversation_id == Conversation.id, Message.content.icontains(needle, autoescape=True))
+        .where(
+            Message.conversation_id == Conversation.id,
+            Message.content.icontains(needle, autoescape=True),
+        )
         .exists()
     )
     return (or_(Conversation.title.icontains(needle, autoescape=True), in_messages),)

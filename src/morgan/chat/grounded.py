@@ -27,16 +27,21 @@ from morgan.text import split_sentences, tokens
 
 Mode = Literal["grounded", "not_found", "small_talk", "chat", "open"]
 
-_GREETING = frozenset(["hi", "hello", "hey", "hiya", "howdy", "morning", "afternoon", "evening",
-                       "yo", "greetings"])
+_GREETING = frozenset(
+    ["hi", "hello", "hey", "hiya", "howdy", "morning", "afternoon", "evening", "yo", "greetings"]
+)
 _THANKS = frozenset(["thanks", "thank", "thx", "ty", "cheers", "appreciate", "appreciated"])
-_SMALL_TALK = _GREETING | _THANKS | frozenset(
-    """
+_SMALL_TALK = (
+    _GREETING
+    | _THANKS
+    | frozenset(
+        """
     good great nice cool ok okay fine bye goodbye later see night day there you your
     morgan how are doing what's up who is what can do is it that was helpful helped
     perfect awesome welcome much very so a the and i me my am all well lovely sure yes no
     please again alright
     """.split()  # noqa: SIM905
+    )
 )
 GREETING_REPLY = "Hello! Ask me anything about your documents and I will answer from them."
 THANKS_REPLY = "You're welcome! Ask me anything else about your documents."
@@ -75,8 +80,12 @@ def is_question(message: str) -> bool:
 def is_small_talk(message: str) -> bool:
     """A greeting or thanks with nothing to look up ("thanks, that helped!")."""
     found = tokens(message)
-    return (bool(found) and len(found) <= 8 and all(t in _SMALL_TALK for t in found)
-            and any(t in _GREETING or t in _THANKS for t in found))
+    return (
+        bool(found)
+        and len(found) <= 8
+        and all(t in _SMALL_TALK for t in found)
+        and any(t in _GREETING or t in _THANKS for t in found)
+    )
 
 
 def plan_answer(
@@ -92,11 +101,17 @@ def plan_answer(
     # "Please keep it short from now on. How do I restart the export?": the question
     # sentence alone is judged too, so a preamble cannot hide it.
     asked = [message, *(q for q in split_sentences(message) if q.endswith("?"))]
-    selection = max((select_evidence(q, passages, dense=dense, min_relevance=min_relevance)
-                     for q in dict.fromkeys(asked)), key=lambda sel: sel.relevance)
+    selection = max(
+        (
+            select_evidence(q, passages, dense=dense, min_relevance=min_relevance)
+            for q in dict.fromkeys(asked)
+        ),
+        key=lambda sel: sel.relevance,
+    )
     if selection.relevant:
-        return AnswerPlan(mode="grounded", evidence=selection.sentences,
-                          relevance=selection.relevance)
+        return AnswerPlan(
+            mode="grounded", evidence=selection.sentences, relevance=selection.relevance
+        )
     if is_small_talk(message):
         return AnswerPlan(mode="small_talk", evidence=[], relevance=selection.relevance)
     if not is_question(message):
@@ -124,5 +139,12 @@ def not_found_text(closest: Sequence[PassageLike]) -> str:
     return f"{NOT_FOUND} The closest passages, which do not answer it: {shown}."
 
 
-__all__ = ["AnswerPlan", "Mode", "is_question", "is_small_talk", "not_found_text", "plan_answer",
-           "small_talk_reply"]
+__all__ = [
+    "AnswerPlan",
+    "Mode",
+    "is_question",
+    "is_small_talk",
+    "not_found_text",
+    "plan_answer",
+    "small_talk_reply",
+]

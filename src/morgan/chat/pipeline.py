@@ -19,6 +19,7 @@ import msgspec
 import structlog
 
 from morgan.chat.conversations import ConversationRepository, TurnRecord, history_pairs
+from morgan.chat.grounded import AnswerPlan, not_found_text, plan_answer, small_talk_reply
 from morgan.chat.ports import (
     EmotionPort,
     LearningPort,
@@ -32,10 +33,10 @@ from morgan.chat.schemas import (
     ChatRequest,
     ChatResponse,
     DoneData,
-    EvidenceOut,
     DoneEvent,
     ErrorData,
     ErrorEvent,
+    EvidenceOut,
     MetaData,
     MetaEvent,
     SourceOut,
@@ -43,8 +44,9 @@ from morgan.chat.schemas import (
     TokenData,
     TokenEvent,
 )
+from morgan.emotion.crisis import CrisisSignal, detect_crisis
 from morgan.errors import DependencyUnavailable
-from morgan.storage.models import Conversation
+from morgan.learning.feedback import cited_documents
 from morgan.llm.base import (
     LLM,
     ChatMessage,
@@ -57,13 +59,10 @@ from morgan.llm.base import (
     stream_reporting,
 )
 from morgan.llm.budget import fit_to_budget
-from morgan.learning.feedback import cited_documents
-from morgan.chat.grounded import AnswerPlan, not_found_text, plan_answer, small_talk_reply
 from morgan.llm.extractive import NOT_FOUND, ExtractiveLLM
 from morgan.llm.grounding import Grounder
 from morgan.rag.evidence import render_answer
 from morgan.rag.retrieval import Passage, Retriever
-from morgan.emotion.crisis import CrisisSignal, detect_crisis
 from morgan.safety import (
     FixedSafetyResponder,
     SafetyResponder,
@@ -71,6 +70,7 @@ from morgan.safety import (
     last_reply,
     takes_over,
 )
+from morgan.storage.models import Conversation
 
 log = structlog.get_logger(__name__)
 
@@ -112,7 +112,8 @@ class ChatPipeline:
                 final = event.data.response
             elif isinstance(event, ErrorEvent):
                 raise DependencyUnavailable(event.data.detail)
-        assert final is not None
+        if final is None:  # an invariant of this class, kept under python -O
+            raise RuntimeError("the answer stream ended without a done event")
         return final
 
     async def stream(self, user_id: uuid.UUID, request: ChatRequest) -> AsyncIterator[StreamEvent]:
@@ -129,9 +130,16 @@ class ChatPipeline:
         if not takes_over(crisis):  # "no" to "Are you safe right now?" is still a crisis
             crisis = continues_crisis(request.message, last_reply(history)) or crisis
         if takes_over(crisis):  # the safety response instead of an answer (morgan.safety)
-            assert crisis is not None
+            if crisis is None:  # an invariant of this class, kept under python -O
+                raise RuntimeError("the safety reply needs a crisis signal")
             async for event in self._safety_reply(
-                user_id, request.message, conversation.id, history, crisis, timings, degraded,
+                user_id,
+                request.message,
+                conversation.id,
+                history,
+                crisis,
+                timings,
+                degraded,
                 t_start,
             ):
                 yield event
@@ -156,33 +164,50 @@ class ChatPipeline:
         evidence = [EvidenceOut(**msgspec.structs.asdict(e)) for e in plan.evidence]
         yield MetaEvent(
             data=MetaData(
-                conversation_id=conversation.id, sources=sources, emotion=emotion_out, tone=tone.tone,
+                conversation_id=conversation.id,
+                sources=sources,
+                emotion=emotion_out,
+                tone=tone.tone,
                 evidence=evidence,
             )
         )
 
         budget = fit_to_budget(
             await self._generation_request(request, tone, history, passages, plan),
-            self.llm.count_tokens, self.llm.context_window,
+            self.llm.count_tokens,
+            self.llm.context_window,
         )
         gen_request = budget.request
         if budget.trimmed:
-            log.info("prompt_trimmed", dropped_sources=budget.dropped_sources,
-                     dropped_history=budget.dropped_history, budget=budget.budget_tokens)
+            log.info(
+                "prompt_trimmed",
+                dropped_sources=budget.dropped_sources,
+                dropped_history=budget.dropped_history,
+                budget=budget.budget_tokens,
+            )
         report = FallbackReport()
         # Only sentences the Grounder releases are shown (and streamed): no echoed question,
         # fake turns, system-prompt text or unsupported claims (morgan.llm.grounding).
-        grounder = Grounder(gen_request.sources, question=request.message, system=gen_request.system)
+        grounder = Grounder(
+            gen_request.sources, question=request.message, system=gen_request.system
+        )
         generate = plan.mode in ("open", "small_talk", "chat") or (
-            plan.mode == "grounded" and not isinstance(self.llm, ExtractiveLLM))
+            plan.mode == "grounded" and not isinstance(self.llm, ExtractiveLLM)
+        )
         outcome = _Outcome(started=time.perf_counter())
         if generate:
             try:
-                async with aclosing(self._generate(gen_request, grounder, report, outcome)) as tokens:
+                async with aclosing(
+                    self._generate(gen_request, grounder, report, outcome)
+                ) as tokens:
                     async for event in tokens:
                         yield event
             except (asyncio.CancelledError, GeneratorExit):
-                await asyncio.shield(self._record_failure(user_id, conversation.id, request.message, "cancelled by client"))
+                await asyncio.shield(
+                    self._record_failure(
+                        user_id, conversation.id, request.message, "cancelled by client"
+                    )
+                )
                 raise
         timings["generate_ms"] = _ms(outcome.started)
         if outcome.first_token_ms is not None:
@@ -225,11 +250,15 @@ class ChatPipeline:
                 emotion_ciphertext=self.emotion.encrypt_state(emotion_state),
             ),
         )
-        assert assistant is not None
+        if assistant is None:  # an invariant of this class, kept under python -O
+            raise RuntimeError("the turn was stored without the answer")
         await self._remember(conversation.id, history, request.message, text)
         self.learning.observe_turn(
-            user_id, assistant.id, request.message,
-            [uuid.UUID(d) for d in cited_documents(text, msgspec.to_builtins(sources))], conversation.id,
+            user_id,
+            assistant.id,
+            request.message,
+            [uuid.UUID(d) for d in cited_documents(text, msgspec.to_builtins(sources))],
+            conversation.id,
         )
         response = ChatResponse(
             conversation_id=conversation.id,
@@ -273,8 +302,13 @@ class ChatPipeline:
             return None
 
     async def _retrieve_and_feel(
-        self, user_id: uuid.UUID, conversation_id: uuid.UUID, request: ChatRequest,
-        query_vector: list[float] | None, degraded: list[str], timings: dict[str, float],
+        self,
+        user_id: uuid.UUID,
+        conversation_id: uuid.UUID,
+        request: ChatRequest,
+        query_vector: list[float] | None,
+        degraded: list[str],
+        timings: dict[str, float],
     ) -> tuple[list[Passage], dict[uuid.UUID, float], Any, Any]:
         """Retrieval and emotion analysis side by side: (passages, dense scores, emotion out,
         emotion state)."""
@@ -285,7 +319,10 @@ class ChatPipeline:
         dense_scores: dict[uuid.UUID, float] = {}
         if request.rag:
             retrieval = await self.retriever.retrieve(
-                user_id, request.message, top_k=request.top_k, query_vector=query_vector,
+                user_id,
+                request.message,
+                top_k=request.top_k,
+                query_vector=query_vector,
                 mode="hybrid" if query_vector is not None else "sparse",
             )
             passages = retrieval.passages
@@ -296,8 +333,12 @@ class ChatPipeline:
         return passages, dense_scores, emotion_out, emotion_state
 
     async def _generation_request(
-        self, request: ChatRequest, tone: Tone, history: Sequence[tuple[str, str]],
-        passages: Sequence[Passage], plan: AnswerPlan,
+        self,
+        request: ChatRequest,
+        tone: Tone,
+        history: Sequence[tuple[str, str]],
+        passages: Sequence[Passage],
+        plan: AnswerPlan,
     ) -> GenerationRequest:
         """The prompt's parts; `morgan config set llm.*` overrides apply to this answer."""
         llm_cfg = await self.runtime_config.llm_overrides() if self.runtime_config else None
@@ -305,17 +346,25 @@ class ChatPipeline:
             question=request.message,
             system=tone.system,
             history=tuple(ChatMessage(role=r, content=c) for r, c in history),  # type: ignore[arg-type]
-            sources=tuple(SourcePassage(n=i, title=_source_title(p), text=p.text)
-                          for i, p in enumerate(passages, 1)) if plan.uses_sources else (),
+            sources=tuple(
+                SourcePassage(n=i, title=_source_title(p), text=p.text)
+                for i, p in enumerate(passages, 1)
+            )
+            if plan.uses_sources
+            else (),
             max_tokens=(llm_cfg and llm_cfg.max_tokens) or tone.max_tokens,
-            temperature=tone.temperature if llm_cfg is None or llm_cfg.temperature is None
+            temperature=tone.temperature
+            if llm_cfg is None or llm_cfg.temperature is None
             else llm_cfg.temperature,
             top_p=tone.top_p if llm_cfg is None or llm_cfg.top_p is None else llm_cfg.top_p,
             model=request.model or (llm_cfg and llm_cfg.model) or None,
         )
 
     async def _generate(
-        self, gen_request: GenerationRequest, grounder: Grounder, report: FallbackReport,
+        self,
+        gen_request: GenerationRequest,
+        grounder: Grounder,
+        report: FallbackReport,
         outcome: _Outcome,
     ) -> AsyncGenerator[StreamEvent, None]:
         """Stream what the Grounder releases, word by word; a failure is kept in `outcome`."""
@@ -338,9 +387,15 @@ class ChatPipeline:
             outcome.error = f"generation failed: {exc}"
 
     async def _safety_reply(
-        self, user_id: uuid.UUID, message: str, conversation_id: uuid.UUID,
-        history: Sequence[tuple[str, str]], crisis: CrisisSignal, timings: dict[str, float],
-        degraded: list[str], t_start: float,
+        self,
+        user_id: uuid.UUID,
+        message: str,
+        conversation_id: uuid.UUID,
+        history: Sequence[tuple[str, str]],
+        crisis: CrisisSignal,
+        timings: dict[str, float],
+        degraded: list[str],
+        t_start: float,
     ) -> AsyncIterator[StreamEvent]:
         """Morgan's safety response: nothing retrieved, no document quotes, and only text that
         passed the safety check, stored (emotion encrypted) before anything is streamed."""
@@ -355,43 +410,81 @@ class ChatPipeline:
             user_id,
             conversation_id,
             TurnRecord(
-                user_text=message, assistant_text=reply.text, model=reply.model, prompt_tokens=0,
-                completion_tokens=self.llm.count_tokens(reply.text), timings=timings, sources=[],
-                degraded=degraded, response_check=reply.record(),
+                user_text=message,
+                assistant_text=reply.text,
+                model=reply.model,
+                prompt_tokens=0,
+                completion_tokens=self.llm.count_tokens(reply.text),
+                timings=timings,
+                sources=[],
+                degraded=degraded,
+                response_check=reply.record(),
                 emotion_ciphertext=self.emotion.encrypt_state(emotion_state),
             ),
         )
-        assert assistant is not None
+        if assistant is None:  # an invariant of this class, kept under python -O
+            raise RuntimeError("the turn was stored without the answer")
         await self._remember(conversation_id, history, message, reply.text)
-        log.info("safety_response", kind=reply.kind, severity=reply.severity,
-                 personalised=reply.personalised, rejected=list(reply.rejected))
-        yield MetaEvent(data=MetaData(conversation_id=conversation_id, emotion=emotion_out,
-                                      tone="safety", safety=True))
+        log.info(
+            "safety_response",
+            kind=reply.kind,
+            severity=reply.severity,
+            personalised=reply.personalised,
+            rejected=list(reply.rejected),
+        )
+        yield MetaEvent(
+            data=MetaData(
+                conversation_id=conversation_id, emotion=emotion_out, tone="safety", safety=True
+            )
+        )
         yield TokenEvent(data=TokenData(text=reply.text))
-        yield DoneEvent(data=DoneData(response=ChatResponse(
-            conversation_id=conversation_id, message_id=assistant.id, text=reply.text,
-            emotion=emotion_out, sources=[], degraded=degraded, timings=timings,
-            model=reply.model, tone="safety", safety=True,
-        )))
+        yield DoneEvent(
+            data=DoneData(
+                response=ChatResponse(
+                    conversation_id=conversation_id,
+                    message_id=assistant.id,
+                    text=reply.text,
+                    emotion=emotion_out,
+                    sources=[],
+                    degraded=degraded,
+                    timings=timings,
+                    model=reply.model,
+                    tone="safety",
+                    safety=True,
+                )
+            )
+        )
 
-    async def _history(self, user_id: uuid.UUID, conversation_id: uuid.UUID) -> list[tuple[str, str]]:
+    async def _history(
+        self, user_id: uuid.UUID, conversation_id: uuid.UUID
+    ) -> list[tuple[str, str]]:
         key = f"conv:{conversation_id}:window"
         if self.cache is not None:
             cached = await self.cache.get_json(key)
             if cached is not None:
                 return [(r, c) for r, c in cached]
-        messages = await self.conversations.messages(user_id, conversation_id, last=HISTORY_TURNS * 2)
+        messages = await self.conversations.messages(
+            user_id, conversation_id, last=HISTORY_TURNS * 2
+        )
         return history_pairs(messages)
 
     async def _remember(
-        self, conversation_id: uuid.UUID, history: Sequence[tuple[str, str]], question: str, answer: str
+        self,
+        conversation_id: uuid.UUID,
+        history: Sequence[tuple[str, str]],
+        question: str,
+        answer: str,
     ) -> None:
         if self.cache is None:
             return
         window = [*history, ("user", question), ("assistant", answer)][-HISTORY_TURNS * 2 :]
-        await self.cache.set_json(f"conv:{conversation_id}:window", [list(p) for p in window], ttl_s=WINDOW_TTL_S)
+        await self.cache.set_json(
+            f"conv:{conversation_id}:window", [list(p) for p in window], ttl_s=WINDOW_TTL_S
+        )
 
-    async def _record_failure(self, user_id: uuid.UUID, conversation_id: uuid.UUID, text: str, error: str) -> None:
+    async def _record_failure(
+        self, user_id: uuid.UUID, conversation_id: uuid.UUID, text: str, error: str
+    ) -> None:
         await self.conversations.record_turn(
             user_id, conversation_id, TurnRecord(user_text=text, assistant_text=None, error=error)
         )
@@ -416,17 +509,21 @@ class _Outcome:
 def _sources_out(passages: Sequence[Passage], plan: AnswerPlan) -> list[SourceOut]:
     return [
         SourceOut(
-            n=i, document_id=p.document_id, title=p.title, chunk_index=p.chunk_index,
-            page=p.page, heading=p.heading, score=p.score, snippet=p.snippet,
+            n=i,
+            document_id=p.document_id,
+            title=p.title,
+            chunk_index=p.chunk_index,
+            page=p.page,
+            heading=p.heading,
+            score=p.score,
+            snippet=p.snippet,
             supports=plan.mode == "grounded",
         )
         for i, p in enumerate(passages, start=1)
     ]
 
 
-def _silent_answer(
-    plan: AnswerPlan, passages: Sequence[Passage], message: str, tone: Tone
-) -> str:
+def _silent_answer(plan: AnswerPlan, passages: Sequence[Passage], message: str, tone: Tone) -> str:
     """The answer when the model said nothing the sources support (or was not asked)."""
     if plan.mode == "grounded":
         return render_answer(plan.evidence)

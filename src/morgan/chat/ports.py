@@ -38,7 +38,11 @@ class EmotionPort(Protocol):
     name: str
 
     async def analyze(
-        self, user_id: uuid.UUID, conversation_id: uuid.UUID | None, text: str, embedding: Sequence[float] | None
+        self,
+        user_id: uuid.UUID,
+        conversation_id: uuid.UUID | None,
+        text: str,
+        embedding: Sequence[float] | None,
     ) -> tuple[EmotionOut | None, Any]:
         """Returns the public emotion and an opaque state the tone port and persistence use."""
         ...
@@ -50,7 +54,11 @@ class TonePort(Protocol):
     name: str
 
     async def decide(
-        self, user_id: uuid.UUID, emotion_state: Any, history: Sequence[tuple[str, str]], message: str = ""
+        self,
+        user_id: uuid.UUID,
+        emotion_state: Any,
+        history: Sequence[tuple[str, str]],
+        message: str = "",
     ) -> Tone: ...
 
     def check(self, text: str, tone: Tone, emotion_state: Any) -> dict[str, Any]: ...
@@ -60,8 +68,12 @@ class LearningPort(Protocol):
     name: str
 
     def observe_turn(
-        self, user_id: uuid.UUID, message_id: uuid.UUID, question: str,
-        cited_documents: Sequence[uuid.UUID], conversation_id: uuid.UUID | None = None,
+        self,
+        user_id: uuid.UUID,
+        message_id: uuid.UUID,
+        question: str,
+        cited_documents: Sequence[uuid.UUID],
+        conversation_id: uuid.UUID | None = None,
     ) -> None:
         """Never blocks: queues background work."""
         ...
@@ -98,7 +110,9 @@ class NoLearning:
 
     name = "none"
 
-    def observe_turn(self, user_id, message_id, question, cited_documents, conversation_id=None) -> None:  # type: ignore[no-untyped-def]
+    def observe_turn(
+        self, user_id, message_id, question, cited_documents, conversation_id=None
+    ) -> None:  # type: ignore[no-untyped-def]
         return None
 
     async def boosts(self, user_id: uuid.UUID) -> dict[uuid.UUID, float]:

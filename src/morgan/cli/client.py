@@ -60,11 +60,15 @@ def parse_url(raw: str, origin: str) -> str:
     return text.rstrip("/")
 
 
-def _url_option_callback(ctx: click.Context, param: click.Parameter, value: str | None) -> str | None:
+def _url_option_callback(
+    ctx: click.Context, param: click.Parameter, value: str | None
+) -> str | None:
     return None if value is None else parse_url(value, "--url")
 
 
-def _timeout_option_callback(ctx: click.Context, param: click.Parameter, value: float | None) -> float | None:
+def _timeout_option_callback(
+    ctx: click.Context, param: click.Parameter, value: float | None
+) -> float | None:
     if value is not None and value < 0:
         raise click.BadParameter("must be >= 0 (0 waits without limit)", param_hint="--timeout")
     return value
@@ -74,12 +78,16 @@ def connection_options(f: Any) -> Any:
     """`--url` / `--token` / `--timeout` for every client command, passed on as `conn`."""
 
     @functools.wraps(f)
-    def with_conn(*args: Any, url: str | None, token: str | None, timeout: float | None,
-                  **kwargs: Any) -> Any:
+    def with_conn(
+        *args: Any, url: str | None, token: str | None, timeout: float | None, **kwargs: Any
+    ) -> Any:
         return f(*args, conn=ClientArgs(url, token, timeout), **kwargs)
 
     with_conn = click.option(
-        "--timeout", type=float, default=None, callback=_timeout_option_callback,
+        "--timeout",
+        type=float,
+        default=None,
+        callback=_timeout_option_callback,
         help=f"Seconds to wait for each server reply (default MORGAN_CLIENT_TIMEOUT or "
         f"{DEFAULT_TIMEOUT_S:.0f}; 0 = no limit).",
     )(with_conn)
@@ -87,7 +95,8 @@ def connection_options(f: Any) -> Any:
         "--token", envvar="MORGAN_TOKEN", help="API token (default: MORGAN_HOME/token)."
     )(with_conn)
     return click.option(
-        "--url", callback=_url_option_callback,
+        "--url",
+        callback=_url_option_callback,
         help="Server URL (default: MORGAN_URL, then [server] host/port from the settings).",
     )(with_conn)
 
@@ -184,7 +193,9 @@ def _timeout(value: float | None) -> float | None:
         try:
             value = float(raw) if raw else DEFAULT_TIMEOUT_S
         except ValueError:
-            raise CLIError(f"MORGAN_CLIENT_TIMEOUT={raw!r} is not a number of seconds", EXIT_USAGE) from None
+            raise CLIError(
+                f"MORGAN_CLIENT_TIMEOUT={raw!r} is not a number of seconds", EXIT_USAGE
+            ) from None
         if value < 0:
             raise CLIError("MORGAN_CLIENT_TIMEOUT must be >= 0 (0 = no limit)", EXIT_USAGE)
     return None if value == 0 else value

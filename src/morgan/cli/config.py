@@ -13,12 +13,20 @@ from morgan.cli.output import emit_json, emit_rows, json_option, wants_json
 
 
 def _shown(value: Any) -> str:
-    return "(per answer)" if value is None else json.dumps(value) if not isinstance(value, str) else value
+    return (
+        "(per answer)"
+        if value is None
+        else json.dumps(value)
+        if not isinstance(value, str)
+        else value
+    )
 
 
 ENTRY_COLUMNS = [
-    ("key", lambda e: e["key"]), ("value", lambda e: _shown(e["value"])),
-    ("source", lambda e: e["source"]), ("default", lambda e: _shown(e["default"])),
+    ("key", lambda e: e["key"]),
+    ("value", lambda e: _shown(e["value"])),
+    ("source", lambda e: e["source"]),
+    ("default", lambda e: _shown(e["default"])),
     ("what it changes", lambda e: e["help"]),
 ]
 
@@ -117,10 +125,16 @@ def _report(conn: ClientArgs) -> dict[str, Any]:
 @connection_options
 def debug_components(as_json: bool, conn: ClientArgs) -> None:
     """Every component with its backend, state and detail."""
-    emit_rows(_report(conn)["components"],
-              [("name", lambda c: c["name"]), ("backend", lambda c: c["backend"]),
-               ("state", lambda c: c["state"]), ("detail", lambda c: c.get("detail", ""))],
-              as_json=as_json)
+    emit_rows(
+        _report(conn)["components"],
+        [
+            ("name", lambda c: c["name"]),
+            ("backend", lambda c: c["backend"]),
+            ("state", lambda c: c["state"]),
+            ("detail", lambda c: c.get("detail", "")),
+        ],
+        as_json=as_json,
+    )
 
 
 @debug_group.command("queue")
@@ -132,8 +146,10 @@ def debug_queue(as_json: bool, conn: ClientArgs) -> None:
     if wants_json(as_json):
         emit_json(queue)
         return
-    click.echo(f"{queue['name']}: {'running' if queue['running'] else 'stopped'}, "
-               f"{queue['pending']} pending, {queue['background_tasks']} background tasks")
+    click.echo(
+        f"{queue['name']}: {'running' if queue['running'] else 'stopped'}, "
+        f"{queue['pending']} pending, {queue['background_tasks']} background tasks"
+    )
     for k, v in (queue.get("stats") or {}).items():
         click.echo(f"  {k:<11} {v}")
 
@@ -156,7 +172,13 @@ def debug_vectors(as_json: bool, conn: ClientArgs) -> None:
 @connection_options
 def debug_config(as_json: bool, conn: ClientArgs) -> None:
     """Every setting with the place its value came from: env, morgan.toml, default, runtime."""
-    emit_rows(_report(conn)["config"],
-              [("name", lambda s: s["name"]), ("value", lambda s: _shown(s["value"])),
-               ("source", lambda s: s["source"]), ("variable", lambda s: s.get("env", ""))],
-              as_json=as_json)
+    emit_rows(
+        _report(conn)["config"],
+        [
+            ("name", lambda s: s["name"]),
+            ("value", lambda s: _shown(s["value"])),
+            ("source", lambda s: s["source"]),
+            ("variable", lambda s: s.get("env", "")),
+        ],
+        as_json=as_json,
+    )

@@ -22,9 +22,12 @@ DEFAULT_DIMENSION = 384
 
 @click.command("doctor")
 @click.option("--json", "as_json", is_flag=True, help="Print the report as JSON.")
-@click.option("--min-age-minutes", default=0, show_default=True,
-              help="Only ingests interrupted at least this long ago (a cluster replica may "
-                   "be mid-ingest).")
+@click.option(
+    "--min-age-minutes",
+    default=0,
+    show_default=True,
+    help="Only ingests interrupted at least this long ago (a cluster replica may be mid-ingest).",
+)
 def doctor_command(as_json: bool, min_age_minutes: int) -> None:
     """Remove blobs and vectors of ingests interrupted by a crash; report what was done."""
     report = asyncio.run(_run(timedelta(minutes=min_age_minutes)))
@@ -53,8 +56,10 @@ async def _run(older_than: timedelta) -> dict[str, Any]:
     blobs = build_blobs_for(settings)
     try:
         vectors = build_vector_index(
-            settings.vectors.url, collection=settings.vectors.collection,
-            dimension=DEFAULT_DIMENSION, api_key=settings.vectors.api_key,
+            settings.vectors.url,
+            collection=settings.vectors.collection,
+            dimension=DEFAULT_DIMENSION,
+            api_key=settings.vectors.api_key,
         )
         await vectors.ensure_collection()
     except VectorIndexUnavailable as exc:

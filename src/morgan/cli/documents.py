@@ -35,16 +35,30 @@ def _all_documents(client: MorganClient) -> list[dict[str, Any]]:
 
 
 @documents_group.command("list")
-@click.option("--status", "statuses", multiple=True,
-              type=click.Choice(["pending", "processing", "ready", "failed"]),
-              help="Only documents in this state (repeatable).")
-@click.option("--type", "types", multiple=True, type=click.Choice(sorted(TYPES)),
-              help="Only this kind of file (repeatable).")
+@click.option(
+    "--status",
+    "statuses",
+    multiple=True,
+    type=click.Choice(["pending", "processing", "ready", "failed"]),
+    help="Only documents in this state (repeatable).",
+)
+@click.option(
+    "--type",
+    "types",
+    multiple=True,
+    type=click.Choice(sorted(TYPES)),
+    help="Only this kind of file (repeatable).",
+)
 @click.option("--search", default=None, help="Title, file name or path contains this (any case).")
 @json_option
 @connection_options
-def documents_list(statuses: tuple[str, ...], types: tuple[str, ...], search: str | None,
-                   as_json: bool, conn: ClientArgs) -> None:
+def documents_list(
+    statuses: tuple[str, ...],
+    types: tuple[str, ...],
+    search: str | None,
+    as_json: bool,
+    conn: ClientArgs,
+) -> None:
     """Your documents, newest first; a table on a terminal, JSON otherwise."""
     client = conn.client()
     try:
@@ -54,16 +68,30 @@ def documents_list(statuses: tuple[str, ...], types: tuple[str, ...], search: st
     mimes = {m for t in types for m in TYPES[t]}
     needle = (search or "").casefold()
     docs = [
-        d for d in docs
+        d
+        for d in docs
         if (not statuses or d["status"] in statuses)
         and (not mimes or d["mime"].split(";")[0] in mimes)
-        and (not needle or any(needle in str(d[k]).casefold() for k in ("title", "filename", "source")))
+        and (
+            not needle
+            or any(needle in str(d[k]).casefold() for k in ("title", "filename", "source"))
+        )
     ]
-    emit_rows(docs, [("id", lambda d: d["id"]), ("status", lambda d: d["status"]),
-                     ("chunks", lambda d: d["chunks"]), ("pages", lambda d: d["pages"]),
-                     ("title", lambda d: d["title"][:60]), ("source", lambda d: d["source"])],
-              as_json=as_json, empty="no documents match" if (statuses or types or search)
-              else "no documents yet: morgan ingest FOLDER")
+    emit_rows(
+        docs,
+        [
+            ("id", lambda d: d["id"]),
+            ("status", lambda d: d["status"]),
+            ("chunks", lambda d: d["chunks"]),
+            ("pages", lambda d: d["pages"]),
+            ("title", lambda d: d["title"][:60]),
+            ("source", lambda d: d["source"]),
+        ],
+        as_json=as_json,
+        empty="no documents match"
+        if (statuses or types or search)
+        else "no documents yet: morgan ingest FOLDER",
+    )
 
 
 @documents_group.command("show")
@@ -82,13 +110,21 @@ def documents_show(document_id: str, as_json: bool, conn: ClientArgs) -> None:
         return
     per = doc.get("chunks_by_granularity") or {}
     for label, value in (
-        ("id", doc["id"]), ("title", doc["title"]), ("source", doc["source"]),
-        ("type", doc["mime"]), ("status", doc["status"]),
+        ("id", doc["id"]),
+        ("title", doc["title"]),
+        ("source", doc["source"]),
+        ("type", doc["mime"]),
+        ("status", doc["status"]),
         ("pages", doc["pages"] if doc["pages"] is not None else "-"),
         ("size", f"{doc['size_bytes']} bytes"),
-        ("chunks", f"{doc['chunks']} (" + ", ".join(
-            f"{per.get(g, 0)} {g}" for g in ("coarse", "medium", "fine")) + ")"),
-        ("added", doc["created_at"][:19]), ("sha256", doc["content_hash"]),
+        (
+            "chunks",
+            f"{doc['chunks']} ("
+            + ", ".join(f"{per.get(g, 0)} {g}" for g in ("coarse", "medium", "fine"))
+            + ")",
+        ),
+        ("added", doc["created_at"][:19]),
+        ("sha256", doc["content_hash"]),
     ):
         click.echo(f"{label:<8} {value}")
 
@@ -113,8 +149,11 @@ def documents_reingest(document_ids: tuple[str, ...], as_json: bool, conn: Clien
             result = {"previous_id": doc_id, **wait_for_job(client, job, lambda _j: None)}
             results.append(result)
             if not wants_json(as_json):
-                what = (f"now {result['document_id']} ({result['chunks']} chunks)"
-                        if result["status"] == "ingested" else f"failed: {result['error']}")
+                what = (
+                    f"now {result['document_id']} ({result['chunks']} chunks)"
+                    if result["status"] == "ingested"
+                    else f"failed: {result['error']}"
+                )
                 click.echo(f"re-ingested {doc_id}: {what}")
     finally:
         client.close()

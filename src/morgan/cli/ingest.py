@@ -31,8 +31,18 @@ from morgan.cli.client import (
 )
 from morgan.cli.output import emit_json
 
-SUPPORTED_SUFFIXES = {".pdf", ".docx", ".html", ".htm", ".xhtml", ".md", ".markdown", ".txt",
-                      ".text", ".rst"}
+SUPPORTED_SUFFIXES = {
+    ".pdf",
+    ".docx",
+    ".html",
+    ".htm",
+    ".xhtml",
+    ".md",
+    ".markdown",
+    ".txt",
+    ".text",
+    ".rst",
+}
 SNIFF_BYTES = 8192
 POLL_MAX_S = 1.0
 
@@ -70,7 +80,9 @@ def collect(paths: tuple[str, ...]) -> tuple[list[Candidate], list[dict[str, str
                 if looks_like_document(head):
                     files.append(Candidate(f, sniffed=True))
                 else:
-                    ignored.append({"path": str(f), "reason": "no extension and not text, PDF or DOCX"})
+                    ignored.append(
+                        {"path": str(f), "reason": "no extension and not text, PDF or DOCX"}
+                    )
             else:
                 ignored.append({"path": str(f), "reason": f"unsupported type {f.suffix.lower()}"})
     return files, ignored
@@ -94,8 +106,11 @@ class FailureMemory:
     def record(self, path: str, sha256: str, result: dict[str, Any]) -> None:
         mine = self.data.setdefault(self.server, {})
         if result["status"] == "failed":
-            mine[path] = {"sha256": sha256, "error": str(result.get("error") or ""),
-                          "code": str(result.get("code") or "")}
+            mine[path] = {
+                "sha256": sha256,
+                "error": str(result.get("error") or ""),
+                "code": str(result.get("code") or ""),
+            }
         else:
             mine.pop(path, None)
 
@@ -112,13 +127,25 @@ class FailureMemory:
 @click.command("ingest")
 @click.argument("paths", nargs=-1)
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON summary on stdout.")
-@click.option("--skip-failed", is_flag=True,
-              help="Leave out files that failed before and are unchanged (then exit 0).")
-@click.option("--cancel", "cancel_job", metavar="JOB",
-              help="Stop ingestion job JOB (its id) and remove what it wrote.")
+@click.option(
+    "--skip-failed",
+    is_flag=True,
+    help="Leave out files that failed before and are unchanged (then exit 0).",
+)
+@click.option(
+    "--cancel",
+    "cancel_job",
+    metavar="JOB",
+    help="Stop ingestion job JOB (its id) and remove what it wrote.",
+)
 @connection_options
-def ingest_command(paths: tuple[str, ...], as_json: bool, skip_failed: bool,
-                   cancel_job: str | None, conn: ClientArgs) -> None:
+def ingest_command(
+    paths: tuple[str, ...],
+    as_json: bool,
+    skip_failed: bool,
+    cancel_job: str | None,
+    conn: ClientArgs,
+) -> None:
     """Add files or folders (recursive) to your library: PDF, DOCX, HTML, Markdown, text.
 
     Files without an extension (README, copyright) are included when their bytes look like text,
@@ -160,8 +187,12 @@ def ingest_command(paths: tuple[str, ...], as_json: bool, skip_failed: bool,
         "ingested": sum(1 for r in results if r["status"] in ("ingested", "replaced")),
         "skipped_duplicates": sum(1 for r in results if r["status"] == "skipped"),
         "skipped_failed": sum(1 for r in results if r["status"] == "skipped_failed"),
-        "chunks": sum(r.get("chunks", 0) for r in results if r["status"] in ("ingested", "replaced")),
-        "errors": [{"path": r["path"], "error": r.get("error"), "code": r.get("code")} for r in failed],
+        "chunks": sum(
+            r.get("chunks", 0) for r in results if r["status"] in ("ingested", "replaced")
+        ),
+        "errors": [
+            {"path": r["path"], "error": r.get("error"), "code": r.get("code")} for r in failed
+        ],
         "known_failures": len(known_bad),
         "ignored": ignored,
     }
@@ -181,8 +212,11 @@ def ingest_command(paths: tuple[str, ...], as_json: bool, skip_failed: bool,
     if known_bad and not skip_failed:
         noun = "file" if len(known_bad) == 1 else "files"
         verb = "is" if len(known_bad) == 1 else "are"
-        click.echo(f"{len(known_bad)} {noun} failed before and {verb} unchanged; "
-                   "pass --skip-failed to leave them out", err=True)
+        click.echo(
+            f"{len(known_bad)} {noun} failed before and {verb} unchanged; "
+            "pass --skip-failed to leave them out",
+            err=True,
+        )
     if failed:
         sys.exit(EXIT_FAILED_ITEMS)
 
@@ -199,8 +233,14 @@ def _cancel(conn: ClientArgs, job_id: str, as_json: bool) -> None:
         click.echo(f"cancelled job {job['id']} ({job['source']}); nothing it wrote was kept")
 
 
-def _one(client: MorganClient, cand: Candidate, memory: FailureMemory, skip_failed: bool,
-         reporter: _Reporter, index: int) -> dict[str, Any]:
+def _one(
+    client: MorganClient,
+    cand: Candidate,
+    memory: FailureMemory,
+    skip_failed: bool,
+    reporter: _Reporter,
+    index: int,
+) -> dict[str, Any]:
     path = cand.path
     try:
         data = path.read_bytes()
@@ -210,15 +250,26 @@ def _one(client: MorganClient, cand: Candidate, memory: FailureMemory, skip_fail
     digest = hashlib.sha256(data).hexdigest()
     before = memory.known(source, digest)
     if before and skip_failed:
-        return {"path": str(path), "status": "skipped_failed", "document_id": None, "chunks": 0,
-                "error": before["error"], "code": before["code"]}
+        return {
+            "path": str(path),
+            "status": "skipped_failed",
+            "document_id": None,
+            "chunks": 0,
+            "error": before["error"],
+            "code": before["code"],
+        }
     try:
         result = _run_job(client, path, data, source, reporter, index)
     except CLIError as exc:
         if exc.exit_code in (EXIT_UNREACHABLE, EXIT_AUTH):
             raise
-        result = {"status": "failed", "error": exc.message, "code": "rejected",
-                  "document_id": None, "chunks": 0}
+        result = {
+            "status": "failed",
+            "error": exc.message,
+            "code": "rejected",
+            "document_id": None,
+            "chunks": 0,
+        }
     result = {"path": str(path), **result}
     if cand.sniffed:
         result["sniffed"] = True
@@ -228,11 +279,18 @@ def _one(client: MorganClient, cand: Candidate, memory: FailureMemory, skip_fail
     return result
 
 
-def _run_job(client: MorganClient, path: Path, data: bytes, source: str, reporter: _Reporter,
-             index: int) -> dict[str, Any]:
+def _run_job(
+    client: MorganClient, path: Path, data: bytes, source: str, reporter: _Reporter, index: int
+) -> dict[str, Any]:
     files = {"file": (path.name, data, "application/octet-stream")}
-    body = client.json("POST", "/api/ingest", params={"wait": "false"}, files=files,
-                       data={"source": source}, retry_busy=True)
+    body = client.json(
+        "POST",
+        "/api/ingest",
+        params={"wait": "false"},
+        files=files,
+        data={"source": source},
+        retry_busy=True,
+    )
     return wait_for_job(client, body["jobs"][0], lambda job: reporter.job(index, path.name, job))
 
 
@@ -245,8 +303,14 @@ def wait_for_job(client: MorganClient, job: dict[str, Any], on_update: Any) -> d
         delay = min(delay * 1.5, POLL_MAX_S)
         job = client.json("GET", f"/api/ingest/jobs/{job['id']}")
     status = {"succeeded": "ingested", "skipped": "skipped"}.get(job["status"], "failed")
-    return {"status": status, "document_id": job.get("document_id"), "chunks": job.get("total", 0),
-            "error": job.get("error"), "code": job.get("code"), "job_id": job["id"]}
+    return {
+        "status": status,
+        "document_id": job.get("document_id"),
+        "chunks": job.get("total", 0),
+        "error": job.get("error"),
+        "code": job.get("code"),
+        "job_id": job["id"],
+    }
 
 
 class _Reporter:
@@ -267,8 +331,13 @@ class _Reporter:
         self.tty = self.console.is_terminal
         self.lines = not self.tty and not quiet
         self.progress = Progress(
-            TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
-            console=self.console, disable=not self.tty, transient=True,
+            TextColumn("{task.description}"),
+            BarColumn(),
+            MofNCompleteColumn(),
+            TimeElapsedColumn(),
+            console=self.console,
+            disable=not self.tty,
+            transient=True,
         )
         self.overall = self.progress.add_task("ingesting", total=total)
 
@@ -287,8 +356,16 @@ class _Reporter:
     def done(self, index: int, result: dict[str, Any]) -> None:
         self.progress.advance(self.overall)
         if self.lines:
-            extra = f" ({result.get('chunks', 0)} chunks)" if result["status"] in (
-                "ingested", "replaced") else ""
-            why = f": {result.get('error')}" if result["status"] in ("failed", "skipped_failed") else ""
-            click.echo(f"[{index}/{self.total}] {result['path']}: {result['status']}{extra}{why}",
-                       err=True)
+            extra = (
+                f" ({result.get('chunks', 0)} chunks)"
+                if result["status"] in ("ingested", "replaced")
+                else ""
+            )
+            why = (
+                f": {result.get('error')}"
+                if result["status"] in ("failed", "skipped_failed")
+                else ""
+            )
+            click.echo(
+                f"[{index}/{self.total}] {result['path']}: {result['status']}{extra}{why}", err=True
+            )

@@ -14,13 +14,24 @@ from morgan.cli.output import emit_rows, json_option
 
 @click.command("feedback")
 @click.argument("rating", type=click.IntRange(1, 5))
-@click.option("--message", "message_id", default=None, help="Answer to rate (default: your last answer).")
-@click.option("--conversation", "conversation_id", default=None, help="Rate the last answer of this conversation.")
+@click.option(
+    "--message", "message_id", default=None, help="Answer to rate (default: your last answer)."
+)
+@click.option(
+    "--conversation",
+    "conversation_id",
+    default=None,
+    help="Rate the last answer of this conversation.",
+)
 @click.option("--comment", default="", help="What was good or bad about it.")
 @click.option("--json", "as_json", is_flag=True)
 @connection_options
 def feedback_command(
-    rating: int, message_id: str | None, conversation_id: str | None, comment: str, as_json: bool,
+    rating: int,
+    message_id: str | None,
+    conversation_id: str | None,
+    comment: str,
+    as_json: bool,
     conn: ClientArgs,
 ) -> None:
     """Rate an answer from 1 (bad) to 5 (great); Morgan ranks the documents it cited accordingly."""
@@ -55,9 +66,16 @@ def preferences_list(as_json: bool, conn: ClientArgs) -> None:
         prefs = client.json("GET", "/api/preferences")
     finally:
         client.close()
-    emit_rows(prefs, [("key", lambda p: p["key"]), ("value", lambda p: p["value"]),
-                      ("from", lambda p: p["source_text"][:60])],
-              as_json=as_json, empty="nothing learned yet")
+    emit_rows(
+        prefs,
+        [
+            ("key", lambda p: p["key"]),
+            ("value", lambda p: p["value"]),
+            ("from", lambda p: p["source_text"][:60]),
+        ],
+        as_json=as_json,
+        empty="nothing learned yet",
+    )
 
 
 @preferences_group.command("rm")

@@ -74,9 +74,10 @@ def serve(host: str | None, port: int | None, migrate: bool) -> None:
 
     overrides = {k: v for k, v in (("host", host), ("port", port)) if v is not None}
     settings = load_settings(overrides={"server": overrides})  # token.url names the real port
-    if settings.database.url.startswith("sqlite") and not Path(
-        settings.database.url.split("///", 1)[-1]
-    ).exists():
+    if (
+        settings.database.url.startswith("sqlite")
+        and not Path(settings.database.url.split("///", 1)[-1]).exists()
+    ):
         migrate = True  # a brand-new embedded install: create the schema
     app = create_app(settings, migrate=migrate)
     config = uvicorn.Config(
@@ -213,20 +214,38 @@ def users_token_create(name: str) -> None:
 def users_token_list(name: str, as_json: bool) -> None:
     """The user's tokens: prefix, name, created, last used, revoked."""
     tokens = _auth_admin(lambda auth: auth.list_tokens(name))
-    rows = [{"prefix": t.prefix, "name": t.name, "created_at": t.created_at.isoformat(),
-             "last_used_at": t.last_used_at.isoformat() if t.last_used_at else None,
-             "revoked_at": t.revoked_at.isoformat() if t.revoked_at else None} for t in tokens]
-    emit_rows(rows, [("prefix", lambda r: r["prefix"]), ("name", lambda r: r["name"]),
-                     ("created", lambda r: r["created_at"][:16]),
-                     ("last used", lambda r: (r["last_used_at"] or "never")[:16]),
-                     ("revoked", lambda r: (r["revoked_at"] or "")[:16])],
-              as_json=as_json, empty=f"{name} has no tokens")
+    rows = [
+        {
+            "prefix": t.prefix,
+            "name": t.name,
+            "created_at": t.created_at.isoformat(),
+            "last_used_at": t.last_used_at.isoformat() if t.last_used_at else None,
+            "revoked_at": t.revoked_at.isoformat() if t.revoked_at else None,
+        }
+        for t in tokens
+    ]
+    emit_rows(
+        rows,
+        [
+            ("prefix", lambda r: r["prefix"]),
+            ("name", lambda r: r["name"]),
+            ("created", lambda r: r["created_at"][:16]),
+            ("last used", lambda r: (r["last_used_at"] or "never")[:16]),
+            ("revoked", lambda r: (r["revoked_at"] or "")[:16]),
+        ],
+        as_json=as_json,
+        empty=f"{name} has no tokens",
+    )
 
 
 @users_token.command("revoke")
 @click.argument("name")
-@click.option("--prefix", default=None, help="Revoke only the token starting with this "
-              "(its first 10 characters, as `users token list` shows); default: all of them.")
+@click.option(
+    "--prefix",
+    default=None,
+    help="Revoke only the token starting with this "
+    "(its first 10 characters, as `users token list` shows); default: all of them.",
+)
 def users_token_revoke(name: str, prefix: str | None) -> None:
     """Revoke a user's tokens; the next request with one of them gets 401."""
     n = _auth_admin(lambda auth: auth.revoke_tokens(name, prefix=prefix))
@@ -254,18 +273,35 @@ def users_enable(name: str) -> None:
 # -- client commands --------------------------------------------------------------------------
 @cli.command()
 @click.argument("question", required=False)
-@click.option("--json", "as_json", is_flag=True, help="One JSON object (with --stream: NDJSON events).")
-@click.option("--stream/--no-stream", default=None, help="Stream tokens (default: on when stdout is a terminal).")
+@click.option(
+    "--json", "as_json", is_flag=True, help="One JSON object (with --stream: NDJSON events)."
+)
+@click.option(
+    "--stream/--no-stream",
+    default=None,
+    help="Stream tokens (default: on when stdout is a terminal).",
+)
 @click.option("--no-rag", is_flag=True, help="Answer without searching your documents.")
-@click.option("--conversation", "conversation_id", default=None, help="Continue a conversation by id.")
+@click.option(
+    "--conversation", "conversation_id", default=None, help="Continue a conversation by id."
+)
 @click.option("--new", "new_conversation", is_flag=True, help="Start a new conversation.")
-@click.option("--model", default=None, help="Ask a specific model (Ollama / OpenAI-compatible backends).")
+@click.option(
+    "--model", default=None, help="Ask a specific model (Ollama / OpenAI-compatible backends)."
+)
 @click.option("--top-k", default=5, show_default=True, type=click.IntRange(1, 20))
 @click.option("--emotion", "show_emotion", is_flag=True, help="Show the detected emotion.")
 @connection_options
 def ask(
-    question: str | None, as_json: bool, stream: bool | None, no_rag: bool, conversation_id: str | None,
-    new_conversation: bool, model: str | None, top_k: int, show_emotion: bool,
+    question: str | None,
+    as_json: bool,
+    stream: bool | None,
+    no_rag: bool,
+    conversation_id: str | None,
+    new_conversation: bool,
+    model: str | None,
+    top_k: int,
+    show_emotion: bool,
     conn: ClientArgs,
 ) -> None:
     """Ask a question; reads it from stdin when QUESTION is missing or `-`."""
@@ -300,7 +336,9 @@ def ask(
         client.close()
 
 
-def _ask_stream(client: MorganClient, body: dict[str, Any], as_json: bool, show_emotion: bool) -> None:
+def _ask_stream(
+    client: MorganClient, body: dict[str, Any], as_json: bool, show_emotion: bool
+) -> None:
     import msgspec
 
     from morgan.chat.schemas import DoneEvent, ErrorEvent, TokenEvent
@@ -331,22 +369,31 @@ def _print_sources(response: dict[str, Any], show_emotion: bool) -> None:
         click.echo()
         click.secho("Evidence:", bold=True, color=color)
         for e in response["evidence"]:  # quoted verbatim from the cited source
-            where = "; ".join(filter(None, [e.get("heading"), f"page {e['page']}" if e.get("page") else ""]))
+            where = "; ".join(
+                filter(None, [e.get("heading"), f"page {e['page']}" if e.get("page") else ""])
+            )
             click.echo(f"  [{e['n']}] “{e['text']}”" + (f" ({where})" if where else ""))
     if response.get("sources"):
         click.echo()
         supporting = all(s.get("supports", True) for s in response["sources"])
-        click.secho("Sources:" if supporting else "Closest sources (they do not answer this):",
-                    bold=True, color=color)
+        click.secho(
+            "Sources:" if supporting else "Closest sources (they do not answer this):",
+            bold=True,
+            color=color,
+        )
         for s in response["sources"]:
             where = f", page {s['page']}" if s.get("page") else ""
             heading = f" — {s['heading']}" if s.get("heading") else ""
             click.echo(f"  [{s['n']}] {s['title']}{heading}{where}")
     if show_emotion and response.get("emotion"):
         e = response["emotion"]
-        click.echo(f"\nEmotion: {e['label']} ({e.get('ekman', '')}, intensity {e['intensity']:.2f})")
+        click.echo(
+            f"\nEmotion: {e['label']} ({e.get('ekman', '')}, intensity {e['intensity']:.2f})"
+        )
     if response.get("degraded"):
-        click.secho(f"\n(degraded: {', '.join(response['degraded'])})", fg="yellow", color=color, err=True)
+        click.secho(
+            f"\n(degraded: {', '.join(response['degraded'])})", fg="yellow", color=color, err=True
+        )
 
 
 @cli.group()
@@ -357,11 +404,14 @@ def conversations() -> None:
 @conversations.command("list")
 @click.option("--limit", default=50, show_default=True, type=click.IntRange(1, 499))
 @click.option("--offset", default=0, show_default=True, type=click.IntRange(0))
-@click.option("--search", default=None, help="Only conversations whose title or text contains this.")
+@click.option(
+    "--search", default=None, help="Only conversations whose title or text contains this."
+)
 @json_option
 @connection_options
-def conversations_list(limit: int, offset: int, search: str | None, as_json: bool,
-                       conn: ClientArgs) -> None:
+def conversations_list(
+    limit: int, offset: int, search: str | None, as_json: bool, conn: ClientArgs
+) -> None:
     """Newest first; says when there are more than shown (page with --offset)."""
     client = conn.client()
     params: dict[str, Any] = {"limit": limit + 1, "offset": offset}  # one extra: are there more?
@@ -377,12 +427,25 @@ def conversations_list(limit: int, offset: int, search: str | None, as_json: boo
     footer = None
     if more or offset:
         of = f" of {total}" if total is not None else ""
-        footer = f"showing {offset + 1}-{offset + len(rows)}{of}" if rows else f"nothing at offset {offset}{of}"
+        footer = (
+            f"showing {offset + 1}-{offset + len(rows)}{of}"
+            if rows
+            else f"nothing at offset {offset}{of}"
+        )
         if more:
             footer += f"; use --offset {offset + limit} for more"
-    emit_rows(rows, [("id", lambda c: c["id"]), ("updated", lambda c: c["updated_at"][:16]),
-                     ("msgs", lambda c: c["messages"]), ("title", lambda c: c["title"])],
-              as_json=as_json, empty="no conversations yet", footer=footer)
+    emit_rows(
+        rows,
+        [
+            ("id", lambda c: c["id"]),
+            ("updated", lambda c: c["updated_at"][:16]),
+            ("msgs", lambda c: c["messages"]),
+            ("title", lambda c: c["title"]),
+        ],
+        as_json=as_json,
+        empty="no conversations yet",
+        footer=footer,
+    )
 
 
 @conversations.command("show")
@@ -397,7 +460,9 @@ def conversations_show(conversation_id: str, as_json: bool, conn: ClientArgs) ->
         _emit_json(rows)
         return
     for m in rows:
-        click.echo(f"{m['role']}: {m['content'] if m['status'] == 'ok' else '(failed: ' + str(m['error']) + ')'}\n")
+        click.echo(
+            f"{m['role']}: {m['content'] if m['status'] == 'ok' else '(failed: ' + str(m['error']) + ')'}\n"
+        )
 
 
 @conversations.command("rm")
@@ -425,12 +490,20 @@ def _mount_module_commands() -> None:
     from tui.cli import chat_command
 
     for command, name in (
-        (reranker_group, "reranker"), (cluster_group, "cluster"), (models_group, "models"),
-        (ingest_command, "ingest"), (doctor_command, "doctor"),
-        (status_command, "status"), (documents_group, "documents"),
-        (config_group, "config"), (debug_group, "debug"),
-        (feedback_command, "feedback"), (preferences_group, "preferences"), (chat_command, "chat"),
-        (index_group, "index"), (hosts_group, "hosts"),
+        (reranker_group, "reranker"),
+        (cluster_group, "cluster"),
+        (models_group, "models"),
+        (ingest_command, "ingest"),
+        (doctor_command, "doctor"),
+        (status_command, "status"),
+        (documents_group, "documents"),
+        (config_group, "config"),
+        (debug_group, "debug"),
+        (feedback_command, "feedback"),
+        (preferences_group, "preferences"),
+        (chat_command, "chat"),
+        (index_group, "index"),
+        (hosts_group, "hosts"),
     ):
         cli.add_command(command, name=name)
 

@@ -26,13 +26,21 @@ def wants_json(as_json: bool) -> bool:
 
 def json_option(f: Any) -> Any:
     return click.option(
-        "--json", "as_json", is_flag=True,
+        "--json",
+        "as_json",
+        is_flag=True,
         help="JSON output (the default when stdout is not a terminal).",
     )(f)
 
 
-def emit_rows(rows: Sequence[dict[str, Any]], columns: Sequence[Column], *, as_json: bool,
-              empty: str = "nothing here", footer: str | None = None) -> None:
+def emit_rows(
+    rows: Sequence[dict[str, Any]],
+    columns: Sequence[Column],
+    *,
+    as_json: bool,
+    empty: str = "nothing here",
+    footer: str | None = None,
+) -> None:
     """`rows` as JSON (exactly what the server sent) or as a table with an optional footer."""
     if wants_json(as_json):
         emit_json(list(rows))

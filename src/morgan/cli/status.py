@@ -19,19 +19,31 @@ def _lines(body: dict[str, Any]) -> list[str]:
         detail = f" — {c['detail']}" if c.get("detail") else ""
         out.append(f"  {c['name']:<12} {c['state']:<9} {c['backend']}{detail}")
     counts = body["counts"]
-    out.append(f"  {counts['documents']} documents, {counts['chunks']} chunks, "
-               f"{counts['conversations']} conversations")
+    out.append(
+        f"  {counts['documents']} documents, {counts['chunks']} chunks, "
+        f"{counts['conversations']} conversations"
+    )
     if body["degraded"]:
         out.append(f"degraded: {', '.join(body['degraded'])}")
     return out
 
 
 @click.command("status")
-@click.option("--watch", type=click.FloatRange(min=0.1), is_flag=False, flag_value=2.0,
-              default=None, metavar="[N]",
-              help="Refresh every N seconds (default 2) until Ctrl+C; JSON lines when piped.")
-@click.option("--count", type=click.IntRange(min=1), default=None,
-              help="With --watch: stop after this many refreshes.")
+@click.option(
+    "--watch",
+    type=click.FloatRange(min=0.1),
+    is_flag=False,
+    flag_value=2.0,
+    default=None,
+    metavar="[N]",
+    help="Refresh every N seconds (default 2) until Ctrl+C; JSON lines when piped.",
+)
+@click.option(
+    "--count",
+    type=click.IntRange(min=1),
+    default=None,
+    help="With --watch: stop after this many refreshes.",
+)
 @click.option("--json", "as_json", is_flag=True, help="JSON (with --watch: one object a line).")
 @connection_options
 def status_command(watch: float | None, count: int | None, as_json: bool, conn: ClientArgs) -> None:
@@ -67,15 +79,20 @@ def _watch(client: MorganClient, every: float, count: int | None, as_lines: bool
                 body = client.json("GET", "/api/status")
                 body["at"] = datetime.now(UTC).isoformat(timespec="seconds")
             except CLIError as exc:  # the server went away: keep watching, say so
-                body = {"at": datetime.now(UTC).isoformat(timespec="seconds"), "error": exc.message,
-                        "exit_code": exc.exit_code}
+                body = {
+                    "at": datetime.now(UTC).isoformat(timespec="seconds"),
+                    "error": exc.message,
+                    "exit_code": exc.exit_code,
+                }
             n += 1
             if live is None:
                 click.echo(json.dumps(body, ensure_ascii=False))
             else:
                 text = "\n".join(_lines(body)) if "error" not in body else f"error: {body['error']}"
-                live.update(Text(f"{text}\n\nevery {every:g}s · {body['at']} · Ctrl+C to stop"),
-                            refresh=True)
+                live.update(
+                    Text(f"{text}\n\nevery {every:g}s · {body['at']} · Ctrl+C to stop"),
+                    refresh=True,
+                )
             if count is None or n < count:
                 time.sleep(every)  # the refresh period the user asked for
     finally:

@@ -121,8 +121,9 @@ def render_values_file(placement: Placement) -> str:
     return "\n".join(header) + "\n" + body
 
 
-def _read_nodes(kubeconfig: Path | None, context: str | None, nodes_json: Any,
-                resource: str | None = None) -> Any:
+def _read_nodes(
+    kubeconfig: Path | None, context: str | None, nodes_json: Any, resource: str | None = None
+) -> Any:
     if nodes_json is not None:
         name = getattr(nodes_json, "name", "nodes JSON")
         try:
@@ -147,26 +148,49 @@ def hosts_group() -> None:
 
 
 def _source_options(f: Any) -> Any:
-    for option in reversed([
-        click.option("--kubeconfig", type=click.Path(dir_okay=False, path_type=Path),
-                     default=None, help="Kubeconfig (default: $KUBECONFIG, ~/.kube/config, "
-                     "or the pod's service account)."),
-        click.option("--context", default=None, help="Kubeconfig context."),
-        click.option("--nodes-json", type=click.File("r"), default=None,
-                     help="`kubectl get nodes -o json` output instead of the API ('-' = stdin)."),
-        click.option("--pods-json", type=click.File("r"), default=None,
-                     help="`kubectl get pods -A -l app.kubernetes.io/part-of=morgan -o json` "
-                     "output (with --nodes-json; default: ask the API)."),
-        click.option("--namespace", "-n", default=None,
-                     help="Only Morgan's pods in this namespace (default: all)."),
-        click.option("--json", "as_json", is_flag=True, help="Machine-readable output."),
-    ]):
+    for option in reversed(
+        [
+            click.option(
+                "--kubeconfig",
+                type=click.Path(dir_okay=False, path_type=Path),
+                default=None,
+                help="Kubeconfig (default: $KUBECONFIG, ~/.kube/config, "
+                "or the pod's service account).",
+            ),
+            click.option("--context", default=None, help="Kubeconfig context."),
+            click.option(
+                "--nodes-json",
+                type=click.File("r"),
+                default=None,
+                help="`kubectl get nodes -o json` output instead of the API ('-' = stdin).",
+            ),
+            click.option(
+                "--pods-json",
+                type=click.File("r"),
+                default=None,
+                help="`kubectl get pods -A -l app.kubernetes.io/part-of=morgan -o json` "
+                "output (with --nodes-json; default: ask the API).",
+            ),
+            click.option(
+                "--namespace",
+                "-n",
+                default=None,
+                help="Only Morgan's pods in this namespace (default: all).",
+            ),
+            click.option("--json", "as_json", is_flag=True, help="Machine-readable output."),
+        ]
+    ):
         f = option(f)
     return f
 
 
-def _hosts(kubeconfig: Path | None, context: str | None, nodes_json: Any, pods_json: Any,
-           namespace: str | None) -> list[Any]:
+def _hosts(
+    kubeconfig: Path | None,
+    context: str | None,
+    nodes_json: Any,
+    pods_json: Any,
+    namespace: str | None,
+) -> list[Any]:
     from morgan.cluster.hosts import build_hosts, pods_path
 
     if nodes_json is not None and kubeconfig is not None:
@@ -186,8 +210,14 @@ def _hosts(kubeconfig: Path | None, context: str | None, nodes_json: Any, pods_j
 
 @hosts_group.command("list")
 @_source_options
-def hosts_list(kubeconfig: Path | None, context: str | None, nodes_json: Any, pods_json: Any,
-               namespace: str | None, as_json: bool) -> None:
+def hosts_list(
+    kubeconfig: Path | None,
+    context: str | None,
+    nodes_json: Any,
+    pods_json: Any,
+    namespace: str | None,
+    as_json: bool,
+) -> None:
     """One line per node, with the Morgan pods running on it."""
     import msgspec
 
@@ -204,9 +234,15 @@ def hosts_list(kubeconfig: Path | None, context: str | None, nodes_json: Any, po
 @hosts_group.command("capabilities")
 @click.argument("node", required=False)
 @_source_options
-def hosts_capabilities(node: str | None, kubeconfig: Path | None, context: str | None,
-                       nodes_json: Any, pods_json: Any, namespace: str | None,
-                       as_json: bool) -> None:
+def hosts_capabilities(
+    node: str | None,
+    kubeconfig: Path | None,
+    context: str | None,
+    nodes_json: Any,
+    pods_json: Any,
+    namespace: str | None,
+    as_json: bool,
+) -> None:
     """Everything known about NODE (default: every node), as the planner reads it."""
     import msgspec
 
@@ -220,8 +256,9 @@ def hosts_capabilities(node: str | None, kubeconfig: Path | None, context: str |
         click.echo(msgspec.json.encode(payload).decode())
         return
     for host in hosts:
-        click.echo(yaml.safe_dump({host.name: msgspec.to_builtins(host)}, sort_keys=False),
-                   nl=False)
+        click.echo(
+            yaml.safe_dump({host.name: msgspec.to_builtins(host)}, sort_keys=False), nl=False
+        )
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -48,16 +48,25 @@ def build_hosts(nodes: Iterable[NodeCapabilities], pods: Mapping[str, Any] | Non
             continue  # Pending, not scheduled yet
         meta = pod.get("metadata") or {}
         labels = meta.get("labels") or {}
-        by_node.setdefault(node, []).append(HostPod(
-            name=meta.get("name", ""), namespace=meta.get("namespace", ""),
-            component=labels.get("app.kubernetes.io/component", ""),
-            phase=(pod.get("status") or {}).get("phase", ""),
-        ))
+        by_node.setdefault(node, []).append(
+            HostPod(
+                name=meta.get("name", ""),
+                namespace=meta.get("namespace", ""),
+                component=labels.get("app.kubernetes.io/component", ""),
+                phase=(pod.get("status") or {}).get("phase", ""),
+            )
+        )
     return [
         Host(
-            name=n.name, ready=n.ready, schedulable=not n.unschedulable, arch=n.arch,
-            cpu_cores=n.cpu_cores, ram_gb=n.ram_gb, gpu_product=n.gpu_product,
-            gpu_count=n.gpu_count, vram_gb=n.vram_gb,
+            name=n.name,
+            ready=n.ready,
+            schedulable=not n.unschedulable,
+            arch=n.arch,
+            cpu_cores=n.cpu_cores,
+            ram_gb=n.ram_gb,
+            gpu_product=n.gpu_product,
+            gpu_count=n.gpu_count,
+            vram_gb=n.vram_gb,
             pods=sorted(by_node.get(n.name, []), key=lambda p: (p.component, p.name)),
         )
         for n in sorted(nodes, key=lambda n: n.name)
@@ -65,11 +74,14 @@ def build_hosts(nodes: Iterable[NodeCapabilities], pods: Mapping[str, Any] | Non
 
 
 def describe(host: Host) -> str:
-    gpu = (f"{host.gpu_count}x {host.gpu_product} {host.vram_gb:g} GB"
-           if host.gpu_count else "no GPU")
+    gpu = (
+        f"{host.gpu_count}x {host.gpu_product} {host.vram_gb:g} GB" if host.gpu_count else "no GPU"
+    )
     state = "Ready" if host.ready else "NotReady"
     if not host.schedulable:
         state += ",cordoned"
     pods = ", ".join(p.component or p.name for p in host.pods) or "-"
-    return (f"{host.name:<20} {state:<17} {host.arch:<6} {host.cpu_cores:>5g} CPU "
-            f"{host.ram_gb:>7g} GB  {gpu:<40} {pods}")
+    return (
+        f"{host.name:<20} {state:<17} {host.arch:<6} {host.cpu_cores:>5g} CPU "
+        f"{host.ram_gb:>7g} GB  {gpu:<40} {pods}"
+    )

@@ -35,7 +35,10 @@ def default_kubeconfig() -> Path:
 
 
 def fetch_nodes_from_kubeconfig(
-    path: Path, *, context: str | None = None, timeout_s: float = 15.0,
+    path: Path,
+    *,
+    context: str | None = None,
+    timeout_s: float = 15.0,
     resource: str = NODES_PATH,
 ) -> dict[str, Any]:
     """The NodeList (or another list at `resource`) of the kubeconfig's current context."""
@@ -77,8 +80,14 @@ def fetch_nodes_from_kubeconfig(
                 context_ssl.verify_mode = ssl.CERT_NONE
             context_ssl.load_cert_chain(*cert)
             verify = context_ssl
-        return _get_nodes(server, headers=headers, auth=auth, verify=verify, timeout_s=timeout_s,
-                          resource=resource)
+        return _get_nodes(
+            server,
+            headers=headers,
+            auth=auth,
+            verify=verify,
+            timeout_s=timeout_s,
+            resource=resource,
+        )
 
 
 def fetch_nodes_in_cluster(

@@ -180,10 +180,15 @@ def plan_placement(
         amd64 = [s for s in free if by_name[s.node].arch in GPU_IMAGE_ARCHES]
         reranker = _first(amd64, RERANKER_MIN_VRAM_GB)
     if reranker is not None:
-        place_gpu("reranker", reranker, f"free amd64 GPU >= {RERANKER_MIN_VRAM_GB:g} GB, -gpu image")
+        place_gpu(
+            "reranker", reranker, f"free amd64 GPU >= {RERANKER_MIN_VRAM_GB:g} GB, -gpu image"
+        )
     else:
-        why = ("no free amd64 GPU >= 6 GB" if gpu_reranker
-               else "CPU image (--gpu-reranker for the onnxruntime-gpu one)")
+        why = (
+            "no free amd64 GPU >= 6 GB"
+            if gpu_reranker
+            else "CPU image (--gpu-reranker for the onnxruntime-gpu one)"
+        )
         components["reranker"] = _at("reranker", cpu_nodes[0], None, f"{why}; onnxruntime on CPU")
 
     for component in SERVICE_COMPONENTS:

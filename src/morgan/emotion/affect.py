@@ -61,7 +61,7 @@ def build_result(probs: np.ndarray, thresholds: np.ndarray, text: str) -> Emotio
     return EmotionResult(
         label=label,
         ekman=EKMAN_OF[label],
-        scores={l: round(float(p), 4) for l, p in zip(GOEMOTIONS_LABELS, probs)},
+        scores={l: round(float(p), 4) for l, p in zip(GOEMOTIONS_LABELS, probs, strict=False)},
         labels=[GOEMOTIONS_LABELS[i] for i in over],
         intensity=round(intensity_of(probs, text), 4),
         valence=round(float(np.clip(weights @ _VALENCE, -1.0, 1.0)), 4),

@@ -17,10 +17,10 @@ import structlog
 from morgan.components import ComponentHealth
 from morgan.emotion.affect import build_result
 from morgan.emotion.base import EmotionModelError, EmotionResult
-from morgan.llm.minilm import MINILM_DIMENSION, MiniLMEmbedder
 from morgan.emotion.emoji_features import EmojiFeaturizer
 from morgan.emotion.head import DEFAULT_ARTIFACT_DIR, EmotionHead
 from morgan.llm.base import Embedder
+from morgan.llm.minilm import MINILM_DIMENSION, MiniLMEmbedder
 
 log = structlog.get_logger(__name__)
 
@@ -72,7 +72,8 @@ class EmbeddingHeadDetector:
     def head(self) -> EmotionHead:
         if self._head is None:
             self.warm_up()
-        assert self._head is not None
+        if self._head is None:  # an invariant of this class, kept under python -O
+            raise RuntimeError("the emotion head is not loaded")
         return self._head
 
     def probabilities(self, texts: Sequence[str], embeddings: np.ndarray) -> np.ndarray:
@@ -90,7 +91,8 @@ class EmbeddingHeadDetector:
     async def embed(self, texts: Sequence[str]) -> np.ndarray:
         if self._head is None:
             await asyncio.to_thread(self.warm_up)
-        assert self._embedder is not None
+        if self._embedder is None:  # an invariant of this class, kept under python -O
+            raise RuntimeError("the embedder is not loaded")
         if isinstance(self._embedder, MiniLMEmbedder):
             return await asyncio.to_thread(self._embedder.embed_array, texts)
         return np.asarray(await self._embedder.embed(list(texts)), dtype=np.float32)

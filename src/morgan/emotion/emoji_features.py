@@ -65,6 +65,6 @@ class EmojiFeaturizer:
             return out
         cleaned = [nade_preprocess(t).replace("\n", " ") for t in texts]
         labels, probs = self._model.predict(cleaned, k=EMOJI_DIMENSION)
-        for row, (names, values) in enumerate(zip(labels, probs)):
+        for row, (names, values) in enumerate(zip(labels, probs, strict=False)):
             out[row, [self._index[n] for n in names]] = values
         return out

@@ -7,9 +7,9 @@ from pathlib import Path
 
 from morgan.emotion.base import EmotionDetector
 from morgan.emotion.detector import EmbeddingHeadDetector
-from morgan.llm.minilm import MiniLMEmbedder
 from morgan.emotion.onnx_detector import OnnxEmotionDetector
 from morgan.llm.base import Embedder
+from morgan.llm.minilm import MiniLMEmbedder
 
 MODEL_ENV_VAR = "MORGAN_EMOTION_MODEL"
 

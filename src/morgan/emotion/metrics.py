@@ -62,8 +62,10 @@ def report(predicted: np.ndarray, gold: np.ndarray) -> dict[str, Any]:
         "macro_f1": float(per_label.mean()),
         "micro_f1": micro,
         "ekman_macro_f1": float(ekman.mean()),
-        "per_label_f1": {l: round(float(f), 4) for l, f in zip(GOEMOTIONS_LABELS, per_label)},
-        "per_ekman_f1": {l: round(float(f), 4) for l, f in zip(EKMAN_LABELS, ekman)},
+        "per_label_f1": {
+            l: round(float(f), 4) for l, f in zip(GOEMOTIONS_LABELS, per_label, strict=False)
+        },
+        "per_ekman_f1": {l: round(float(f), 4) for l, f in zip(EKMAN_LABELS, ekman, strict=False)},
     }
 
 

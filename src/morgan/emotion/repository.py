@@ -114,7 +114,9 @@ class EmotionRepository:
             session.add(row)
         return row.id
 
-    async def _newest(self, model: Any, user_id: Id, since: datetime | None, limit: int) -> list[Any]:
+    async def _newest(
+        self, model: Any, user_id: Id, since: datetime | None, limit: int
+    ) -> list[Any]:
         """The user's newest `limit` rows of `model` created since `since`, oldest first."""
         user = as_uuid(user_id)
         if user is None or limit <= 0:

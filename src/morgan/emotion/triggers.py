@@ -168,7 +168,7 @@ async def occlusion_triggers(
             end,
             "occlusion",
         )
-        for (_, start, end), p in zip(words, probs)
+        for (_, start, end), p in zip(words, probs, strict=False)
         if base - float(p[column]) >= min_drop
     ]
     return sorted(triggers, key=lambda t: -t.weight)

@@ -129,6 +129,7 @@ _COLD_REFUSAL = _rx(
     r"\bi(?:'m| am) not able to help\b",
 )
 
+
 def check_response(
     text: str,
     decision: ToneDecision,

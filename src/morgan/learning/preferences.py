@@ -192,9 +192,7 @@ def _compile_rule(row: dict[str, Any], fragments: dict[str, str]) -> _Rule:
     )
 
 
-_RULES: tuple[_Rule, ...] = tuple(
-    _compile_rule(row, _TABLE["fragments"]) for row in _TABLE["rule"]
-)
+_RULES: tuple[_Rule, ...] = tuple(_compile_rule(row, _TABLE["fragments"]) for row in _TABLE["rule"])
 _ANSWERS = _TABLE["fragments"]["ANSWERS"]
 
 _REMOVE_ALL = re.compile(

@@ -57,8 +57,9 @@ async def _raise_for_status(response: httpx.Response, backend: str) -> None:
     if response.status_code < 400:
         return
     body = await response.aread()
-    raise _StatusError(response.status_code, f"{backend}: HTTP {response.status_code}: "
-                       f"{error_detail(body)}")
+    raise _StatusError(
+        response.status_code, f"{backend}: HTTP {response.status_code}: {error_detail(body)}"
+    )
 
 
 class _StatusError(LLMUnavailable):
@@ -87,8 +88,7 @@ async def open_response(
     """
     attempt = 0
     while True:
-        request = client.build_request(method, url, json=json, timeout=timeout,
-                                       headers=headers)
+        request = client.build_request(method, url, json=json, timeout=timeout, headers=headers)
         try:
             response = await client.send(request, stream=True)
         except _RETRYABLE_ERRORS as exc:
@@ -134,8 +134,15 @@ async def request_json(
 ) -> Any:
     """A whole JSON request/response with the retry policy; any failure is `error_type`."""
     async with open_response(
-        client, method, url, backend=backend, policy=policy, json=json, timeout=timeout,
-        headers=headers, error_type=error_type,
+        client,
+        method,
+        url,
+        backend=backend,
+        policy=policy,
+        json=json,
+        timeout=timeout,
+        headers=headers,
+        error_type=error_type,
     ) as response:
         try:
             body = await response.aread()
@@ -151,6 +158,7 @@ async def request_json(
 
 async def _backoff(backend: str, url: str, attempt: int, policy: RetryPolicy, why: str) -> None:
     delay = policy.delay(attempt)
-    log.warning("llm.http.retry", backend=backend, url=url, attempt=attempt + 1,
-                delay_s=delay, reason=why)
+    log.warning(
+        "llm.http.retry", backend=backend, url=url, attempt=attempt + 1, delay_s=delay, reason=why
+    )
     await asyncio.sleep(delay)

@@ -70,8 +70,13 @@ def fit_to_budget(
     reserve = request.max_tokens if reserve_for_answer is None else reserve_for_answer
     budget = math.floor(context_window * (1.0 - safety_margin)) - reserve
 
-    fixed = (PROMPT_FRAME_TOKENS + count_tokens(request.system) + MESSAGE_OVERHEAD_TOKENS
-             + count_tokens(request.question) + MESSAGE_OVERHEAD_TOKENS)
+    fixed = (
+        PROMPT_FRAME_TOKENS
+        + count_tokens(request.system)
+        + MESSAGE_OVERHEAD_TOKENS
+        + count_tokens(request.question)
+        + MESSAGE_OVERHEAD_TOKENS
+    )
     sources = list(request.sources)
     source_costs = [_source_cost(s, count_tokens) for s in sources]
     history = list(request.history)

@@ -64,7 +64,9 @@ def cited_numbers(text: str) -> list[int]:
     """Every source number an answer cites, in order of first use: `[1, 2] ... [2][3]` -> 1, 2, 3.
 
     The one citation parser: feedback credits exactly the sources this returns."""
-    numbers = (int(part) for m in _MARKER.finditer(text) for part in re.split(r"[,;]", m.group("body")))
+    numbers = (
+        int(part) for m in _MARKER.finditer(text) for part in re.split(r"[,;]", m.group("body"))
+    )
     return list(dict.fromkeys(numbers))
 
 

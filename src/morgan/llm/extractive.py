@@ -32,7 +32,7 @@ class _Sentence(msgspec.Struct, frozen=True):
 def cite(sentence: str, n: int) -> str:
     """`It is tall.` -> `It is tall [1].` (the marker goes before closing punctuation)."""
     body = sentence.rstrip(".!?")
-    return f"{body} [{n}]{sentence[len(body):]}" if body else f"{sentence} [{n}]"
+    return f"{body} [{n}]{sentence[len(body) :]}" if body else f"{sentence} [{n}]"
 
 
 class ExtractiveLLM:
@@ -41,8 +41,9 @@ class ExtractiveLLM:
 
     name = "extractive"
 
-    def __init__(self, *, max_sentences: int = 3, min_score: float = 0.5,
-                 k1: float = 1.2, b: float = 0.75) -> None:
+    def __init__(
+        self, *, max_sentences: int = 3, min_score: float = 0.5, k1: float = 1.2, b: float = 0.75
+    ) -> None:
         self.max_sentences = max_sentences
         self.min_score = min_score
         self.k1 = k1
@@ -105,9 +106,12 @@ class ExtractiveLLM:
 
     async def generate(self, request: GenerationRequest) -> Generation:
         text = "".join(self._pieces(request))
-        return Generation(text=text, model=self.name,
-                          prompt_tokens=estimate_tokens(request.question),
-                          completion_tokens=estimate_tokens(text))
+        return Generation(
+            text=text,
+            model=self.name,
+            prompt_tokens=estimate_tokens(request.question),
+            completion_tokens=estimate_tokens(text),
+        )
 
     async def stream(self, request: GenerationRequest) -> AsyncIterator[str]:
         for piece in self._pieces(request):

@@ -57,22 +57,33 @@ def build_llm(
         if parts.netloc in ("", BUNDLED_EMBEDDED_MODEL) and not parts.path.strip("/"):
             return EmbeddedGGUFLLM(n_ctx=num_ctx, **options)
         if parts.netloc and parts.netloc != BUNDLED_EMBEDDED_MODEL:
-            raise UnsupportedLLMUrl(f"unknown embedded model {parts.netloc!r} in {url!r}; "
-                                    f"use embedded://{BUNDLED_EMBEDDED_MODEL} or "
-                                    "embedded:///path/to/file.gguf")
+            raise UnsupportedLLMUrl(
+                f"unknown embedded model {parts.netloc!r} in {url!r}; "
+                f"use embedded://{BUNDLED_EMBEDDED_MODEL} or "
+                "embedded:///path/to/file.gguf"
+            )
         return EmbeddedGGUFLLM(model_path=parts.path, n_ctx=num_ctx, **options)
     if not model:
         raise UnsupportedLLMUrl(f"{url!r} needs a model name")
     if scheme in ("ollama", "ollama+http", "ollama+https") or (
-            scheme in ("http", "https") and kind == "ollama"):
+        scheme in ("http", "https") and kind == "ollama"
+    ):
         http_scheme = "https" if scheme.endswith("https") else "http"
-        return OllamaLLM(_http_url(http_scheme, url), model, num_ctx=num_ctx,
-                         timeout_s=timeout_s, **options)
+        return OllamaLLM(
+            _http_url(http_scheme, url), model, num_ctx=num_ctx, timeout_s=timeout_s, **options
+        )
     if scheme in ("openai+http", "openai+https") or (
-            scheme in ("http", "https") and kind == "openai"):
+        scheme in ("http", "https") and kind == "openai"
+    ):
         http_scheme = "https" if scheme.endswith("https") else "http"
-        return OpenAICompatibleLLM(_http_url(http_scheme, url), model, api_key,
-                                   context_window=num_ctx, timeout_s=timeout_s, **options)
+        return OpenAICompatibleLLM(
+            _http_url(http_scheme, url),
+            model,
+            api_key,
+            context_window=num_ctx,
+            timeout_s=timeout_s,
+            **options,
+        )
     raise UnsupportedLLMUrl(f"unsupported LLM url {url!r}")
 
 

@@ -62,8 +62,9 @@ class FallbackLLM:
         report.failures.append(BackendFailure(backend.name, str(exc) or repr(exc)))
         log.warning("llm.fallback.backend_failed", backend=backend.name, error=str(exc))
 
-    async def generate(self, request: GenerationRequest, *,
-                       report: FallbackReport | None = None) -> Generation:
+    async def generate(
+        self, request: GenerationRequest, *, report: FallbackReport | None = None
+    ) -> Generation:
         report = report if report is not None else FallbackReport()
         for backend in self.backends:
             try:
@@ -75,8 +76,9 @@ class FallbackLLM:
             return generation
         raise LLMUnavailable(self._summary(report))
 
-    async def stream(self, request: GenerationRequest, *,
-                     report: FallbackReport | None = None) -> AsyncIterator[str]:
+    async def stream(
+        self, request: GenerationRequest, *, report: FallbackReport | None = None
+    ) -> AsyncIterator[str]:
         report = report if report is not None else FallbackReport()
         for backend in self.backends:
             started = False
@@ -99,8 +101,9 @@ class FallbackLLM:
                     self._fail(report, backend, exc)
                     if isinstance(exc, LLMStreamInterrupted):
                         raise
-                    raise LLMStreamInterrupted(str(exc), backend=backend.name,
-                                               partial_text="".join(delivered)) from exc
+                    raise LLMStreamInterrupted(
+                        str(exc), backend=backend.name, partial_text="".join(delivered)
+                    ) from exc
                 self._fail(report, backend, exc)
         raise LLMUnavailable(self._summary(report))
 
@@ -112,13 +115,15 @@ class FallbackLLM:
 
     def _summary(self, report: FallbackReport) -> str:
         return "all LLM backends failed: " + "; ".join(
-            f"{failure.backend}: {failure.error}" for failure in report.failures)
+            f"{failure.backend}: {failure.error}" for failure in report.failures
+        )
 
     async def health(self) -> ComponentHealth:
         states = [await backend.health() for backend in self.backends]
         detail = ", ".join(
             f"{h.backend}={h.state}" + (f" ({h.detail})" if h.state != "up" and h.detail else "")
-            for h in states)
+            for h in states
+        )
         if states[0].state == "up":
             return ComponentHealth("llm", self.name, "up", detail)
         if any(h.state == "up" for h in states[1:]):

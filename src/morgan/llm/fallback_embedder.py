@@ -65,6 +65,10 @@ class FallbackEmbedder:
         if primary.state == "up":
             return primary
         if self.fallback is not None:
-            return ComponentHealth("embeddings", self.name, "degraded",
-                                   f"{primary.detail}; CPU fallback {self.fallback.name} in use")
+            return ComponentHealth(
+                "embeddings",
+                self.name,
+                "degraded",
+                f"{primary.detail}; CPU fallback {self.fallback.name} in use",
+            )
         return primary

@@ -81,8 +81,13 @@ def _prose_pieces(segment: str) -> Iterator[str]:
 class _SourceMatcher:
     """Finds the source sentence that best matches an answer sentence."""
 
-    def __init__(self, sources: Sequence[SourcePassage], min_score: float, min_coverage: float,
-                 min_shared_terms: int) -> None:
+    def __init__(
+        self,
+        sources: Sequence[SourcePassage],
+        min_score: float,
+        min_coverage: float,
+        min_shared_terms: int,
+    ) -> None:
         self.sources = tuple(sources)
         self.min_coverage = min_coverage
         self.min_shared_terms = min_shared_terms
@@ -92,8 +97,9 @@ class _SourceMatcher:
         self.passage_terms = {s.n: frozenset(content_terms(s.text)) for s in self.sources}
         for source in self.sources:
             for sentence in split_sentences(source.text):
-                self.origin.setdefault(cite(sentence, source.n),
-                                       (source.n, frozenset(content_terms(sentence))))
+                self.origin.setdefault(
+                    cite(sentence, source.n), (source.n, frozenset(content_terms(sentence)))
+                )
 
     def best(self, sentence: str) -> int | None:
         found = self.support(sentence)
@@ -122,8 +128,9 @@ def _specifics(sentence: str) -> set[str]:
     """Terms of the numbers and names in `sentence` (words holding a digit, or capitalised
     past the first word): the facts a wrong citation would most mislead about."""
     found = words(sentence)
-    picked = [w for i, w in enumerate(found)
-              if any(c.isdigit() for c in w) or (i and w[0].isupper())]
+    picked = [
+        w for i, w in enumerate(found) if any(c.isdigit() for c in w) or (i and w[0].isupper())
+    ]
     return set(content_terms(" ".join(picked)))
 
 
@@ -153,7 +160,7 @@ def attach_citations(
             out.append(unit)
             continue
         lead = unit[: len(unit) - len(unit.lstrip())]
-        trail = unit[len(unit.rstrip()):]
+        trail = unit[len(unit.rstrip()) :]
         out.append(f"{lead}{cite(body, n)}{trail}")
         added += 1
     return "".join(out), added
@@ -164,12 +171,18 @@ def attach_citations(
 # A line that opens another turn: everything from here on is the model playing both sides.
 _NEXT_TURN = re.compile(
     r"^\s*(?:[#>*_ ]*)(?:question|user|human|system|sources?|context|instructions?|q)"
-    r"\s*(?:\*\*|__)?\s*:", re.IGNORECASE)
+    r"\s*(?:\*\*|__)?\s*:",
+    re.IGNORECASE,
+)
 # A label in front of the answer itself ("Answer: It is 50 [1].") is dropped, the rest kept.
-_ANSWER_LABEL = re.compile(r"^(\s*)(?:[#>*_ ]*)(?:answer|assistant|morgan|response|a)"
-                           r"\s*(?:\*\*|__)?\s*:\s*", re.IGNORECASE)
+_ANSWER_LABEL = re.compile(
+    r"^(\s*)(?:[#>*_ ]*)(?:answer|assistant|morgan|response|a)"
+    r"\s*(?:\*\*|__)?\s*:\s*",
+    re.IGNORECASE,
+)
 _PLACEHOLDER_MARKER = re.compile(
-    r"[ \t]?\[\s*(?:n|k|x|#|\.\.\.|…|source|citation|\d+\s*-\s*\d+)\s*\]", re.IGNORECASE)
+    r"[ \t]?\[\s*(?:n|k|x|#|\.\.\.|…|source|citation|\d+\s*-\s*\d+)\s*\]", re.IGNORECASE
+)
 _ANY_MARKER = re.compile(rf"[ \t]?{_MARKER_TEXT}")
 _OPEN_MARKERS = re.compile(r"\s*(?:\[[\d\s,;]*\]?\s*)*")
 _SHINGLE = 4
@@ -187,12 +200,22 @@ class Grounder:
     sentence is cited. `text` is what was released; `dropped` counts what was not.
     """
 
-    def __init__(self, sources: Sequence[SourcePassage], *, question: str, system: str = "",
-                 min_score: float = DEFAULT_MIN_SCORE, min_coverage: float = DEFAULT_MIN_COVERAGE,
-                 min_shared_terms: int = DEFAULT_MIN_SHARED_TERMS) -> None:
+    def __init__(
+        self,
+        sources: Sequence[SourcePassage],
+        *,
+        question: str,
+        system: str = "",
+        min_score: float = DEFAULT_MIN_SCORE,
+        min_coverage: float = DEFAULT_MIN_COVERAGE,
+        min_shared_terms: int = DEFAULT_MIN_SHARED_TERMS,
+    ) -> None:
         self.sources = tuple(sources)
-        self.matcher = (_SourceMatcher(self.sources, min_score, min_coverage, min_shared_terms)
-                        if self.sources else None)
+        self.matcher = (
+            _SourceMatcher(self.sources, min_score, min_coverage, min_shared_terms)
+            if self.sources
+            else None
+        )
         self.question_terms = frozenset(content_terms(question))
         self._question = " ".join(question.lower().split())
         self._system = _SystemPrint(system, [s.text for s in self.sources] + [question])
@@ -259,9 +282,14 @@ class Grounder:
         bare = " ".join(_ANY_MARKER.sub("", body).split())
         bare = re.sub(r"\s+(?=[.,;:!?])", "", bare)
         terms = set(content_terms(bare))
-        if not terms or bare.lower() in self._question or (
+        if (
+            not terms
+            or bare.lower() in self._question
+            or (
                 terms <= self.question_terms
-                and (self.matcher is not None or len(terms) >= _ECHO_TERMS)):
+                and (self.matcher is not None or len(terms) >= _ECHO_TERMS)
+            )
+        ):
             self.dropped += 1  # says nothing the question did not (a "Hello!" back is fine)
             return None
         if self.matcher is None:
@@ -274,8 +302,9 @@ class Grounder:
             return None
         n = found[0]
         cited, _ = clean_citations(body, len(self.sources))
-        numbers = {int(x) for m in _MARKER.finditer(cited)
-                   for x in re.split(r"[,;]", m.group()[1:-1])}
+        numbers = {
+            int(x) for m in _MARKER.finditer(cited) for x in re.split(r"[,;]", m.group()[1:-1])
+        }
         if n in numbers:
             return lead + cited
         if numbers:
@@ -302,20 +331,29 @@ class _SystemPrint:
         allowed_shingles = set(_shingles(allowed_words))
         system_words = words(system)
         self.shingles = set(_shingles([w.lower() for w in system_words])) - allowed_shingles
-        self.rare = {w.lower() for w in system_words
-                     if (any(c.isdigit() for c in w) and any(c.isalpha() for c in w))
-                     or (len(w) >= 4 and w.isupper())} - allowed_set
+        self.rare = {
+            w.lower()
+            for w in system_words
+            if (any(c.isdigit() for c in w) and any(c.isalpha() for c in w))
+            or (len(w) >= 4 and w.isupper())
+        } - allowed_set
 
     def leaks(self, text: str) -> bool:
         found = [w.lower() for w in words(text)]
-        return (bool(self.rare.intersection(found))
-                or bool(self.shingles.intersection(_shingles(found))))
+        return bool(self.rare.intersection(found)) or bool(
+            self.shingles.intersection(_shingles(found))
+        )
 
 
 def _shingles(found: Sequence[str]) -> Iterator[tuple[str, ...]]:
     for i in range(len(found) - _SHINGLE + 1):
-        yield tuple(found[i:i + _SHINGLE])
+        yield tuple(found[i : i + _SHINGLE])
 
 
-__all__ = ["DEFAULT_MIN_COVERAGE", "DEFAULT_MIN_SCORE", "DEFAULT_MIN_SHARED_TERMS", "Grounder",
-           "attach_citations"]
+__all__ = [
+    "DEFAULT_MIN_COVERAGE",
+    "DEFAULT_MIN_SCORE",
+    "DEFAULT_MIN_SHARED_TERMS",
+    "Grounder",
+    "attach_citations",
+]

@@ -111,8 +111,13 @@ class MiniLMEmbedder:
             except Exception as exc:
                 self._load_error = str(exc)
                 raise
-            log.info("embedder_loaded", model=self.name, engine=self.engine,
-                     path=str(self.model_dir), threads=self._threads())
+            log.info(
+                "embedder_loaded",
+                model=self.name,
+                engine=self.engine,
+                path=str(self.model_dir),
+                threads=self._threads(),
+            )
 
     def _threads(self) -> int:
         return self.threads or default_threads()
@@ -142,9 +147,7 @@ class MiniLMEmbedder:
         # No spin-waiting between ops: on a shared CPU spinning threads steal the cores the
         # event loop and other requests need.
         options.add_session_config_entry("session.intra_op.allow_spinning", "0")
-        self._session = ort.InferenceSession(
-            str(path), options, providers=["CPUExecutionProvider"]
-        )
+        self._session = ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
         self.engine = "onnxruntime"
 
     def _load_torch(self) -> None:
@@ -220,7 +223,9 @@ class MiniLMEmbedder:
         if self._load_error:
             return ComponentHealth("embeddings", self.name, "down", self._load_error[:300])
         if self._session is None and self._model is None:
-            return ComponentHealth("embeddings", self.name, "degraded", "not warmed up; loads on first use")
+            return ComponentHealth(
+                "embeddings", self.name, "degraded", "not warmed up; loads on first use"
+            )
         return ComponentHealth("embeddings", self.name, "up", self.engine)
 
 
@@ -300,8 +305,13 @@ def export_onnx(model_dir: Path, target: Path) -> Path:
         with warnings.catch_warnings(), torch.inference_mode():
             warnings.simplefilter("ignore")
             torch.onnx.export(
-                module, (ids, mask, torch.zeros_like(ids)), str(partial),
-                input_names=inputs, output_names=["embedding"], dynamic_axes=dynamic, opset_version=17,
+                module,
+                (ids, mask, torch.zeros_like(ids)),
+                str(partial),
+                input_names=inputs,
+                output_names=["embedding"],
+                dynamic_axes=dynamic,
+                opset_version=17,
                 dynamo=False,
             )
         os.replace(partial, target)

@@ -95,11 +95,18 @@ class OllamaClient:
         if self._owns_client:
             await self._client.aclose()
 
-    async def post(self, path: str, body: dict[str, Any], *,
-                   error_type: type[LLMUnavailable] = LLMUnavailable) -> Any:
+    async def post(
+        self, path: str, body: dict[str, Any], *, error_type: type[LLMUnavailable] = LLMUnavailable
+    ) -> Any:
         return await request_json(
-            self._client, "POST", self.url(path), backend="ollama", policy=self.policy,
-            json=body, timeout=self.timeout, error_type=error_type,
+            self._client,
+            "POST",
+            self.url(path),
+            backend="ollama",
+            policy=self.policy,
+            json=body,
+            timeout=self.timeout,
+            error_type=error_type,
         )
 
     async def stream_lines(self, path: str, body: dict[str, Any]) -> AsyncIterator[dict[str, Any]]:
@@ -109,8 +116,13 @@ class OllamaClient:
         "nothing delivered" from "broke mid-stream".
         """
         async with open_response(
-            self._client, "POST", self.url(path), backend="ollama", policy=self.policy,
-            json=body, timeout=self.timeout,
+            self._client,
+            "POST",
+            self.url(path),
+            backend="ollama",
+            policy=self.policy,
+            json=body,
+            timeout=self.timeout,
         ) as response:
             async for line in response.aiter_lines():
                 if not line.strip():
@@ -138,22 +150,27 @@ class OllamaClient:
     async def list_models(self, *, probe: bool = False) -> list[OllamaModel]:
         """`probe=True` is for health checks: short timeout, no retries."""
         payload = await request_json(
-            self._client, "GET", self.url("/api/tags"), backend="ollama",
+            self._client,
+            "GET",
+            self.url("/api/tags"),
+            backend="ollama",
             policy=RetryPolicy(retries=0) if probe else self.policy,
             timeout=_HEALTH_TIMEOUT if probe else self.timeout,
         )
         models = []
         for entry in payload.get("models", []):
             details = entry.get("details") or {}
-            models.append(OllamaModel(
-                name=entry.get("name") or entry.get("model", ""),
-                size=int(entry.get("size") or 0),
-                digest=entry.get("digest", ""),
-                modified_at=entry.get("modified_at", ""),
-                family=details.get("family", ""),
-                parameter_size=details.get("parameter_size", ""),
-                quantization_level=details.get("quantization_level", ""),
-            ))
+            models.append(
+                OllamaModel(
+                    name=entry.get("name") or entry.get("model", ""),
+                    size=int(entry.get("size") or 0),
+                    digest=entry.get("digest", ""),
+                    modified_at=entry.get("modified_at", ""),
+                    family=details.get("family", ""),
+                    parameter_size=details.get("parameter_size", ""),
+                    quantization_level=details.get("quantization_level", ""),
+                )
+            )
         return models
 
     async def pull(self, model: str) -> AsyncIterator[PullProgress]:
@@ -190,8 +207,13 @@ class OllamaLLM:
     ) -> None:
         self.name = f"ollama:{model}"
         self.model = model
-        self.client = OllamaClient(base_url, timeout_s=timeout_s, retries=retries,
-                                   backoff_s=backoff_s, http_client=http_client)
+        self.client = OllamaClient(
+            base_url,
+            timeout_s=timeout_s,
+            retries=retries,
+            backoff_s=backoff_s,
+            http_client=http_client,
+        )
         self._requested_num_ctx = num_ctx
         self._num_ctx: int | None = None
         self._keep_alive = keep_alive
@@ -216,8 +238,7 @@ class OllamaLLM:
             trained = await self.client.context_length(self.model)
             wanted = self._requested_num_ctx or DEFAULT_NUM_CTX_CAP
             self._num_ctx = min(wanted, trained) if trained else wanted
-            log.info("llm.ollama.context", model=self.model, trained=trained,
-                     num_ctx=self._num_ctx)
+            log.info("llm.ollama.context", model=self.model, trained=trained, num_ctx=self._num_ctx)
         return self._num_ctx
 
     async def _body(self, request: GenerationRequest, *, stream: bool) -> dict[str, Any]:
@@ -242,8 +263,12 @@ class OllamaLLM:
     def _check_truncation(self, final: dict[str, Any]) -> None:
         prompt_tokens = int(final.get("prompt_eval_count") or 0)
         if self._num_ctx and prompt_tokens >= self._num_ctx - 8:
-            log.warning("llm.ollama.prompt_truncated", model=self.model,
-                        prompt_tokens=prompt_tokens, num_ctx=self._num_ctx)
+            log.warning(
+                "llm.ollama.prompt_truncated",
+                model=self.model,
+                prompt_tokens=prompt_tokens,
+                num_ctx=self._num_ctx,
+            )
 
     async def generate(self, request: GenerationRequest) -> Generation:
         payload = await self.client.post("/api/chat", await self._body(request, stream=False))
@@ -272,19 +297,26 @@ class OllamaLLM:
                         yield delta
                     if line.get("done"):
                         self._check_truncation(line)
-                        log.debug("llm.ollama.stream_done", model=self.model,
-                                  seconds=round(time.perf_counter() - started, 3),
-                                  completion_tokens=line.get("eval_count"))
+                        log.debug(
+                            "llm.ollama.stream_done",
+                            model=self.model,
+                            seconds=round(time.perf_counter() - started, 3),
+                            completion_tokens=line.get("eval_count"),
+                        )
                         return
             raise httpx.RemoteProtocolError("stream ended without a done message")
         except (httpx.HTTPError, LLMUnavailable) as exc:
             if isinstance(exc, LLMStreamInterrupted):
                 raise
-            message = str(exc) if isinstance(exc, LLMUnavailable) else (
-                f"ollama: stream from {self.model} failed: {exc!r}")
+            message = (
+                str(exc)
+                if isinstance(exc, LLMUnavailable)
+                else (f"ollama: stream from {self.model} failed: {exc!r}")
+            )
             if delivered:
-                raise LLMStreamInterrupted(message, backend=self.name,
-                                           partial_text="".join(delivered)) from exc
+                raise LLMStreamInterrupted(
+                    message, backend=self.name, partial_text="".join(delivered)
+                ) from exc
             raise LLMUnavailable(message) from exc
 
     async def list_models(self) -> list[OllamaModel]:
@@ -299,8 +331,12 @@ class OllamaLLM:
         except LLMUnavailable as exc:
             return ComponentHealth("llm", self.name, "down", str(exc))
         if not any(_same_model(m.name, self.model) for m in models):
-            return ComponentHealth("llm", self.name, "down",
-                                   f"model {self.model} is not pulled on {self.client.base_url}")
+            return ComponentHealth(
+                "llm",
+                self.name,
+                "down",
+                f"model {self.model} is not pulled on {self.client.base_url}",
+            )
         return ComponentHealth("llm", self.name, "up", f"num_ctx={self.context_window}")
 
 
@@ -323,8 +359,13 @@ class OllamaEmbedder:
         self.model = model
         self.batch_size = max(1, batch_size)
         self._dimension = dimension
-        self.client = OllamaClient(base_url, timeout_s=timeout_s, retries=retries,
-                                   backoff_s=backoff_s, http_client=http_client)
+        self.client = OllamaClient(
+            base_url,
+            timeout_s=timeout_s,
+            retries=retries,
+            backoff_s=backoff_s,
+            http_client=http_client,
+        )
 
     @property
     def dimension(self) -> int:
@@ -333,7 +374,8 @@ class OllamaEmbedder:
         if self._dimension is None:
             raise EmbeddingDimensionUnknown(
                 f"{self.name}: embedding dimension unknown until {self.client.base_url} "
-                "answers one /api/embed call")
+                "answers one /api/embed call"
+            )
         return self._dimension
 
     async def warm_up(self) -> None:
@@ -346,15 +388,17 @@ class OllamaEmbedder:
     async def embed(self, texts: Sequence[str]) -> list[list[float]]:
         vectors: list[list[float]] = []
         for start in range(0, len(texts), self.batch_size):
-            batch = list(texts[start:start + self.batch_size])
+            batch = list(texts[start : start + self.batch_size])
             payload = await self.client.post(
-                "/api/embed", {"model": self.model, "input": batch, "truncate": True},
+                "/api/embed",
+                {"model": self.model, "input": batch, "truncate": True},
                 error_type=EmbedderUnavailable,
             )
             embeddings = payload.get("embeddings") or []
             if len(embeddings) != len(batch):
                 raise EmbedderUnavailable(
-                    f"ollama: /api/embed returned {len(embeddings)} vectors for {len(batch)} texts")
+                    f"ollama: /api/embed returned {len(embeddings)} vectors for {len(batch)} texts"
+                )
             matrix = np.asarray(embeddings, dtype=np.float32)
             norms = np.linalg.norm(matrix, axis=1, keepdims=True)
             matrix = matrix / np.where(norms > 0, norms, 1.0)
@@ -363,7 +407,8 @@ class OllamaEmbedder:
             elif matrix.shape[1] != self._dimension:
                 raise EmbedderUnavailable(
                     f"ollama: {self.model} returned dimension {matrix.shape[1]}, "
-                    f"expected {self._dimension}")
+                    f"expected {self._dimension}"
+                )
             vectors.extend(matrix.tolist())
         return vectors
 
@@ -373,8 +418,9 @@ class OllamaEmbedder:
         except LLMUnavailable as exc:
             return ComponentHealth("embeddings", self.name, "down", str(exc))
         if not any(_same_model(m.name, self.model) for m in models):
-            return ComponentHealth("embeddings", self.name, "down",
-                                   f"model {self.model} is not pulled")
+            return ComponentHealth(
+                "embeddings", self.name, "down", f"model {self.model} is not pulled"
+            )
         detail = f"dimension={self._dimension}" if self._dimension else "dimension not probed yet"
         return ComponentHealth("embeddings", self.name, "up", detail)
 

@@ -70,9 +70,13 @@ class OpenAICompatibleLLM:
     async def _models(self, *, probe: bool = False) -> list[dict[str, Any]]:
         """`probe=True` is for health checks: short timeout, no retries."""
         payload = await request_json(
-            self._client, "GET", f"{self.api_root}/models", backend="openai",
+            self._client,
+            "GET",
+            f"{self.api_root}/models",
+            backend="openai",
             policy=RetryPolicy(retries=0) if probe else self.policy,
-            timeout=_HEALTH_TIMEOUT if probe else self.timeout, headers=self._headers,
+            timeout=_HEALTH_TIMEOUT if probe else self.timeout,
+            headers=self._headers,
         )
         return list(payload.get("data") or [])
 
@@ -84,11 +88,17 @@ class OpenAICompatibleLLM:
                     self._reported_window = int(window)
                     log.info("llm.openai.context", model=self.model, window=window)
 
-    async def _request(self, method: str, path: str, *, json: Any = None,
-                       timeout: httpx.Timeout | None = None) -> Any:
+    async def _request(
+        self, method: str, path: str, *, json: Any = None, timeout: httpx.Timeout | None = None
+    ) -> Any:
         return await request_json(
-            self._client, method, f"{self.api_root}{path}", backend="openai",
-            policy=self.policy, json=json, timeout=timeout or self.timeout,
+            self._client,
+            method,
+            f"{self.api_root}{path}",
+            backend="openai",
+            policy=self.policy,
+            json=json,
+            timeout=timeout or self.timeout,
             headers=self._headers,
         )
 
@@ -106,8 +116,9 @@ class OpenAICompatibleLLM:
         return body
 
     async def generate(self, request: GenerationRequest) -> Generation:
-        payload = await self._request("POST", "/chat/completions",
-                                      json=self._body(request, stream=False))
+        payload = await self._request(
+            "POST", "/chat/completions", json=self._body(request, stream=False)
+        )
         try:
             choice = payload["choices"][0]
         except (KeyError, IndexError, TypeError) as exc:
@@ -123,8 +134,13 @@ class OpenAICompatibleLLM:
 
     async def _events(self, body: dict[str, Any]) -> AsyncIterator[dict[str, Any]]:
         async with open_response(
-            self._client, "POST", f"{self.api_root}/chat/completions",
-            backend="openai", policy=self.policy, json=body, timeout=self.timeout,
+            self._client,
+            "POST",
+            f"{self.api_root}/chat/completions",
+            backend="openai",
+            policy=self.policy,
+            json=body,
+            timeout=self.timeout,
             headers=self._headers,
         ) as response:
             async for line in response.aiter_lines():
@@ -158,11 +174,15 @@ class OpenAICompatibleLLM:
         except (httpx.HTTPError, LLMUnavailable) as exc:
             if isinstance(exc, LLMStreamInterrupted):
                 raise
-            message = str(exc) if isinstance(exc, LLMUnavailable) else (
-                f"openai: stream from {self.model} failed: {exc!r}")
+            message = (
+                str(exc)
+                if isinstance(exc, LLMUnavailable)
+                else (f"openai: stream from {self.model} failed: {exc!r}")
+            )
             if delivered:
-                raise LLMStreamInterrupted(message, backend=self.name,
-                                           partial_text="".join(delivered)) from exc
+                raise LLMStreamInterrupted(
+                    message, backend=self.name, partial_text="".join(delivered)
+                ) from exc
             raise LLMUnavailable(message) from exc
 
     async def health(self) -> ComponentHealth:
@@ -171,6 +191,7 @@ class OpenAICompatibleLLM:
         except LLMUnavailable as exc:
             return ComponentHealth("llm", self.name, "down", str(exc))
         if models and not any(entry.get("id") == self.model for entry in models):
-            return ComponentHealth("llm", self.name, "down",
-                                   f"model {self.model} is not served at {self.api_root}")
+            return ComponentHealth(
+                "llm", self.name, "down", f"model {self.model} is not served at {self.api_root}"
+            )
         return ComponentHealth("llm", self.name, "up")

@@ -60,7 +60,9 @@ class DocumentRepository:
                 .limit(1)
             )
 
-    async def list(self, user_id: uuid.UUID, *, limit: int = 100, offset: int = 0) -> list[Document]:
+    async def list(
+        self, user_id: uuid.UUID, *, limit: int = 100, offset: int = 0
+    ) -> list[Document]:
         async with self.db.session() as session:
             rows = await session.scalars(
                 select(Document)
@@ -192,7 +194,8 @@ class DocumentRepository:
         for granularity in ("fine", "medium", "coarse"):
             await session.execute(
                 delete(DocumentChunk).where(
-                    DocumentChunk.document_id == document_id, DocumentChunk.granularity == granularity
+                    DocumentChunk.document_id == document_id,
+                    DocumentChunk.granularity == granularity,
                 )
             )
 
@@ -245,7 +248,9 @@ class DocumentRepository:
                 ).all()
             }
         return [
-            KeywordHit(cid, meta[cid].document_id, meta[cid].section_id or cid, meta[cid].granularity, s)
+            KeywordHit(
+                cid, meta[cid].document_id, meta[cid].section_id or cid, meta[cid].granularity, s
+            )
             for cid, s in scored
             if cid in meta
         ]
@@ -260,12 +265,16 @@ class DocumentRepository:
     async def update_job(self, job_id: uuid.UUID, **values: object) -> None:
         values["updated_at"] = datetime.now(UTC)
         async with self.db.transaction() as session:
-            await session.execute(update(IngestionJob).where(IngestionJob.id == job_id).values(**values))
+            await session.execute(
+                update(IngestionJob).where(IngestionJob.id == job_id).values(**values)
+            )
 
     async def get_job(self, user_id: uuid.UUID, job_id: uuid.UUID) -> IngestionJob:
         async with self.db.session() as session:
             job = await session.scalar(
-                select(IngestionJob).where(IngestionJob.id == job_id, IngestionJob.user_id == user_id)
+                select(IngestionJob).where(
+                    IngestionJob.id == job_id, IngestionJob.user_id == user_id
+                )
             )
         if job is None:
             raise NotFound(f"ingestion job {job_id} not found")
@@ -277,7 +286,10 @@ class DocumentRepository:
             result = await session.execute(
                 update(IngestionJob)
                 .where(IngestionJob.status.in_(["queued", "running"]))
-                .values(status="failed", error="interrupted by a server restart; ingest again",
-                        updated_at=datetime.now(UTC))
+                .values(
+                    status="failed",
+                    error="interrupted by a server restart; ingest again",
+                    updated_at=datetime.now(UTC),
+                )
             )
             return int(result.rowcount or 0)

@@ -48,9 +48,11 @@ _YEAR = re.compile(r"\b(1[5-9]\d\d|20\d\d)\b")
 _NUMBER_QUESTION = re.compile(
     r"\b(how (many|much|long|big|large|old|often)|default|maximum|minimum|limit|size|value|"
     r"number|version|port|uid|gid|id|code|level|length|count|amount|percent(age)?)\b",
-    re.IGNORECASE)
-_NAME_QUESTION = re.compile(r"^\s*(who|whom|whose)\b|\b(author|written by|wrote|maintainer)\b",
-                            re.IGNORECASE)
+    re.IGNORECASE,
+)
+_NAME_QUESTION = re.compile(
+    r"^\s*(who|whom|whose)\b|\b(author|written by|wrote|maintainer)\b", re.IGNORECASE
+)
 _DATE_QUESTION = re.compile(r"^\s*when\b|\bwhat year\b|\bwhich year\b|\bdate\b", re.IGNORECASE)
 
 
@@ -128,7 +130,9 @@ def select_evidence(
     def idf(term: str) -> float:
         # A pseudo-corpus of sentences without the term keeps a handful of candidates from
         # calling the words they all share worthless (two near-identical notes).
-        return math.log(1 + (total + _PSEUDO_SENTENCES - doc_freq[term] + 0.5) / (doc_freq[term] + 0.5))
+        return math.log(
+            1 + (total + _PSEUDO_SENTENCES - doc_freq[term] + 0.5) / (doc_freq[term] + 0.5)
+        )
 
     weights = {t: idf(t) for t in query}
     weight_sum = sum(weights.values()) or 1.0
@@ -140,10 +144,12 @@ def select_evidence(
         lexical = sum(weights[t] for t in query & c.terms) / weight_sum
         context = sum(weights[t] for t in query & (c.terms | c.context)) / weight_sum
         similarity = (dense or {}).get(c.passage.section_id, 0.0)
-        c.score = (W_LEXICAL * lexical + W_CONTEXT * (context - lexical)
-                   + W_DENSE * max(0.0, similarity))
-        if lexical > 0 and _answers_type(c.text, question_words, wants_number, wants_name,
-                                         wants_date):
+        c.score = (
+            W_LEXICAL * lexical + W_CONTEXT * (context - lexical) + W_DENSE * max(0.0, similarity)
+        )
+        if lexical > 0 and _answers_type(
+            c.text, question_words, wants_number, wants_name, wants_date
+        ):
             c.score += ANSWER_TYPE_BONUS
     missing = _missing_names(question, candidates)
     if missing:
@@ -161,9 +167,17 @@ def select_evidence(
                 continue  # the same sentence again, from an overlapping chunk
             chosen.append(c)
     return EvidenceSelection(
-        sentences=[Evidence(n=c.n, text=quote(c.text), page=c.passage.page,
-                            heading=c.passage.heading, document_id=c.passage.document_id,
-                            score=round(c.score, 4)) for c in chosen],
+        sentences=[
+            Evidence(
+                n=c.n,
+                text=quote(c.text),
+                page=c.passage.page,
+                heading=c.passage.heading,
+                document_id=c.passage.document_id,
+                score=round(c.score, 4),
+            )
+            for c in chosen
+        ],
         relevance=round(best, 4),
         relevant=relevant,
     )
@@ -205,23 +219,35 @@ def _missing_names(question: str, candidates: Sequence[_Candidate]) -> set[str]:
     digit, a two-letter code word like `xz`) that no candidate sentence, title or heading has."""
     present = {t for c in candidates for t in c.terms | c.context}
     found = words(question)
-    names = {w for i, w in enumerate(found)
-             if (i and w[:1].isupper()) or any(ch.isdigit() for ch in w)
-             or (len(w) == 2 and w.isalpha() and w.lower() not in CONVERSATION_STOPWORDS)}
+    names = {
+        w
+        for i, w in enumerate(found)
+        if (i and w[:1].isupper())
+        or any(ch.isdigit() for ch in w)
+        or (len(w) == 2 and w.isalpha() and w.lower() not in CONVERSATION_STOPWORDS)
+    }
     return {t for w in names for t in content_terms(w)} - present
 
 
-def _answers_type(sentence: str, question_words: set[str], number: bool, name: bool,
-                  date: bool) -> bool:
+def _answers_type(
+    sentence: str, question_words: set[str], number: bool, name: bool, date: bool
+) -> bool:
     found = words(sentence)
     new = [w for w in found if w.lower() not in question_words]
     if number and any(any(ch.isdigit() for ch in w) for w in new):
         return True
     if date and _YEAR.search(sentence):
         return True
-    return name and any(i and w[:1].isupper() for i, w in enumerate(found)
-                        if w.lower() not in question_words)
+    return name and any(
+        i and w[:1].isupper() for i, w in enumerate(found) if w.lower() not in question_words
+    )
 
 
-__all__ = ["DEFAULT_MIN_RELEVANCE", "Evidence", "EvidenceSelection", "quote", "render_answer",
-           "select_evidence"]
+__all__ = [
+    "DEFAULT_MIN_RELEVANCE",
+    "Evidence",
+    "EvidenceSelection",
+    "quote",
+    "render_answer",
+    "select_evidence",
+]

@@ -96,29 +96,51 @@ class IngestService:
         async with lock:
             try:
                 budget = Budget(self.limits, cancel=cancel)
-                return await self._ingest(user_id, source, filename, data, progress, budget,
-                                          force=force)
+                return await self._ingest(
+                    user_id, source, filename, data, progress, budget, force=force
+                )
             except ExtractionError as exc:
                 log.info("ingest_rejected", source=source, code=str(exc.code), reason=exc.message)
-                return IngestResult(source=source, status="failed", error=exc.message, code=str(exc.code))
+                return IngestResult(
+                    source=source, status="failed", error=exc.message, code=str(exc.code)
+                )
 
     async def _ingest(
-        self, user_id: uuid.UUID, source: str, filename: str, data: bytes, progress: Progress,
-        budget: Budget, *, force: bool = False,
+        self,
+        user_id: uuid.UUID,
+        source: str,
+        filename: str,
+        data: bytes,
+        progress: Progress,
+        budget: Budget,
+        *,
+        force: bool = False,
     ) -> IngestResult:
         content_hash = hashlib.sha256(data).hexdigest()
         existing = await self.documents.find_by_source(user_id, source)
-        if (not force and existing is not None and existing.content_hash == content_hash
-                and existing.status == "ready"):
+        if (
+            not force
+            and existing is not None
+            and existing.content_hash == content_hash
+            and existing.status == "ready"
+        ):
             return IngestResult(
-                source=source, status="skipped", document_id=str(existing.id), title=existing.title,
-                chunks=existing.chunk_count, pages=existing.pages,
+                source=source,
+                status="skipped",
+                document_id=str(existing.id),
+                title=existing.title,
+                chunks=existing.chunk_count,
+                pages=existing.pages,
             )
         twin = await self.documents.find_ready_by_hash(user_id, content_hash)
         if twin is not None and existing is None:
             return IngestResult(
-                source=source, status="skipped", document_id=str(twin.id), title=twin.title,
-                chunks=twin.chunk_count, duplicate_of=twin.source,
+                source=source,
+                status="skipped",
+                document_id=str(twin.id),
+                title=twin.title,
+                chunks=twin.chunk_count,
+                duplicate_of=twin.source,
             )
 
         await progress("extracting", 0, 1)
@@ -173,8 +195,12 @@ class IngestService:
         if existing is not None:
             await self._remove_index_and_blob(existing)
         await progress("done", len(rows), len(rows))
-        log.info("document_ingested", document_id=str(document.id), chunks=len(rows),
-                 replaced=existing is not None)
+        log.info(
+            "document_ingested",
+            document_id=str(document.id),
+            chunks=len(rows),
+            replaced=existing is not None,
+        )
         return IngestResult(
             source=source,
             status="replaced" if existing is not None else "ingested",
@@ -185,7 +211,9 @@ class IngestService:
         )
 
     def _chunk_rows(self, document: Document, chunks: Sequence[Any]) -> list[DocumentChunk]:
-        ids: dict[tuple[str, int], uuid.UUID] = {(c.granularity, c.index): uuid.uuid4() for c in chunks}
+        ids: dict[tuple[str, int], uuid.UUID] = {
+            (c.granularity, c.index): uuid.uuid4() for c in chunks
+        }
         parent_level = {"fine": "medium", "medium": "coarse"}
         rows: list[DocumentChunk] = []
         by_key: dict[tuple[str, int], DocumentChunk] = {}
@@ -216,7 +244,9 @@ class IngestService:
                 rows.append(row)
         return rows
 
-    async def _index(self, document: Document, rows: Sequence[DocumentChunk], progress: Progress) -> None:
+    async def _index(
+        self, document: Document, rows: Sequence[DocumentChunk], progress: Progress
+    ) -> None:
         """Each distinct text is embedded once (the granularities overlap: a short section is
         its own coarse, medium and fine chunk), shortest first so a batch pads little; BM25
         encoding runs off the event loop."""
@@ -237,7 +267,10 @@ class IngestService:
             await self.vectors.upsert(points)
 
     def _points(
-        self, document: Document, rows: Sequence[DocumentChunk], texts: Sequence[str],
+        self,
+        document: Document,
+        rows: Sequence[DocumentChunk],
+        texts: Sequence[str],
         dense: dict[str, Sequence[float]],
     ) -> list[VectorPoint]:
         points = []
@@ -269,7 +302,7 @@ class IngestService:
         ):
             try:
                 await step
-            except Exception:  # noqa: BLE001 - already failing; log and keep cleaning
+            except Exception:
                 clean = False
                 log.exception("ingest_cleanup_failed", document_id=str(document.id))
         return clean

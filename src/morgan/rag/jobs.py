@@ -23,8 +23,12 @@ from morgan.errors import NotFound
 log = structlog.get_logger(__name__)
 
 PROGRESS_INTERVAL_S = 0.5
-CANCELLED = {"status": "failed", "stage": "cancelled", "code": "cancelled",
-             "error": "cancelled by the user; nothing was kept"}
+CANCELLED = {
+    "status": "failed",
+    "stage": "cancelled",
+    "code": "cancelled",
+    "error": "cancelled by the user; nothing was kept",
+}
 
 
 class JobRegistry:
@@ -34,12 +38,22 @@ class JobRegistry:
         self._running: dict[uuid.UUID, tuple[asyncio.Task[None], threading.Event]] = {}
 
     def start(
-        self, services: Any, user_id: uuid.UUID, job_id: uuid.UUID, source: str, filename: str,
-        data: bytes, *, force: bool = False,
+        self,
+        services: Any,
+        user_id: uuid.UUID,
+        job_id: uuid.UUID,
+        source: str,
+        filename: str,
+        data: bytes,
+        *,
+        force: bool = False,
     ) -> None:
         cancel = threading.Event()
-        task = services.spawn(run_ingest_job(
-            services, user_id, job_id, source, filename, data, cancel=cancel, force=force))
+        task = services.spawn(
+            run_ingest_job(
+                services, user_id, job_id, source, filename, data, cancel=cancel, force=force
+            )
+        )
         self._running[job_id] = (task, cancel)
         task.add_done_callback(lambda _t: self._running.pop(job_id, None))
 
@@ -71,21 +85,33 @@ async def start_reingest(services: Any, user_id: uuid.UUID, document_id: uuid.UU
     document = await services.documents.get(user_id, document_id)
     data = await services.blobs.get(document.blob_key)
     job = await services.documents.create_job(user_id, document.source)
-    registry(services).start(services, user_id, job.id, document.source, document.filename, data,
-                             force=True)
+    registry(services).start(
+        services, user_id, job.id, document.source, document.filename, data, force=True
+    )
     return job
 
 
 async def run_ingest_job(
-    services: Any, user_id: uuid.UUID, job_id: uuid.UUID, source: str, filename: str, data: bytes,
-    *, cancel: threading.Event | None = None, force: bool = False,
+    services: Any,
+    user_id: uuid.UUID,
+    job_id: uuid.UUID,
+    source: str,
+    filename: str,
+    data: bytes,
+    *,
+    cancel: threading.Event | None = None,
+    force: bool = False,
 ) -> None:
     documents = services.documents
     last = {"stage": "", "at": 0.0}
 
     async def progress(stage: str, done: int, total: int) -> None:
         now = time.monotonic()
-        if stage == last["stage"] and now - float(last["at"]) < PROGRESS_INTERVAL_S and done < total:
+        if (
+            stage == last["stage"]
+            and now - float(last["at"]) < PROGRESS_INTERVAL_S
+            and done < total
+        ):
             return  # throttle row updates; stage changes and completion always land
         last.update(stage=stage, at=now)
         await documents.update_job(job_id, status="running", stage=stage, done=done, total=total)
@@ -94,7 +120,12 @@ async def run_ingest_job(
     before = existing.id if existing is not None else None
     try:
         result = await services.ingest.ingest(
-            user_id, source=source, filename=filename, data=data, progress=progress, cancel=cancel,
+            user_id,
+            source=source,
+            filename=filename,
+            data=data,
+            progress=progress,
+            cancel=cancel,
             force=force,
         )
     except asyncio.CancelledError:
@@ -105,8 +136,9 @@ async def run_ingest_job(
         if cancel is not None and cancel.is_set():
             return  # the extraction thread stopped as asked; `JobRegistry.cancel` marks the row
         log.exception("ingest_job_failed", job_id=str(job_id))
-        await documents.update_job(job_id, status="failed", stage="failed", error=str(exc)[:2000],
-                                   code="internal")
+        await documents.update_job(
+            job_id, status="failed", stage="failed", error=str(exc)[:2000], code="internal"
+        )
         return
     status = {"failed": "failed", "skipped": "skipped"}.get(result.status, "succeeded")
     await documents.update_job(

@@ -32,7 +32,9 @@ class IngestIntents:
 
     async def clear(self, document_id: uuid.UUID) -> None:
         async with self.db.transaction() as session:
-            await session.execute(delete(IngestIntent).where(IngestIntent.document_id == document_id))
+            await session.execute(
+                delete(IngestIntent).where(IngestIntent.document_id == document_id)
+            )
 
     async def pending(self, older_than: timedelta) -> list[tuple[IngestIntent, bool]]:
         """Intents older than `older_than`, each with whether its document row exists."""
@@ -81,8 +83,9 @@ async def reconcile(
             await intents.clear(intent.document_id)
         except Exception as exc:  # noqa: BLE001 - keep the intent; the next run retries
             report.failed.append(f"{intent.document_id}: {type(exc).__name__}")
-            log.warning("reconcile_failed", document_id=str(intent.document_id),
-                        error=type(exc).__name__)
+            log.warning(
+                "reconcile_failed", document_id=str(intent.document_id), error=type(exc).__name__
+            )
     if report.intents:
         log.warning("reconciled_interrupted_ingests", **msgspec.to_builtins(report))
     return report

@@ -191,8 +191,12 @@ class Retriever:
             result.degraded.append("vectors")
             lists = []
             for g in GRANULARITIES:
-                hits = await self.documents.keyword_search(user_id, query, granularity=g, limit=limit)
-                lists.append([_Hit(h.chunk_id, h.document_id, h.section_id, h.granularity) for h in hits])
+                hits = await self.documents.keyword_search(
+                    user_id, query, granularity=g, limit=limit
+                )
+                lists.append(
+                    [_Hit(h.chunk_id, h.document_id, h.section_id, h.granularity) for h in hits]
+                )
             return lists
 
     async def _materialise(
@@ -211,7 +215,11 @@ class Retriever:
             doc = docs.get(hit.document_id)
             if chunk is None or doc is None:
                 continue  # vector without rows: mid-replacement or leftover; never shown
-            context = parents.get(chunk.parent_id) if chunk.granularity == "fine" and chunk.parent_id else None
+            context = (
+                parents.get(chunk.parent_id)
+                if chunk.granularity == "fine" and chunk.parent_id
+                else None
+            )
             text = (context or chunk).text
             passages.append(
                 Passage(

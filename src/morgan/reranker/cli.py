@@ -22,7 +22,12 @@ def reranker_group() -> None:
     envvar="MORGAN_RERANKER_MODEL_DIR",
     help="Folder with the tokenizer files and model.onnx (or onnx/model.onnx).",
 )
-@click.option("--host", default="0.0.0.0", show_default=True, envvar="MORGAN_RERANKER_HOST")
+@click.option(
+    "--host",
+    default="0.0.0.0",  # noqa: S104 - the reranker is a pod's service; it must listen on the pod IP
+    show_default=True,
+    envvar="MORGAN_RERANKER_HOST",
+)
 @click.option("--port", default=8081, show_default=True, type=int, envvar="MORGAN_RERANKER_PORT")
 @click.option(
     "--max-length",

@@ -91,13 +91,13 @@ def _from_url(url: str, staging: Path) -> None:
 def _unpack(file: Path, name: str, staging: Path) -> None:
     if name.endswith((".tar.gz", ".tgz", ".tar")):
         with tarfile.open(file) as archive:
-            archive.extractall(staging, filter="data")  # noqa: S202 - "data" refuses unsafe members
+            archive.extractall(staging, filter="data")
     elif name.endswith(".zip"):
         with zipfile.ZipFile(file) as archive:
             for member in archive.namelist():
                 if member.startswith("/") or ".." in Path(member).parts:
                     raise RerankerModelError(f"unsafe path in archive: {member}")
-            archive.extractall(staging)
+            archive.extractall(staging)  # noqa: S202 - every member was checked above
     else:
         shutil.move(file, staging / name)
     _flatten_single_folder(staging)
@@ -126,14 +126,17 @@ async def _from_s3(url: str, staging: Path) -> None:
     if prefix and not prefix.endswith("/"):
         prefix += "/"
     session = aioboto3.Session(region_name=query.get("region") or os.environ.get("AWS_REGION"))
-    config = Config(s3={"addressing_style": "path"}, request_checksum_calculation="when_required",
-                    response_checksum_validation="when_required")
+    config = Config(
+        s3={"addressing_style": "path"},
+        request_checksum_calculation="when_required",
+        response_checksum_validation="when_required",
+    )
     found = 0
     async with session.client("s3", endpoint_url=query.get("endpoint"), config=config) as s3:
         paginator = s3.get_paginator("list_objects_v2")
         async for page in paginator.paginate(Bucket=bucket, Prefix=prefix):
             for item in page.get("Contents", []):
-                relative = Path(item["Key"][len(prefix):])
+                relative = Path(item["Key"][len(prefix) :])
                 if not relative.parts or ".." in relative.parts or item["Key"].endswith("/"):
                     continue
                 path = staging / relative

@@ -104,7 +104,7 @@ class RerankerModelState:
             if not self._wait_for_model_file():
                 return
             self.encoder.warm_up()
-        except Exception as error:  # any load failure must show in /health/ready
+        except Exception as error:  # noqa: BLE001 - any load failure must show in /health/ready
             self.error = str(error)
             log.error("reranker.service.load_failed", error=self.error)
         else:

@@ -64,8 +64,11 @@ def static_sources(settings: Any, env: Mapping[str, str] | None = None) -> list[
             source = "morgan.toml"
         else:
             source = "default"
-        out.append(SettingSource(name=f"{section}.{field}", value=_masked(field, value),
-                                 source=source, env=var))
+        out.append(
+            SettingSource(
+                name=f"{section}.{field}", value=_masked(field, value), source=source, env=var
+            )
+        )
     return out
 
 
@@ -75,8 +78,9 @@ async def debug_report(services: Any) -> dict[str, Any]:
     queue_out: dict[str, Any] = {"name": "learning", "running": False, "pending": 0}
     if queue is not None:
         stats = getattr(queue, "stats", None)
-        queue_out.update(running=bool(queue.running), pending=int(queue.pending),
-                         stats=_plain(stats))
+        queue_out.update(
+            running=bool(queue.running), pending=int(queue.pending), stats=_plain(stats)
+        )
     queue_out["background_tasks"] = len(services.background)
     try:
         vectors: dict[str, Any] = _plain(await services.vectors.stats())
@@ -84,8 +88,11 @@ async def debug_report(services: Any) -> dict[str, Any]:
         vectors = {"error": f"{type(exc).__name__}: {str(exc)[:200]}"}
     sources = static_sources(services.settings)
     if services.runtime_config is not None:
-        sources += [SettingSource(name=e.key, value=e.value, source="runtime")
-                    for e in await services.runtime_config.list() if e.source == "runtime"]
+        sources += [
+            SettingSource(name=e.key, value=e.value, source="runtime")
+            for e in await services.runtime_config.list()
+            if e.source == "runtime"
+        ]
     return {
         "components": [msgspec.to_builtins(c) for c in components],
         "queue": queue_out,

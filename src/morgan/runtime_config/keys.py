@@ -61,12 +61,25 @@ def _model_name(v: str) -> str | None:
 KEYS: dict[str, KeySpec] = {
     spec.key: spec
     for spec in (
-        KeySpec("llm.temperature", float, "sampling temperature of answers (0 = deterministic)",
-                _between(0.0, 2.0)),
-        KeySpec("llm.top_p", float, "nucleus sampling: keep tokens within this probability mass",
-                _between(0.0, 1.0)),
+        KeySpec(
+            "llm.temperature",
+            float,
+            "sampling temperature of answers (0 = deterministic)",
+            _between(0.0, 2.0),
+        ),
+        KeySpec(
+            "llm.top_p",
+            float,
+            "nucleus sampling: keep tokens within this probability mass",
+            _between(0.0, 1.0),
+        ),
         KeySpec("llm.max_tokens", int, "longest answer, in tokens", _positive(32768)),
-        KeySpec("llm.model", str, "model the main LLM backend answers with (Ollama/OpenAI-compatible)",
-                _model_name, needs_models=True),
+        KeySpec(
+            "llm.model",
+            str,
+            "model the main LLM backend answers with (Ollama/OpenAI-compatible)",
+            _model_name,
+            needs_models=True,
+        ),
     )
 }

@@ -38,8 +38,14 @@ class LLMOverrides(msgspec.Struct, frozen=True, kw_only=True):
 
 
 class RuntimeConfigService:
-    def __init__(self, store: Any, *, defaults: dict[str, Any] | None = None,
-                 list_models: ModelLister | None = None, backend: str = "") -> None:
+    def __init__(
+        self,
+        store: Any,
+        *,
+        defaults: dict[str, Any] | None = None,
+        list_models: ModelLister | None = None,
+        backend: str = "",
+    ) -> None:
         self.store = store
         self.defaults = defaults or {}
         self.list_models = list_models
@@ -83,8 +89,13 @@ class RuntimeConfigService:
         except Exception as exc:  # noqa: BLE001 - a settings read must never fail an answer
             log.warning("runtime_settings_unreadable", error=str(exc)[:200])
             return LLMOverrides()
-        return LLMOverrides(**{k.split(".", 1)[1]: v for k, (v, _) in rows.items()
-                               if k.startswith("llm.") and k in KEYS})
+        return LLMOverrides(
+            **{
+                k.split(".", 1)[1]: v
+                for k, (v, _) in rows.items()
+                if k.startswith("llm.") and k in KEYS
+            }
+        )
 
     async def _check_model(self, name: str) -> None:
         if self.list_models is None:
@@ -103,10 +114,17 @@ class RuntimeConfigService:
     def _entry(self, spec: KeySpec, row: tuple[Any, Any] | None) -> ConfigEntry:
         default = self.defaults.get(spec.key)
         if row is None:
-            return ConfigEntry(key=spec.key, value=default, source="default", default=default,
-                               help=spec.help)
-        return ConfigEntry(key=spec.key, value=row[0], source="runtime", default=default,
-                           help=spec.help, updated_at=row[1].isoformat())
+            return ConfigEntry(
+                key=spec.key, value=default, source="default", default=default, help=spec.help
+            )
+        return ConfigEntry(
+            key=spec.key,
+            value=row[0],
+            source="runtime",
+            default=default,
+            help=spec.help,
+            updated_at=row[1].isoformat(),
+        )
 
 
 def model_lister(llm: Any) -> tuple[ModelLister | None, str]:
@@ -116,11 +134,15 @@ def model_lister(llm: Any) -> tuple[ModelLister | None, str]:
         primary = primary.backends[0]
     name = str(getattr(primary, "name", "")) or type(primary).__name__
     if hasattr(primary, "list_models"):
+
         async def ollama() -> list[str]:
             return [m.name for m in await primary.list_models()]
+
         return ollama, name
     if hasattr(primary, "_models"):
+
         async def openai() -> list[str]:
             return [str(m.get("id", "")) for m in await primary._models()]
+
         return openai, name
     return None, name

@@ -17,9 +17,11 @@ class SqlRuntimeConfigStore:
 
     async def all(self) -> dict[str, tuple[Any, datetime]]:
         async with self.db.session() as session:
-            rows = (await session.execute(
-                select(RuntimeSetting.key, RuntimeSetting.value, RuntimeSetting.updated_at)
-            )).all()
+            rows = (
+                await session.execute(
+                    select(RuntimeSetting.key, RuntimeSetting.value, RuntimeSetting.updated_at)
+                )
+            ).all()
         return {r.key: (r.value, r.updated_at) for r in rows}
 
     async def put(self, key: str, value: Any, *, updated_by: Any = None) -> None:
@@ -28,8 +30,11 @@ class SqlRuntimeConfigStore:
         stmt = upsert_insert(self.db, RuntimeSetting).values(**values)
         stmt = stmt.on_conflict_do_update(
             index_elements=[RuntimeSetting.key],
-            set_={"value": stmt.excluded.value, "updated_by": stmt.excluded.updated_by,
-                  "updated_at": stmt.excluded.updated_at},
+            set_={
+                "value": stmt.excluded.value,
+                "updated_by": stmt.excluded.updated_by,
+                "updated_at": stmt.excluded.updated_at,
+            },
         )
         async with self.db.transaction() as session:
             await session.execute(stmt)

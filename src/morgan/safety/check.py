@@ -66,10 +66,19 @@ _CONTRACTIONS = (
     (r"\b(it|that|there|he|she|what)'s\b", r"\1 is"),
 )
 _FIRST_TO_SECOND = {
-    "i": "you", "me": "you", "my": "your", "mine": "yours", "myself": "yourself", "am": "are",
+    "i": "you",
+    "me": "you",
+    "my": "your",
+    "mine": "yours",
+    "myself": "yourself",
+    "am": "are",
 }
 _SECOND_TO_FIRST = {
-    "you": "i", "your": "my", "yours": "mine", "yourself": "myself", "are": "am",
+    "you": "i",
+    "your": "my",
+    "yours": "mine",
+    "yourself": "myself",
+    "are": "am",
 }
 
 

@@ -14,8 +14,7 @@ _SELF_HARM = (
     "I'm really glad you told me. It sounds like you are carrying a lot of pain right now, "
     "and you don't have to carry it on your own.",
     "If you are in danger now, {emergency}.",
-    "You can also reach a crisis line at any hour and talk to someone who understands: "
-    "{crisis}.",
+    "You can also reach a crisis line at any hour and talk to someone who understands: {crisis}.",
     "I'm here, and I'd like to keep talking with you. Are you safe right now?",
 )
 _HARM_TO_OTHERS = (

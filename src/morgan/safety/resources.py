@@ -70,17 +70,46 @@ _BY_REGION: dict[str, HelpResources] = {
     "IE": _one("IE", *_UK_IE),
     "AU": _one("AU", "call 000", "Lifeline on 13 11 14", ("000", "13 11 14")),
     "NZ": _one("NZ", "call 111", "the Need to Talk line (call or text 1737)", ("111", "1737")),
-    "DE": _one("DE", "call 112", "TelefonSeelsorge on 0800 111 0 111 (free)",
-               ("112", "0800 111 0 111")),
+    "DE": _one(
+        "DE", "call 112", "TelefonSeelsorge on 0800 111 0 111 (free)", ("112", "0800 111 0 111")
+    ),
     "FR": _one("FR", "call 112", "the national prevention line on 3114", ("112", "3114")),
-    "NL": _one("NL", "call 112", "113 Zelfmoordpreventie on 113 or 0800-0113",
-               ("112", "113", "0800-0113")),
+    "NL": _one(
+        "NL", "call 112", "113 Zelfmoordpreventie on 113 or 0800-0113", ("112", "113", "0800-0113")
+    ),
 }
 # EU members without an entry above, plus EEA / Switzerland, which also answer on 112.
-_EU = frozenset({
-    "AT", "BE", "BG", "HR", "CY", "CZ", "DK", "EE", "FI", "GR", "HU", "IT", "LV", "LT", "LU", "MT",
-    "PL", "PT", "RO", "SK", "SI", "ES", "SE", "IS", "NO", "CH", "LI",
-})
+_EU = frozenset(
+    {
+        "AT",
+        "BE",
+        "BG",
+        "HR",
+        "CY",
+        "CZ",
+        "DK",
+        "EE",
+        "FI",
+        "GR",
+        "HU",
+        "IT",
+        "LV",
+        "LT",
+        "LU",
+        "MT",
+        "PL",
+        "PT",
+        "RO",
+        "SK",
+        "SI",
+        "ES",
+        "SE",
+        "IS",
+        "NO",
+        "CH",
+        "LI",
+    }
+)
 _INTERNATIONAL_NAMES = frozenset({"", "INTERNATIONAL", "INTL", "DEFAULT"})
 _LOCALE = re.compile(r"^(?:[a-z]{2,3}[_-])?([a-z]{2}|eu|uk)(?:\.[\w-]+)?$", re.IGNORECASE)
 

@@ -28,7 +28,7 @@ _PERSONALISE_SYSTEM = (
     "You are Morgan. The person you are talking with may be in crisis. Rewrite the draft reply "
     "below so it sounds warm, calm and personal, in your own words. Rules: do not repeat or "
     "quote what they wrote; never mention any means, methods, amounts or places; keep the "
-    "sentence that starts with \"If you\" and every phone number and website exactly as in the "
+    'sentence that starts with "If you" and every phone number and website exactly as in the '
     "draft; end by inviting them to keep talking. Reply with the rewritten message only.\n\n"
     "Draft reply:\n{draft}"
 )
@@ -50,8 +50,12 @@ class FixedSafetyResponder:
     ) -> SafetyReply:
         text = compose_safety_response(signal.kind, self.resources)
         return SafetyReply(
-            text=text, kind=signal.kind, severity=signal.severity, locale=self.resources.locale,
-            model=FIXED_MODEL, rejected=rejected,
+            text=text,
+            kind=signal.kind,
+            severity=signal.severity,
+            locale=self.resources.locale,
+            model=FIXED_MODEL,
+            rejected=rejected,
             check=check_safety_text(text, user_message=message, resources=self.resources),
         )
 
@@ -62,7 +66,10 @@ class PersonalisedSafetyResponder(FixedSafetyResponder):
     name = "personalised"
 
     def __init__(
-        self, llm: LLM, resources: HelpResources | None = None, *,
+        self,
+        llm: LLM,
+        resources: HelpResources | None = None,
+        *,
         timeout_s: float = PERSONALISE_TIMEOUT_S,
     ) -> None:
         super().__init__(resources)
@@ -72,8 +79,11 @@ class PersonalisedSafetyResponder(FixedSafetyResponder):
     async def respond(self, message: str, signal: CrisisSignal) -> SafetyReply:
         draft = compose_safety_response(signal.kind, self.resources)
         request = GenerationRequest(
-            question=message, system=_PERSONALISE_SYSTEM.format(draft=draft),
-            max_tokens=PERSONALISE_MAX_TOKENS, temperature=0.3, top_p=0.9,
+            question=message,
+            system=_PERSONALISE_SYSTEM.format(draft=draft),
+            max_tokens=PERSONALISE_MAX_TOKENS,
+            temperature=0.3,
+            top_p=0.9,
         )
         try:
             generation = await asyncio.wait_for(self.llm.generate(request), self.timeout_s)
@@ -88,9 +98,13 @@ class PersonalisedSafetyResponder(FixedSafetyResponder):
             log.info("safety_personalise_rejected", problems=list(check.problems))
             return self._fixed(message, signal, check.problems)
         return SafetyReply(
-            text=candidate, kind=signal.kind, severity=signal.severity,
-            locale=self.resources.locale, model=generation.model or self.llm.name,
-            personalised=True, check=check,
+            text=candidate,
+            kind=signal.kind,
+            severity=signal.severity,
+            locale=self.resources.locale,
+            model=generation.model or self.llm.name,
+            personalised=True,
+            check=check,
         )
 
 

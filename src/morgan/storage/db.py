@@ -37,7 +37,11 @@ SQLITE_BUSY_TIMEOUT_MS = 30_000
 
 
 def create_engine(
-    url: str, *, pool_size: int = 10, max_overflow: int = 10, echo: bool = False,
+    url: str,
+    *,
+    pool_size: int = 10,
+    max_overflow: int = 10,
+    echo: bool = False,
     pool_timeout: float = 10.0,
 ) -> AsyncEngine:
     # hide_parameters: statement parameters are user text (messages, comments); they never
@@ -49,8 +53,12 @@ def create_engine(
             Path(path).parent.mkdir(parents=True, exist_ok=True)
         kwargs["connect_args"] = {"timeout": SQLITE_BUSY_TIMEOUT_MS / 1000}
     else:
-        kwargs.update(pool_size=pool_size, max_overflow=max_overflow, pool_recycle=1800,
-                      pool_timeout=pool_timeout)
+        kwargs.update(
+            pool_size=pool_size,
+            max_overflow=max_overflow,
+            pool_recycle=1800,
+            pool_timeout=pool_timeout,
+        )
     engine = create_async_engine(url, **kwargs)
     if is_sqlite(url):
         event.listen(engine.sync_engine, "connect", _sqlite_pragmas)
@@ -150,7 +158,9 @@ class Database:
         to do. The lock is transaction-scoped: it is released even if the pod dies mid-way."""
         async with self.engine.begin() as conn:
             if self.dialect == "postgresql":
-                await conn.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": MIGRATION_LOCK_KEY})
+                await conn.execute(
+                    text("SELECT pg_advisory_xact_lock(:key)"), {"key": MIGRATION_LOCK_KEY}
+                )
             current = await conn.run_sync(_current_revision)
             if current is not None and current not in known_revisions():
                 # Another pod of a newer release migrated while we waited: nothing for us to do.

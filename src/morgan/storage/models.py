@@ -164,7 +164,9 @@ class EmotionPattern(Base):
     """`pattern_key` is an HMAC of (kind, key) so upserts work without revealing the pattern."""
 
     __tablename__ = "emotion_patterns"
-    __table_args__ = (UniqueConstraint("user_id", "pattern_key", name="uq_emotion_patterns_user_key"),)
+    __table_args__ = (
+        UniqueConstraint("user_id", "pattern_key", name="uq_emotion_patterns_user_key"),
+    )
     id: Mapped[uuid.UUID] = _id()
     user_id: Mapped[uuid.UUID] = _user_fk()
     pattern_key: Mapped[str] = mapped_column(String(64))
@@ -191,9 +193,7 @@ class Document(Base):
     __table_args__ = (
         UniqueConstraint("user_id", "source", name="uq_documents_user_source"),
         Index("ix_documents_user_hash", "user_id", "content_hash"),
-        CheckConstraint(
-            "status IN ('pending', 'processing', 'ready', 'failed')", name="status"
-        ),
+        CheckConstraint("status IN ('pending', 'processing', 'ready', 'failed')", name="status"),
         CheckConstraint("size_bytes >= 0", name="size_nonneg"),
     )
     id: Mapped[uuid.UUID] = _id()
@@ -311,9 +311,7 @@ class Feedback(Base):
         UniqueConstraint("user_id", "feedback_key", name="uq_feedback_user_key"),
         CheckConstraint("rating IS NULL OR (rating >= 1 AND rating <= 5)", name="rating_range"),
         CheckConstraint("rating IS NOT NULL OR implicit IS NOT NULL", name="has_signal"),
-        CheckConstraint(
-            "message_id IS NOT NULL OR conversation_id IS NOT NULL", name="has_target"
-        ),
+        CheckConstraint("message_id IS NOT NULL OR conversation_id IS NOT NULL", name="has_target"),
     )
     id: Mapped[uuid.UUID] = _id()
     user_id: Mapped[uuid.UUID] = _user_fk()

@@ -5,9 +5,9 @@ from __future__ import annotations
 import asyncio
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
-from typing import Any, TypeVar
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any, TypeVar
 
 import pytest
 from litestar.testing import AsyncTestClient
@@ -15,7 +15,6 @@ from litestar.testing import AsyncTestClient
 from morgan.app import create_app
 from morgan.services import Services
 from morgan.settings import load_settings
-
 
 T = TypeVar("T")
 

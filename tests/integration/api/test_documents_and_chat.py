@@ -19,7 +19,9 @@ GUIDE = (
 )
 
 
-async def _ingest(api: Api, name: str, content: bytes, token: str | None = None, source: str | None = None):  # type: ignore[no-untyped-def]
+async def _ingest(
+    api: Api, name: str, content: bytes, token: str | None = None, source: str | None = None
+):  # type: ignore[no-untyped-def]
     data = {"source": source} if source else None
     return await api.client.post(
         "/api/ingest", files={"file": (name, content)}, data=data, headers=api.auth(token)
@@ -45,14 +47,24 @@ async def test_ingest_ask_reingest_replace_delete(api: Api) -> None:
     doc_id = doc["document_id"]
     assert doc["status"] == "ingested" and doc["chunks"] >= 3
 
-    chat = await api.client.post("/api/chat", json={"message": "How much sun do tomatoes need?"}, headers=api.auth())
+    chat = await api.client.post(
+        "/api/chat", json={"message": "How much sun do tomatoes need?"}, headers=api.auth()
+    )
     assert chat.status_code == 200, chat.text
     answer = chat.json()
     assert answer["sources"][0]["document_id"] == doc_id
     assert "six hours" in answer["text"]
     cited = {int(n) for n in __import__("re").findall(r"\[(\d+)\]", answer["text"])}
     assert cited and cited <= {s["n"] for s in answer["sources"]}
-    assert set(answer) >= {"conversation_id", "message_id", "text", "emotion", "sources", "degraded", "timings"}
+    assert set(answer) >= {
+        "conversation_id",
+        "message_id",
+        "text",
+        "emotion",
+        "sources",
+        "degraded",
+        "timings",
+    }
 
     again = (await _ingest(api, "garden.md", GUIDE.encode())).json()
     assert again["skipped_duplicates"] == 1 and again["documents"][0]["document_id"] == doc_id
@@ -67,9 +79,13 @@ async def test_ingest_ask_reingest_replace_delete(api: Api) -> None:
     assert chunks_in_index == replaced["chunks"]
 
     user = await api.on_app_loop(api.services.auth.authenticate, api.token)
-    blob_key = (await api.on_app_loop(api.services.documents.get, user.id, uuid.UUID(new_id))).blob_key
+    blob_key = (
+        await api.on_app_loop(api.services.documents.get, user.id, uuid.UUID(new_id))
+    ).blob_key
     assert await api.on_app_loop(api.services.blobs.exists, blob_key)
-    assert (await api.client.delete(f"/api/documents/{new_id}", headers=api.auth())).status_code == 204
+    assert (
+        await api.client.delete(f"/api/documents/{new_id}", headers=api.auth())
+    ).status_code == 204
     assert (await api.client.get("/api/documents", headers=api.auth())).json() == []
     assert await api.on_app_loop(api.services.vectors.count) == 0
     assert not await api.on_app_loop(api.services.blobs.exists, blob_key)
@@ -78,7 +94,9 @@ async def test_ingest_ask_reingest_replace_delete(api: Api) -> None:
 
 async def test_other_users_ids_are_404_and_never_retrieved(api: Api) -> None:
     doc_id = (await _ingest(api, "garden.md", GUIDE.encode())).json()["documents"][0]["document_id"]
-    chat = (await api.client.post("/api/chat", json={"message": "tomatoes sun"}, headers=api.auth())).json()
+    chat = (
+        await api.client.post("/api/chat", json={"message": "tomatoes sun"}, headers=api.auth())
+    ).json()
     bob = await api.new_user("bob")
     for method, path in (
         ("GET", f"/api/documents/{doc_id}"),
@@ -90,10 +108,16 @@ async def test_other_users_ids_are_404_and_never_retrieved(api: Api) -> None:
         r = await api.client.request(method, path, headers=api.auth(bob))
         assert r.status_code == 404, (method, path, r.status_code)
     r = await api.client.post(
-        "/api/chat", json={"message": "tomatoes", "conversation_id": chat["conversation_id"]}, headers=api.auth(bob)
+        "/api/chat",
+        json={"message": "tomatoes", "conversation_id": chat["conversation_id"]},
+        headers=api.auth(bob),
     )
     assert r.status_code == 404
-    bob_chat = (await api.client.post("/api/chat", json={"message": "How much sun do tomatoes need?"}, headers=api.auth(bob))).json()
+    bob_chat = (
+        await api.client.post(
+            "/api/chat", json={"message": "How much sun do tomatoes need?"}, headers=api.auth(bob)
+        )
+    ).json()
     assert bob_chat["sources"] == []
     assert (await api.client.get("/api/documents", headers=api.auth(bob))).json() == []
     # Ann still has everything.
@@ -101,7 +125,9 @@ async def test_other_users_ids_are_404_and_never_retrieved(api: Api) -> None:
 
 
 async def test_user_id_in_the_body_is_rejected_not_trusted(api: Api) -> None:
-    r = await api.client.post("/api/chat", json={"message": "hi", "user_id": str(uuid.uuid4())}, headers=api.auth())
+    r = await api.client.post(
+        "/api/chat", json={"message": "hi", "user_id": str(uuid.uuid4())}, headers=api.auth()
+    )
     assert r.status_code == 400
 
 
@@ -126,7 +152,10 @@ async def test_damaged_file_reports_an_error_and_leaves_nothing(api: Api) -> Non
 async def test_stream_sends_meta_tokens_done(api: Api) -> None:
     await _ingest(api, "garden.md", GUIDE.encode())
     async with api.client.stream(
-        "POST", "/api/chat/stream", json={"message": "When should basil come inside?"}, headers=api.auth()
+        "POST",
+        "/api/chat/stream",
+        json={"message": "When should basil come inside?"},
+        headers=api.auth(),
     ) as r:
         assert r.status_code == 200
         events = [json.loads(line) async for line in r.aiter_lines() if line.strip()]
@@ -138,24 +167,38 @@ async def test_stream_sends_meta_tokens_done(api: Api) -> None:
 
 
 async def test_conversations_list_rename_soft_delete(api: Api) -> None:
-    first = (await api.client.post("/api/chat", json={"message": "hello there"}, headers=api.auth())).json()
+    first = (
+        await api.client.post("/api/chat", json={"message": "hello there"}, headers=api.auth())
+    ).json()
     cid = first["conversation_id"]
-    follow = await api.client.post("/api/chat", json={"message": "and again", "conversation_id": cid}, headers=api.auth())
+    follow = await api.client.post(
+        "/api/chat", json={"message": "and again", "conversation_id": cid}, headers=api.auth()
+    )
     assert follow.json()["conversation_id"] == cid
     convs = (await api.client.get("/api/conversations", headers=api.auth())).json()
     assert [c["id"] for c in convs] == [cid] and convs[0]["messages"] == 4
-    renamed = await api.client.patch(f"/api/conversations/{cid}", json={"title": "Greetings"}, headers=api.auth())
+    renamed = await api.client.patch(
+        f"/api/conversations/{cid}", json={"title": "Greetings"}, headers=api.auth()
+    )
     assert renamed.json()["title"] == "Greetings"
     msgs = (await api.client.get(f"/api/conversations/{cid}/messages", headers=api.auth())).json()
     assert [m["role"] for m in msgs] == ["user", "assistant", "user", "assistant"]
-    assert (await api.client.delete(f"/api/conversations/{cid}", headers=api.auth())).status_code == 204
+    assert (
+        await api.client.delete(f"/api/conversations/{cid}", headers=api.auth())
+    ).status_code == 204
     assert (await api.client.get("/api/conversations", headers=api.auth())).json() == []
 
 
 async def test_vector_outage_falls_back_to_keyword_search(api: Api) -> None:
     doc_id = (await _ingest(api, "garden.md", GUIDE.encode())).json()["documents"][0]["document_id"]
-    await api.on_app_loop(api.services.vectors.close)  # the index goes away under the running server
-    answer = (await api.client.post("/api/chat", json={"message": "basil cold nights"}, headers=api.auth())).json()
+    await api.on_app_loop(
+        api.services.vectors.close
+    )  # the index goes away under the running server
+    answer = (
+        await api.client.post(
+            "/api/chat", json={"message": "basil cold nights"}, headers=api.auth()
+        )
+    ).json()
     assert "vectors" in answer["degraded"]
     assert answer["sources"] and answer["sources"][0]["document_id"] == doc_id
 
@@ -184,4 +227,6 @@ async def test_background_ingest_job_reports_stages_and_stays_responsive(api: Ap
     doc = (await api.client.get(f"/api/documents/{done['document_id']}", headers=api.auth())).json()
     assert doc["pages"] == 19 and doc["chunks"] == done["total"]
     other = await api.new_user("eve")
-    assert (await api.client.get(f"/api/ingest/jobs/{job['id']}", headers=api.auth(other))).status_code == 404
+    assert (
+        await api.client.get(f"/api/ingest/jobs/{job['id']}", headers=api.auth(other))
+    ).status_code == 404

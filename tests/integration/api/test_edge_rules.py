@@ -56,7 +56,9 @@ async def test_nul_and_control_characters_are_400_in_every_text_field(api: Api) 
         problem = _assert_problem(r)
         assert "NUL" in problem["detail"] or "control character" in problem["detail"], problem
     # A newline and a tab are text in a message.
-    ok = await api.client.post("/api/chat", json={"message": "line one\n\tline two"}, headers=api.auth())
+    ok = await api.client.post(
+        "/api/chat", json={"message": "line one\n\tline two"}, headers=api.auth()
+    )
     assert ok.status_code == 200, ok.text
 
 
@@ -64,13 +66,19 @@ def _multipart(filename: bytes, source: bytes | None = None) -> tuple[bytes, dic
     """Raw multipart bytes: httpx would percent-encode a NUL in a filename."""
     boundary = b"edgeboundary"
     parts = [
-        b"--" + boundary + b'\r\nContent-Disposition: form-data; name="file"; filename="'
-        + filename + b'"\r\nContent-Type: text/plain\r\n\r\nsome text\r\n'
+        b"--"
+        + boundary
+        + b'\r\nContent-Disposition: form-data; name="file"; filename="'
+        + filename
+        + b'"\r\nContent-Type: text/plain\r\n\r\nsome text\r\n'
     ]
     if source is not None:
         parts.append(
-            b"--" + boundary + b'\r\nContent-Disposition: form-data; name="source"\r\n\r\n'
-            + source + b"\r\n"
+            b"--"
+            + boundary
+            + b'\r\nContent-Disposition: form-data; name="source"\r\n\r\n'
+            + source
+            + b"\r\n"
         )
     body = b"".join(parts) + b"--" + boundary + b"--\r\n"
     return body, {"content-type": f"multipart/form-data; boundary={boundary.decode()}"}
@@ -94,9 +102,13 @@ async def test_filename_and_source_rules_reject_the_whole_upload(api: Api) -> No
 
 async def test_lengths_are_enforced_with_clear_messages(api: Api) -> None:
     await _answer(api)
-    r = await api.client.post("/api/feedback", json={"rating": 4, "id": "f" * 200}, headers=api.auth())
+    r = await api.client.post(
+        "/api/feedback", json={"rating": 4, "id": "f" * 200}, headers=api.auth()
+    )
     assert "longer than 128" in _assert_problem(r)["detail"]
-    r = await api.client.post("/api/feedback", json={"rating": 4, "id": "f" * 128}, headers=api.auth())
+    r = await api.client.post(
+        "/api/feedback", json={"rating": 4, "id": "f" * 128}, headers=api.auth()
+    )
     assert r.status_code == 201, r.text
     r = await api.client.post("/api/chat", json={"message": "m" * 32_001}, headers=api.auth())
     assert "longer than 32000" in _assert_problem(r)["detail"]
@@ -114,7 +126,9 @@ async def test_openai_user_field_follows_the_spec(api: Api) -> None:
     )
     assert ok.status_code == 200, ok.text
     for bad in (7, {"id": 1}, ["a"], True):
-        r = await api.client.post("/v1/chat/completions", json={**body, "user": bad}, headers=api.auth())
+        r = await api.client.post(
+            "/v1/chat/completions", json={**body, "user": bad}, headers=api.auth()
+        )
         assert r.status_code == 400, r.text
         assert r.json()["error"]["type"] == "invalid_request_error"
     r = await api.client.post(
@@ -134,7 +148,8 @@ async def test_json_bodies_have_their_own_limit_below_the_upload_limit(
         _assert_problem(r, 413)
         # The upload limit (2 MB here) still applies to files, not the JSON limit.
         r = await api.client.post(
-            "/api/ingest", files={"file": ("notes.txt", b"plain words here. " * 2000)},
+            "/api/ingest",
+            files={"file": ("notes.txt", b"plain words here. " * 2000)},
             headers=api.auth(),
         )
         assert r.status_code == 200, r.text
@@ -181,7 +196,9 @@ async def test_openai_transcript_import_is_deduplicated_and_capped(api: Api) -> 
     assert again.json()["morgan"]["conversation_id"] == cid
     conversations = (await api.client.get("/api/conversations", headers=api.auth())).json()
     assert [c["id"] for c in conversations] == [cid]
-    messages = (await api.client.get(f"/api/conversations/{cid}/messages", headers=api.auth())).json()
+    messages = (
+        await api.client.get(f"/api/conversations/{cid}/messages", headers=api.auth())
+    ).json()
     imported = [m for m in messages if m["content"] in ("my dog is called Rex", "Good name.")]
     assert len(imported) == 2  # imported once, not once per request
     too_many = [{"role": "user", "content": f"m{i}"} for i in range(501)]

@@ -15,7 +15,6 @@ import pytest
 from sqlalchemy import text
 
 from morgan.learning.feedback import cited_documents
-
 from tests.contract_fakes.ollama import FakeOllama
 from tests.integration.api.conftest import Api, running_api
 
@@ -31,8 +30,10 @@ def ollama() -> Iterator[FakeOllama]:
 @pytest.fixture
 async def api_llm(db_url: str, tmp_path: Path, ollama: FakeOllama) -> AsyncIterator[Api]:
     async with running_api(
-        db_url, tmp_path / "home",
-        MORGAN_LLM_URL=f"ollama://{ollama.base_url.split('://', 1)[1]}", MORGAN_LLM_MODEL="llama3.2",
+        db_url,
+        tmp_path / "home",
+        MORGAN_LLM_URL=f"ollama://{ollama.base_url.split('://', 1)[1]}",
+        MORGAN_LLM_MODEL="llama3.2",
     ) as running:
         yield running
 
@@ -60,8 +61,9 @@ EXPORT_GUIDE = (
 async def _ingest_export_guide(api: Api) -> None:
     """Answers are grounded or silent: questions about the export need a document that
     answers them, or the model is never asked."""
-    r = await api.client.post("/api/ingest", files={"file": ("export.md", EXPORT_GUIDE.encode())},
-                              headers=api.auth())
+    r = await api.client.post(
+        "/api/ingest", files={"file": ("export.md", EXPORT_GUIDE.encode())}, headers=api.auth()
+    )
     assert r.status_code in (200, 201), r.text
 
 
@@ -97,7 +99,9 @@ async def test_crisis_switches_to_the_safety_protocol(api_llm: Api, ollama: Fake
     assert "If you are in danger now" in answer["text"]
     assert len(ollama.requests_to("/api/chat")) == before  # Morgan's own words (morgan.safety)
     # A negated mention is answered by the model, with the safety tone's prompt.
-    negated = await _chat(api_llm, "Don't worry, I would never kill myself, exams are awful", rag=False)
+    negated = await _chat(
+        api_llm, "Don't worry, I would never kill myself, exams are awful", rag=False
+    )
     system, options = _last_chat(ollama)
     assert negated["safety"] is False and negated["tone"] == "safety"
     assert "emergency" in system.lower()
@@ -157,7 +161,9 @@ async def test_feedback_moves_the_cited_document_in_later_rankings(api_llm: Api)
     api = api_llm  # the fake LLM cites only [1], the top source
     ids = {}
     for name, body in (("a.md", TEA_A), ("b.md", TEA_B)):
-        r = await api.client.post("/api/ingest", files={"file": (name, body.encode())}, headers=api.auth())
+        r = await api.client.post(
+            "/api/ingest", files={"file": (name, body.encode())}, headers=api.auth()
+        )
         ids[name] = r.json()["documents"][0]["document_id"]
     first = await _chat(api, QUESTION)
     top = first["sources"][0]["document_id"]
@@ -165,13 +171,15 @@ async def test_feedback_moves_the_cited_document_in_later_rankings(api_llm: Api)
 
     for i in range(3):
         r = await api.client.post(
-            "/api/feedback", json={"message_id": first["message_id"], "rating": 1, "id": f"bad-{i}"},
+            "/api/feedback",
+            json={"message_id": first["message_id"], "rating": 1, "id": f"bad-{i}"},
             headers=api.auth(),
         )
         assert r.status_code == 201 and r.json()["recorded"], r.text
         assert set(r.json()["boosts"]) == {top}  # only the cited [1] pays
     again = await api.client.post(
-        "/api/feedback", json={"message_id": first["message_id"], "rating": 1, "id": "bad-0"},
+        "/api/feedback",
+        json={"message_id": first["message_id"], "rating": 1, "id": "bad-0"},
         headers=api.auth(),
     )
     assert again.json()["recorded"] is False  # idempotent by id
@@ -186,7 +194,8 @@ async def test_feedback_moves_the_cited_document_in_later_rankings(api_llm: Api)
     assert len(praised) == 1
     for i in range(6):
         r = await api.client.post(
-            "/api/feedback", json={"message_id": second["message_id"], "rating": 5, "id": f"good-{i}"},
+            "/api/feedback",
+            json={"message_id": second["message_id"], "rating": 5, "id": f"good-{i}"},
             headers=api.auth(),
         )
         assert set(r.json()["boosts"]) <= set(praised)
@@ -198,8 +207,12 @@ async def test_feedback_on_someone_elses_answer_is_404(api: Api) -> None:
     answer = await _chat(api, "hello")
     bob = await api.new_user("bob")
     r = await api.client.post(
-        "/api/feedback", json={"message_id": answer["message_id"], "rating": 5}, headers=api.auth(bob)
+        "/api/feedback",
+        json={"message_id": answer["message_id"], "rating": 5},
+        headers=api.auth(bob),
     )
     assert r.status_code == 404
-    r = await api.client.post("/api/feedback", json={"message_id": str(uuid.uuid4()), "rating": 9}, headers=api.auth())
+    r = await api.client.post(
+        "/api/feedback", json={"message_id": str(uuid.uuid4()), "rating": 9}, headers=api.auth()
+    )
     assert r.status_code == 400

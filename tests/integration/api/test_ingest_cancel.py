@@ -36,7 +36,9 @@ async def test_cancel_a_running_job_removes_everything_it_wrote(api: Api) -> Non
     cancelled = await api.client.delete(f"/api/ingest/jobs/{job_id}", headers=api.auth())
     assert cancelled.status_code == 200, cancelled.text
     body = cancelled.json()
-    assert body["status"] == "failed" and body["stage"] == "cancelled" and body["code"] == "cancelled"
+    assert (
+        body["status"] == "failed" and body["stage"] == "cancelled" and body["code"] == "cancelled"
+    )
     assert body["document_id"] is None
     again = (await api.client.get(f"/api/ingest/jobs/{job_id}", headers=api.auth())).json()
     assert again["stage"] == "cancelled"
@@ -47,7 +49,8 @@ async def test_cancel_a_running_job_removes_everything_it_wrote(api: Api) -> Non
 
 async def test_cancel_after_the_job_finished_removes_its_document(api: Api) -> None:
     r = await api.client.post(
-        "/api/ingest?wait=false", files={"file": ("small.md", b"# Small\n\nA short note.")},
+        "/api/ingest?wait=false",
+        files={"file": ("small.md", b"# Small\n\nA short note.")},
         headers=api.auth(),
     )
     job_id = r.json()["jobs"][0]["id"]

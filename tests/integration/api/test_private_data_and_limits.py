@@ -24,15 +24,20 @@ async def test_home_is_0700_and_every_file_in_it_0600(api: Api) -> None:
     chat = await api.client.post("/api/chat", json={"message": "hello"}, headers=api.auth())
     assert chat.status_code == 200
     r = await api.client.post(
-        "/api/ingest", files={"file": ("n.md", b"# Notes\n\nSome private notes.")},
+        "/api/ingest",
+        files={"file": ("n.md", b"# Notes\n\nSome private notes.")},
         headers=api.auth(),
     )
     assert r.status_code == 200, r.text
     assert stat.S_IMODE(api.home.stat().st_mode) == 0o700
     files = [p for p in api.home.rglob("*") if p.is_file()]
     names = {p.name for p in files}
-    assert {"token", "emotion.key"} <= names and any(p.parent.name == "blobs" or "blobs" in p.parts for p in files)
-    wide = [(str(p), oct(stat.S_IMODE(p.stat().st_mode))) for p in files if p.stat().st_mode & 0o077]
+    assert {"token", "emotion.key"} <= names and any(
+        p.parent.name == "blobs" or "blobs" in p.parts for p in files
+    )
+    wide = [
+        (str(p), oct(stat.S_IMODE(p.stat().st_mode))) for p in files if p.stat().st_mode & 0o077
+    ]
     assert not wide
     dirs = [p for p in api.home.rglob("*") if p.is_dir()]
     assert not [str(d) for d in dirs if d.stat().st_mode & 0o077]
@@ -71,7 +76,9 @@ async def test_readiness_details_need_a_token_and_metrics_can_require_one(
         assert (await api.client.get("/metrics")).status_code == 200  # no token configured
 
 
-async def test_chat_beyond_the_concurrency_limit_is_503_at_once(db_url: str, tmp_path: Path) -> None:
+async def test_chat_beyond_the_concurrency_limit_is_503_at_once(
+    db_url: str, tmp_path: Path
+) -> None:
     async with running_api(
         db_url, tmp_path / "home", MORGAN_CHAT_CONCURRENCY="1", MORGAN_CHAT_QUEUE="0"
     ) as api:
@@ -139,7 +146,9 @@ async def test_token_guessing_and_floods_get_429_with_retry_after(
     db_url: str, tmp_path: Path
 ) -> None:
     async with running_api(
-        db_url, tmp_path / "home", MORGAN_AUTH_FAILURES_PER_MINUTE="5",
+        db_url,
+        tmp_path / "home",
+        MORGAN_AUTH_FAILURES_PER_MINUTE="5",
         MORGAN_RATE_LIMIT_PER_MINUTE="3",
     ) as api:
         for _ in range(5):

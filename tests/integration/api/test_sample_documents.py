@@ -18,11 +18,19 @@ from tests.integration.api.conftest import running_api
 pytestmark = pytest.mark.slow
 
 BATCH = [
-    "pdf/minimal-document.pdf", "pdf/Seige_of_Vicksburg_Sample_OCR.pdf", "pdf/multicolumn.pdf",
-    "pdf/issue-297.pdf", "pdf/libreoffice-writer-password.pdf", "pdf/imagemagick-CCITTFaxDecode.pdf",
-    "docx/handbook-1p.docx", "docx/docx-tables.docx", "docx/having-images.docx",
-    "html/fake-html-cp1252.html", "html/example-steelJIS-datasheet-utf-16.html",
-    "md/umlauts-non-utf8.md", "md/readability-README.md",
+    "pdf/minimal-document.pdf",
+    "pdf/Seige_of_Vicksburg_Sample_OCR.pdf",
+    "pdf/multicolumn.pdf",
+    "pdf/issue-297.pdf",
+    "pdf/libreoffice-writer-password.pdf",
+    "pdf/imagemagick-CCITTFaxDecode.pdf",
+    "docx/handbook-1p.docx",
+    "docx/docx-tables.docx",
+    "docx/having-images.docx",
+    "html/fake-html-cp1252.html",
+    "html/example-steelJIS-datasheet-utf-16.html",
+    "md/umlauts-non-utf8.md",
+    "md/readability-README.md",
 ]
 
 EXPECTED_FAILURES = {
@@ -51,11 +59,17 @@ async def test_a_mixed_batch_ingests_with_clear_per_file_errors(tmp_path: Path) 
                 if name.endswith(".pdf"):
                     assert doc["pages"] >= 1, name
         assert results["Seige_of_Vicksburg_Sample_OCR.pdf"]["pages"] == 6
-        assert body["chunks"] == sum(d["chunks"] for d in body["documents"] if d["status"] == "ingested")
+        assert body["chunks"] == sum(
+            d["chunks"] for d in body["documents"] if d["status"] == "ingested"
+        )
 
-        answer = (await api.client.post(
-            "/api/chat", json={"message": "What happened at the siege of Vicksburg?"}, headers=api.auth(),
-        )).json()
+        answer = (
+            await api.client.post(
+                "/api/chat",
+                json={"message": "What happened at the siege of Vicksburg?"},
+                headers=api.auth(),
+            )
+        ).json()
         top = answer["sources"][0]
         assert "vicksburg" in (top["title"] + top["snippet"]).lower()
         assert top["page"] is not None  # PDF sources say which page

@@ -16,7 +16,9 @@ from tests.integration.api.conftest import running_api
 
 pytestmark = pytest.mark.slow
 
-NOTE = b"# Bees\n\nThe hive swarms in late spring when the old queen leaves with half the workers.\n"
+NOTE = (
+    b"# Bees\n\nThe hive swarms in late spring when the old queen leaves with half the workers.\n"
+)
 
 
 @pytest.fixture
@@ -39,7 +41,9 @@ async def test_core_serves_while_ollama_embeddings_are_down_then_connects(
         status = (await api.client.get("/api/status", headers=api.auth())).json()
         assert {"embeddings", "vectors"} <= set(status["degraded"])
         vectors = next(c for c in status["components"] if c["name"] == "vectors")
-        assert vectors["detail"].startswith("connecting: ") and "model is loading" in vectors["detail"]
+        assert (
+            vectors["detail"].startswith("connecting: ") and "model is loading" in vectors["detail"]
+        )
 
         ollama.clear_faults()
         assert await api.on_app_loop(api.services.vectors.connect)

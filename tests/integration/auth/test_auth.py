@@ -42,7 +42,9 @@ async def test_duplicate_user_is_a_conflict(auth: AuthService) -> None:
         await auth.create_user("ann")
 
 
-async def test_local_user_token_file_is_private_and_stable(auth: AuthService, tmp_path: Path) -> None:
+async def test_local_user_token_file_is_private_and_stable(
+    auth: AuthService, tmp_path: Path
+) -> None:
     token_file = tmp_path / "home" / "token"
     await auth.ensure_local_user(token_file)
     first = token_file.read_text().strip()

@@ -59,9 +59,21 @@ _VAR = re.compile(r"\$\$|\$\(([A-Za-z_][A-Za-z0-9_.-]*)\)")
 
 def render(helm_bin: str, *args: str) -> list[dict[str, Any]]:
     result = subprocess.run(
-        [helm_bin, "template", RELEASE, str(CHART), "--namespace", NAMESPACE,
-         "--kube-version", KUBE_VERSION, *args],
-        capture_output=True, text=True, timeout=120, check=False,
+        [
+            helm_bin,
+            "template",
+            RELEASE,
+            str(CHART),
+            "--namespace",
+            NAMESPACE,
+            "--kube-version",
+            KUBE_VERSION,
+            *args,
+        ],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
     )
     if result.returncode != 0:
         raise RuntimeError(f"helm template failed:\n{result.stderr}")
@@ -147,8 +159,11 @@ class Cluster:
             return self.config_map(r["name"])[r["key"]]
         if "fieldRef" in ref:
             path = ref["fieldRef"]["fieldPath"]
-            return {"metadata.namespace": NAMESPACE, "metadata.name": "local-pod",
-                    "status.podIP": "127.0.0.1"}.get(path, "")
+            return {
+                "metadata.namespace": NAMESPACE,
+                "metadata.name": "local-pod",
+                "status.podIP": "127.0.0.1",
+            }.get(path, "")
         raise ValueError(f"unsupported valueFrom {ref}")
 
 
@@ -244,7 +259,7 @@ def prepare(
             return moved[text]
         for path in sorted(mounts, key=len, reverse=True):
             if text == path or text.startswith(path.rstrip("/") + "/"):
-                return str(mounts[path]) + text[len(path.rstrip("/")):]
+                return str(mounts[path]) + text[len(path.rstrip("/")) :]
         return text
 
     env = dict(image_env or {}) | cluster.env(spec)
@@ -310,8 +325,11 @@ def start(workload: Workload, log_dir: Path) -> Running:
     with log.open("ab") as out:
         out.write(f"$ {shlex.join(workload.argv)}\n".encode())
         process = subprocess.Popen(
-            [*_as_user(workload), *workload.argv], env=workload.env, stdout=out,
-            stderr=subprocess.STDOUT, cwd=str(next(iter(workload.mounts.values()), log_dir)),
+            [*_as_user(workload), *workload.argv],
+            env=workload.env,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            cwd=str(next(iter(workload.mounts.values()), log_dir)),
         )
     return Running(workload, process, log)
 
@@ -323,22 +341,26 @@ def run_to_completion(workload: Workload, log_dir: Path, *, timeout_s: float = 1
         code = running.process.wait(timeout=timeout_s)
     except subprocess.TimeoutExpired:
         running.stop()
-        raise RuntimeError(f"{workload.name} did not finish in {timeout_s}s:\n"
-                           f"{running.log_tail()}") from None
+        raise RuntimeError(
+            f"{workload.name} did not finish in {timeout_s}s:\n{running.log_tail()}"
+        ) from None
     if code != 0:
         raise RuntimeError(f"{workload.name} exited {code}:\n{running.log_tail()}")
     return running.log.read_text(errors="replace")
 
 
-def wait_for_probe(running: Running, kind: str, *, expect: int = 200,
-                   timeout_s: float = 180) -> str:
+def wait_for_probe(
+    running: Running, kind: str, *, expect: int = 200, timeout_s: float = 180
+) -> str:
     """Poll a probe the way the kubelet does until it answers `expect`; fail on process exit."""
     deadline = time.monotonic() + timeout_s
     last = ""
     while time.monotonic() < deadline:
         if running.process.poll() is not None:
-            raise RuntimeError(f"{running.workload.name} exited {running.process.returncode}:\n"
-                               f"{running.log_tail()}")
+            raise RuntimeError(
+                f"{running.workload.name} exited {running.process.returncode}:\n"
+                f"{running.log_tail()}"
+            )
         try:
             status, body = running.workload.probe(kind)
             if status == expect:
@@ -347,12 +369,15 @@ def wait_for_probe(running: Running, kind: str, *, expect: int = 200,
         except (httpx.HTTPError, OSError) as exc:
             last = repr(exc)
         time.sleep(0.25)
-    raise RuntimeError(f"{running.workload.name} {kind} never answered {expect} "
-                       f"(last: {last}):\n{running.log_tail()}")
+    raise RuntimeError(
+        f"{running.workload.name} {kind} never answered {expect} "
+        f"(last: {last}):\n{running.log_tail()}"
+    )
 
 
-def workloads_running_image(objects: list[dict[str, Any]], image_repo: str) -> Iterator[
-        tuple[dict[str, Any], dict[str, Any], bool]]:
+def workloads_running_image(
+    objects: list[dict[str, Any]], image_repo: str
+) -> Iterator[tuple[dict[str, Any], dict[str, Any], bool]]:
     """(workload, container, is_init) for every container of Morgan's image."""
     for obj in objects:
         if obj["kind"] not in ("Deployment", "StatefulSet", "Job", "DaemonSet", "Pod"):

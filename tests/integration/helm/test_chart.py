@@ -225,9 +225,13 @@ def test_core_migrates_in_init_containers_without_hooks(helm_bin):
     assert env["PGUSER"] == "morgan" and env["PGDATABASE"] == "morgan"
     assert migrate["args"] == ["db", "upgrade"]
 
-    external = pod_spec(by_kind_name(
-        render(helm_bin, "-f", str(CHART / "examples" / "external-services.yaml")),
-        "Deployment", "core"))
+    external = pod_spec(
+        by_kind_name(
+            render(helm_bin, "-f", str(CHART / "examples" / "external-services.yaml")),
+            "Deployment",
+            "core",
+        )
+    )
     assert [c["name"] for c in external["initContainers"]] == ["migrate"]
     env = {e["name"]: e for e in external["initContainers"][0]["env"]}
     assert env["MORGAN_DATABASE_URL"]["valueFrom"]["secretKeyRef"] == {
@@ -237,20 +241,33 @@ def test_core_migrates_in_init_containers_without_hooks(helm_bin):
 
 
 def test_also_wrong_items_of_issue_9(helm_bin):
-    objects = render(helm_bin, "-f", str(CHART / "examples" / "external-services.yaml"),
-                     "--set", "ollama.main.persistence.accessModes={ReadWriteMany}")
+    objects = render(
+        helm_bin,
+        "-f",
+        str(CHART / "examples" / "external-services.yaml"),
+        "--set",
+        "ollama.main.persistence.accessModes={ReadWriteMany}",
+    )
     redis_args = pod_spec(by_kind_name(objects, "Deployment", "redis"))["containers"][0]["args"]
     assert "--maxmemory 768mb --maxmemory-policy allkeys-lru" in redis_args[0]
     claim = by_kind_name(objects, "PersistentVolumeClaim", "ollama-main-models")
     assert claim["spec"]["accessModes"] == ["ReadWriteMany"]
     ingress = by_kind_name(objects, "Ingress", "core")
-    assert ingress["metadata"]["annotations"]["nginx.ingress.kubernetes.io/proxy-body-size"] == "100m"
+    assert (
+        ingress["metadata"]["annotations"]["nginx.ingress.kubernetes.io/proxy-body-size"] == "100m"
+    )
     postgres = render(helm_bin, "-f", str(CHART / "examples" / "two-gpus.yaml"))
     primary = pod_spec(by_kind_name(postgres, "StatefulSet", "postgres"))["containers"][0]
-    assert primary["startupProbe"]["failureThreshold"] * primary["startupProbe"]["periodSeconds"] >= 300
+    assert (
+        primary["startupProbe"]["failureThreshold"] * primary["startupProbe"]["periodSeconds"]
+        >= 300
+    )
     standby = pod_spec(by_kind_name(postgres, "StatefulSet", "postgres-standby"))
-    assert "-C -S \"$SLOT\"" in standby["initContainers"][0]["args"][0]
-    assert standby["containers"][0]["readinessProbe"]["exec"]["command"][-1] == "/scripts/standby-ready.sh"
+    assert '-C -S "$SLOT"' in standby["initContainers"][0]["args"][0]
+    assert (
+        standby["containers"][0]["readinessProbe"]["exec"]["command"][-1]
+        == "/scripts/standby-ready.sh"
+    )
     ollama = pod_spec(by_kind_name(postgres, "Deployment", "ollama-main"))["containers"][0]
     assert "until pull_all" in ollama["args"][0]
 
@@ -367,20 +384,43 @@ def test_a_chart_bump_does_not_restart_the_data_services(helm_bin, tmp_path):
     bumped = tmp_path / "helm"
     shutil.copytree(CHART, bumped)
     chart_yaml = bumped / "Chart.yaml"
-    chart_yaml.write_text(chart_yaml.read_text().replace("version: 0.1.0", "version: 0.1.1")
-                          .replace('appVersion: "0.1.0"', 'appVersion: "0.1.1"'))
+    chart_yaml.write_text(
+        chart_yaml.read_text()
+        .replace("version: 0.1.0", "version: 0.1.1")
+        .replace('appVersion: "0.1.0"', 'appVersion: "0.1.1"')
+    )
     pinned = ["--set", "image.tag=0.1.0"]
     before = render(helm_bin, *pinned)
-    after = [doc for doc in yaml.safe_load_all(helm(
-        helm_bin, "template", RELEASE, str(bumped), "--namespace", "morgan",
-        "--kube-version", KUBE_VERSION, *pinned).stdout) if doc]
-    for kind, component in (("StatefulSet", "postgres"), ("StatefulSet", "qdrant"),
-                            ("Deployment", "redis"), ("Deployment", "ollama-main")):
+    after = [
+        doc
+        for doc in yaml.safe_load_all(
+            helm(
+                helm_bin,
+                "template",
+                RELEASE,
+                str(bumped),
+                "--namespace",
+                "morgan",
+                "--kube-version",
+                KUBE_VERSION,
+                *pinned,
+            ).stdout
+        )
+        if doc
+    ]
+    for kind, component in (
+        ("StatefulSet", "postgres"),
+        ("StatefulSet", "qdrant"),
+        ("Deployment", "redis"),
+        ("Deployment", "ollama-main"),
+    ):
         old = by_kind_name(before, kind, component)["spec"]["template"]
         new = by_kind_name(after, kind, component)["spec"]["template"]
         assert old == new, component
-    assert by_kind_name(before, "StatefulSet", "postgres")["metadata"]["labels"] != (
-        by_kind_name(after, "StatefulSet", "postgres")["metadata"]["labels"])
+    assert (
+        by_kind_name(before, "StatefulSet", "postgres")["metadata"]["labels"]
+        != (by_kind_name(after, "StatefulSet", "postgres")["metadata"]["labels"])
+    )
 
 
 def test_opt_in_hpa_network_policy_service_monitor_and_helm_test(helm_bin):
@@ -389,22 +429,30 @@ def test_opt_in_hpa_network_policy_service_monitor_and_helm_test(helm_bin):
     assert core["spec"]["replicas"] == 2
     spread = pod_spec(core)["topologySpreadConstraints"][0]
     assert spread["whenUnsatisfiable"] == "ScheduleAnyway"
-    assert not [o for o in plain if o["kind"] in ("HorizontalPodAutoscaler", "NetworkPolicy",
-                                                 "ServiceMonitor")]
+    assert not [
+        o
+        for o in plain
+        if o["kind"] in ("HorizontalPodAutoscaler", "NetworkPolicy", "ServiceMonitor")
+    ]
     test_pod = next(o for o in plain if o["kind"] == "Pod")
     assert test_pod["metadata"]["annotations"]["helm.sh/hook"] == "test"
-    assert test_pod["spec"]["containers"][0]["args"] == [
-        f"http://{RELEASE}-core:8000/health/ready"]
+    assert test_pod["spec"]["containers"][0]["args"] == [f"http://{RELEASE}-core:8000/health/ready"]
 
-    objects = render(helm_bin, "--set", "core.autoscaling.enabled=true",
-                     "--set", "networkPolicy.enabled=true")
+    objects = render(
+        helm_bin, "--set", "core.autoscaling.enabled=true", "--set", "networkPolicy.enabled=true"
+    )
     assert "replicas" not in by_kind_name(objects, "Deployment", "core")["spec"]
     hpa = by_kind_name(objects, "HorizontalPodAutoscaler", "core")
-    assert hpa["spec"]["minReplicas"] == 2 and hpa["spec"]["scaleTargetRef"]["name"] == "morgan-core"
+    assert (
+        hpa["spec"]["minReplicas"] == 2 and hpa["spec"]["scaleTargetRef"]["name"] == "morgan-core"
+    )
     policy = by_kind_name(objects, "NetworkPolicy", "postgres")
     allowed = policy["spec"]["ingress"][0]["from"][0]["podSelector"]["matchExpressions"][1]
     assert allowed["values"] == ["core", "postgres-standby"]
     for obj in objects:
         kubernetes_validate.validate(obj, KUBE_VERSION, strict=True)
     monitor = render(helm_bin, "--set", "metrics.serviceMonitor.enabled=true")
-    assert by_kind_name(monitor, "ServiceMonitor", "core")["spec"]["endpoints"][0]["path"] == "/metrics"
+    assert (
+        by_kind_name(monitor, "ServiceMonitor", "core")["spec"]["endpoints"][0]["path"]
+        == "/metrics"
+    )

@@ -42,15 +42,21 @@ from tests.fixtures.seaweed import SeaweedServer
 from tests.integration.helm import run_workload as rw
 
 pytestmark = [
-    pytest.mark.helm, pytest.mark.postgres, pytest.mark.redis, pytest.mark.s3, pytest.mark.slow,
+    pytest.mark.helm,
+    pytest.mark.postgres,
+    pytest.mark.redis,
+    pytest.mark.s3,
+    pytest.mark.slow,
 ]
 
 EXAMPLES = sorted((rw.CHART / "examples").glob("*.yaml"))
 CASES = [None, *EXAMPLES]
 IDS = ["defaults", *(p.stem for p in EXAMPLES)]
 IMAGE = "ghcr.io/morgan-ai/morgan"
-NOTE = (b"# Greenhouse log\n\nThe lemon tree flowers in February and needs a frost-free "
-        b"greenhouse kept above eight degrees.\n")
+NOTE = (
+    b"# Greenhouse log\n\nThe lemon tree flowers in February and needs a frost-free "
+    b"greenhouse kept above eight degrees.\n"
+)
 S3_USER_SECRET = "local-s3"
 API_KEY = "sk-local-test"
 
@@ -80,7 +86,8 @@ def seaweed(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SeaweedServer]
 @pytest.fixture(scope="module")
 def ollama() -> Iterator[FakeOllama]:
     models = [FakeOllamaModel(n) for n in ("llama3.1:8b", "llama3.2:3b")] + [
-        FakeOllamaModel("nomic-embed-text", "nomic-bert", 2048, "nomic-bert", "137M", "F16")]
+        FakeOllamaModel("nomic-embed-text", "nomic-bert", 2048, "nomic-bert", "137M", "F16")
+    ]
     with FakeOllama(models=models, embedding_dimension=768) as fake:
         yield fake
 
@@ -110,11 +117,20 @@ class Deployment:
             process.stop()
 
 
-def _redis(cluster: rw.Cluster, objects: list[dict[str, Any]], root: Path) -> tuple[rw.Running, int]:
+def _redis(
+    cluster: rw.Cluster, objects: list[dict[str, Any]], root: Path
+) -> tuple[rw.Running, int]:
     """The chart's own redis-server command line (maxmemory included), on a free port."""
     workload = rw.find(objects, "Deployment", f"{rw.RELEASE}-redis")
-    spec = rw.prepare(cluster, workload, "redis", rw.StandIns(), root / "redis",
-                      image_env={"PATH": "/usr/bin:/bin"}, entrypoint=[])
+    spec = rw.prepare(
+        cluster,
+        workload,
+        "redis",
+        rw.StandIns(),
+        root / "redis",
+        image_env={"PATH": "/usr/bin:/bin"},
+        entrypoint=[],
+    )
     port = rw.free_port()
     spec.argv[-1] += f" --port {port} --bind 127.0.0.1"
     spec.uid = None  # redis-server runs as whoever we are; the uid matters to its image only
@@ -123,16 +139,26 @@ def _redis(cluster: rw.Cluster, objects: list[dict[str, Any]], root: Path) -> tu
     while time.monotonic() < deadline:
         if running.process.poll() is not None:
             raise RuntimeError(f"redis exited:\n{running.log_tail()}")
-        probe = subprocess.run(["redis-cli", "-p", str(port), "ping"], capture_output=True,
-                               text=True, env={"REDISCLI_AUTH": spec.env["REDISCLI_AUTH"]})
+        probe = subprocess.run(
+            ["redis-cli", "-p", str(port), "ping"],
+            capture_output=True,
+            text=True,
+            env={"REDISCLI_AUTH": spec.env["REDISCLI_AUTH"]},
+        )
         if probe.stdout.strip() == "PONG":
             return running, port
         time.sleep(0.05)
     raise RuntimeError(f"redis never answered:\n{running.log_tail()}")
 
 
-def _stand_ins(seaweed: SeaweedServer, ollama: FakeOllama, openai: FakeOpenAI,
-               redis_port: int, root: Path, tiny_reranker: Path) -> rw.StandIns:
+def _stand_ins(
+    seaweed: SeaweedServer,
+    ollama: FakeOllama,
+    openai: FakeOpenAI,
+    redis_port: int,
+    root: Path,
+    tiny_reranker: Path,
+) -> rw.StandIns:
     fake = ollama.base_url.split("://", 1)[1]
     s3 = seaweed.endpoint_url.split("://", 1)[1]
     qdrant_folder = root / "qdrant-edge"
@@ -147,35 +173,57 @@ def _stand_ins(seaweed: SeaweedServer, ollama: FakeOllama, openai: FakeOpenAI,
             **{f"{rw.RELEASE}-ollama-{role}:11434": fake for role in ("main", "fast", "embed")},
         },
         hosts={f"{rw.RELEASE}-postgres": "127.0.0.1"},
-        values={f"http://{rw.RELEASE}-qdrant:6333": str(qdrant_folder),
-                # reranker.model.source names a folder "inside the image": this one.
-                str(tiny_reranker): str(tiny_reranker)},
+        values={
+            f"http://{rw.RELEASE}-qdrant:6333": str(qdrant_folder),
+            # reranker.model.source names a folder "inside the image": this one.
+            str(tiny_reranker): str(tiny_reranker),
+        },
     )
 
 
-def _deploy(values: Path | None, helm_bin: str, root: Path, seaweed: SeaweedServer,
-            ollama: FakeOllama, openai: FakeOpenAI, tiny_reranker: Path) -> Deployment:
+def _deploy(
+    values: Path | None,
+    helm_bin: str,
+    root: Path,
+    seaweed: SeaweedServer,
+    ollama: FakeOllama,
+    openai: FakeOpenAI,
+    tiny_reranker: Path,
+) -> Deployment:
     database = f"morgan_helm_{uuid.uuid4().hex[:10]}"
-    asyncio.run(_pg_admin(
-        "DO $$BEGIN IF NOT EXISTS (SELECT FROM pg_roles WHERE rolname = 'morgan') "
-        "THEN CREATE ROLE morgan LOGIN; END IF; END$$"))
+    asyncio.run(
+        _pg_admin(
+            "DO $$BEGIN IF NOT EXISTS (SELECT FROM pg_roles WHERE rolname = 'morgan') "
+            "THEN CREATE ROLE morgan LOGIN; END IF; END$$"
+        )
+    )
     asyncio.run(_pg_admin(f'CREATE DATABASE "{database}" OWNER morgan'))
     args = ["-f", str(values)] if values else []
-    args += ["--set", f"postgres.database={database}",
-             "--set", f"minio.auth.existingSecret={S3_USER_SECRET}"]
+    args += [
+        "--set",
+        f"postgres.database={database}",
+        "--set",
+        f"minio.auth.existingSecret={S3_USER_SECRET}",
+    ]
     with_model = values is None  # defaults: the reranker's init container fetches a model
     if with_model:
         args += ["--set", f"reranker.model.source={tiny_reranker}"]
     objects = rw.render(helm_bin, *args)
     credentials = {"access-key-id": seaweed.access_key, "secret-access-key": seaweed.secret_key}
-    cluster = rw.Cluster(objects, user_secrets={
-        S3_USER_SECRET: {"minio-root-user": seaweed.access_key,
-                         "minio-root-password": seaweed.secret_key},
-        "morgan-s3": credentials,
-        "morgan-db": {"database-url":
-                      f"postgresql+asyncpg://morgan:pw@morgan-postgres:5432/{database}"},
-        "llm-api": {"api-key": API_KEY},
-    })
+    cluster = rw.Cluster(
+        objects,
+        user_secrets={
+            S3_USER_SECRET: {
+                "minio-root-user": seaweed.access_key,
+                "minio-root-password": seaweed.secret_key,
+            },
+            "morgan-s3": credentials,
+            "morgan-db": {
+                "database-url": f"postgresql+asyncpg://morgan:pw@morgan-postgres:5432/{database}"
+            },
+            "llm-api": {"api-key": API_KEY},
+        },
+    )
     deployment = Deployment(values, objects, cluster, reranker_has_model=with_model)
     deployment.outputs["database"] = database
     try:
@@ -213,8 +261,15 @@ def _start_core(d: Deployment, stand_ins: rw.StandIns, root: Path) -> None:
     pod = root / "pod-core"
     for init in rw.pod_spec(workload).get("initContainers", []):
         morgan_image = init["image"].split(":")[0] == IMAGE
-        spec = rw.prepare(d.cluster, workload, init["name"], stand_ins, pod, init=True,
-                          image_env=None if not morgan_image else rw.IMAGE_ENV)
+        spec = rw.prepare(
+            d.cluster,
+            workload,
+            init["name"],
+            stand_ins,
+            pod,
+            init=True,
+            image_env=None if not morgan_image else rw.IMAGE_ENV,
+        )
         if not morgan_image:
             spec.env.setdefault("PATH", "/usr/bin:/bin")
         d.outputs[init["name"]] = rw.run_to_completion(spec, pod / "logs")
@@ -238,9 +293,15 @@ def _start_core(d: Deployment, stand_ins: rw.StandIns, root: Path) -> None:
 
 
 @pytest.fixture(scope="module", params=CASES, ids=IDS)
-def deployment(request: pytest.FixtureRequest, helm_bin: str,
-               tmp_path_factory: pytest.TempPathFactory, seaweed: SeaweedServer,
-               ollama: FakeOllama, openai: FakeOpenAI, tiny_reranker: Path) -> Iterator[Deployment]:
+def deployment(
+    request: pytest.FixtureRequest,
+    helm_bin: str,
+    tmp_path_factory: pytest.TempPathFactory,
+    seaweed: SeaweedServer,
+    ollama: FakeOllama,
+    openai: FakeOpenAI,
+    tiny_reranker: Path,
+) -> Iterator[Deployment]:
     # Traversable by the pods' uids (pytest's own temporary folders are root-only).
     name = request.param.stem if request.param else "defaults"
     root = Path(tempfile.mkdtemp(prefix=f"morgan-helm-{name}-"))
@@ -251,7 +312,9 @@ def deployment(request: pytest.FixtureRequest, helm_bin: str,
             yield d
         finally:
             d.stop()
-            asyncio.run(_pg_admin(f'DROP DATABASE IF EXISTS "{d.outputs["database"]}" WITH (FORCE)'))
+            asyncio.run(
+                _pg_admin(f'DROP DATABASE IF EXISTS "{d.outputs["database"]}" WITH (FORCE)')
+            )
     finally:
         shutil.rmtree(root, ignore_errors=True)
 
@@ -260,22 +323,31 @@ def _exec_in_core(d: Deployment, *args: str) -> str:
     """`kubectl exec deploy/morgan-core -c core -- morgan ...`: same env, same uid."""
     assert d.core is not None
     w = d.core.workload
-    result = subprocess.run([*rw._as_user(w), *rw.IMAGE_ENTRYPOINT, *args], env=w.env,
-                            capture_output=True, text=True, timeout=120,
-                            cwd=str(next(iter(w.mounts.values()))))
+    result = subprocess.run(
+        [*rw._as_user(w), *rw.IMAGE_ENTRYPOINT, *args],
+        env=w.env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        cwd=str(next(iter(w.mounts.values()))),
+    )
     assert result.returncode == 0, result.stderr[-3000:]
     return result.stdout
 
 
 def test_every_container_of_morgans_image_was_run(deployment: Deployment) -> None:
-    expected = {(w["metadata"]["name"], c["name"])
-                for w, c, _ in rw.workloads_running_image(deployment.objects, IMAGE)}
+    expected = {
+        (w["metadata"]["name"], c["name"])
+        for w, c, _ in rw.workloads_running_image(deployment.objects, IMAGE)
+    }
     assert expected and expected <= deployment.ran, expected - deployment.ran
     # No hook ordering for Morgan: nothing of its image waits on a Helm hook (MinIO's bucket
     # Job may; core creates the bucket itself and reports `blobs` until then).
-    hooked = [w["metadata"]["name"] for w, _, _ in rw.workloads_running_image(
-        deployment.objects, IMAGE)
-        if w["metadata"].get("annotations", {}).get("helm.sh/hook", "test") != "test"]
+    hooked = [
+        w["metadata"]["name"]
+        for w, _, _ in rw.workloads_running_image(deployment.objects, IMAGE)
+        if w["metadata"].get("annotations", {}).get("helm.sh/hook", "test") != "test"
+    ]
     assert hooked == []
 
 
@@ -335,7 +407,7 @@ def test_chat_through_core_returns_sources(deployment: Deployment) -> None:
 def test_runner_models_the_dockerfile_environment() -> None:
     """run_workload.IMAGE_ENV must name what the image sets, or runs here would differ."""
     text = (rw.REPO / "Dockerfile").read_text()
-    runtime = text[text.rindex("FROM "):]
+    runtime = text[text.rindex("FROM ") :]
     keys = set()
     for block in re.findall(r"^ENV ((?:.*\\\n)*.*)$", runtime, flags=re.M):
         keys |= set(re.findall(r"([A-Z_]+)=", block))

@@ -26,8 +26,11 @@ from tests.integration.helm import run_workload as rw
 
 pytestmark = [pytest.mark.helm, pytest.mark.slow]
 
-PG_BIN = sorted(Path("/usr/lib/postgresql").glob("*/bin"))[-1] if Path(
-    "/usr/lib/postgresql").is_dir() else None
+PG_BIN = (
+    sorted(Path("/usr/lib/postgresql").glob("*/bin"))[-1]
+    if Path("/usr/lib/postgresql").is_dir()
+    else None
+)
 LOCAL_PG_USER = "postgres"
 
 
@@ -37,20 +40,40 @@ def _uid() -> int:
     return pwd.getpwnam(LOCAL_PG_USER).pw_uid
 
 
-def _run(args: list[str], env: dict[str, str] | None = None, check: bool = True,
-         ) -> subprocess.CompletedProcess[str]:
+def _run(
+    args: list[str],
+    env: dict[str, str] | None = None,
+    check: bool = True,
+) -> subprocess.CompletedProcess[str]:
     uid = _uid()
     return subprocess.run(
         ["setpriv", f"--reuid={uid}", f"--regid={uid}", "--clear-groups", *args],
-        env={"PATH": f"{PG_BIN}:/usr/bin:/bin", **(env or {})}, capture_output=True,
-        text=True, timeout=120, check=check,
+        env={"PATH": f"{PG_BIN}:/usr/bin:/bin", **(env or {})},
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=check,
     )
 
 
 def _pg_ctl(data: Path, port: int, socket_dir: Path, action: str) -> None:
     options = f"-p {port} -k {socket_dir} -c listen_addresses=127.0.0.1"
-    result = _run([str(PG_BIN / "pg_ctl"), "-D", str(data), "-o", options, "-l",
-                   str(data.parent / "server.log"), "-w", "-m", "fast", action], check=False)
+    result = _run(
+        [
+            str(PG_BIN / "pg_ctl"),
+            "-D",
+            str(data),
+            "-o",
+            options,
+            "-l",
+            str(data.parent / "server.log"),
+            "-w",
+            "-m",
+            "fast",
+            action,
+        ],
+        check=False,
+    )
     assert result.returncode == 0, result.stdout + result.stderr + _log(data)
 
 
@@ -95,14 +118,24 @@ def test_standby_streams_through_a_slot_and_is_unready_when_replication_breaks(
     (primary / "pwfile").write_text(env["POSTGRES_PASSWORD"])
     _chown_tree(primary)
     data = primary / "pgdata"
-    _run([str(PG_BIN / "initdb"), "-D", str(data), "-U", env["POSTGRES_USER"],
-          "--pwfile", str(primary / "pwfile"), "--auth-local=trust", "--auth-host=scram-sha-256"])
+    _run(
+        [
+            str(PG_BIN / "initdb"),
+            "-D",
+            str(data),
+            "-U",
+            env["POSTGRES_USER"],
+            "--pwfile",
+            str(primary / "pwfile"),
+            "--auth-local=trust",
+            "--auth-host=scram-sha-256",
+        ]
+    )
     port = rw.free_port()
     _pg_ctl(data, port, primary / "run", "start")
     try:
         conn = {"PGHOST": str(primary / "run"), "PGPORT": str(port)}
-        _run([str(PG_BIN / "createdb"), "-U", env["POSTGRES_USER"], env["POSTGRES_DB"]],
-             env=conn)
+        _run([str(PG_BIN / "createdb"), "-U", env["POSTGRES_USER"], env["POSTGRES_DB"]], env=conn)
         script = primary / "10-replication.sh"
         script.write_text(cluster.config_map(f"{rw.RELEASE}-postgres-init")["10-replication.sh"])
         script.chmod(0o755)
@@ -111,23 +144,34 @@ def test_standby_streams_through_a_slot_and_is_unready_when_replication_breaks(
 
         # The standby's init container, with the chart's env; then the server it prepared.
         standby_root = root / "standby"
-        stand_ins = rw.StandIns(hosts={f"{rw.RELEASE}-postgres": "127.0.0.1"},
-                                values={"5432": str(port)})
-        init = rw.prepare(cluster, standby_sts, "base-backup", stand_ins, standby_root,
-                          init=True, image_env={"PATH": f"{PG_BIN}:/usr/bin:/bin"})
+        stand_ins = rw.StandIns(
+            hosts={f"{rw.RELEASE}-postgres": "127.0.0.1"}, values={"5432": str(port)}
+        )
+        init = rw.prepare(
+            cluster,
+            standby_sts,
+            "base-backup",
+            stand_ins,
+            standby_root,
+            init=True,
+            image_env={"PATH": f"{PG_BIN}:/usr/bin:/bin"},
+        )
         init.uid = _uid()
         rw.run_to_completion(init, standby_root / "logs")
         standby_data = Path(init.env["PGDATA"])
         assert (standby_data / "standby.signal").exists()
-        assert "primary_slot_name = 'morgan_standby'" in (
-            standby_data / "postgresql.auto.conf").read_text()
+        assert (
+            "primary_slot_name = 'morgan_standby'"
+            in (standby_data / "postgresql.auto.conf").read_text()
+        )
 
         server = rw.prepare(cluster, standby_sts, "postgres", stand_ins, standby_root)
         socket_dir = server.mounts["/var/run/postgresql"]
         scripts = server.mounts["/scripts"]
         ready_sh = cluster.config_map(f"{rw.RELEASE}-postgres-standby-scripts")["standby-ready.sh"]
         (scripts / "standby-ready.sh").write_text(
-            ready_sh.replace("/var/run/postgresql", str(socket_dir)))
+            ready_sh.replace("/var/run/postgresql", str(socket_dir))
+        )
         _chown_tree(standby_root / "volumes")
         standby_port = rw.free_port()
         _pg_ctl(standby_data, standby_port, socket_dir, "start")
@@ -136,15 +180,26 @@ def test_standby_streams_through_a_slot_and_is_unready_when_replication_breaks(
             probe_env = {**server.env, "PGPORT": str(standby_port)}
 
             def ready() -> bool:
-                argv = [str(scripts / "standby-ready.sh") if a == "/scripts/standby-ready.sh"
-                        else a for a in probe]
+                argv = [
+                    str(scripts / "standby-ready.sh") if a == "/scripts/standby-ready.sh" else a
+                    for a in probe
+                ]
                 return _run(argv, env=probe_env, check=False).returncode == 0
 
             assert _eventually(ready), _log(standby_data)
-            slot = _run([str(PG_BIN / "psql"), "-tAX", "-U", env["POSTGRES_USER"], "-d",
-                         env["POSTGRES_DB"], "-c",
-                         "SELECT active FROM pg_replication_slots WHERE slot_name = 'morgan_standby'"],
-                        env=conn).stdout.strip()
+            slot = _run(
+                [
+                    str(PG_BIN / "psql"),
+                    "-tAX",
+                    "-U",
+                    env["POSTGRES_USER"],
+                    "-d",
+                    env["POSTGRES_DB"],
+                    "-c",
+                    "SELECT active FROM pg_replication_slots WHERE slot_name = 'morgan_standby'",
+                ],
+                env=conn,
+            ).stdout.strip()
             assert slot == "t"
 
             _pg_ctl(data, port, primary / "run", "stop")  # replication breaks

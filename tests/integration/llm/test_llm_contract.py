@@ -22,16 +22,24 @@ from tests.contract_fakes.openai_compat import FakeOpenAI
 REQUEST = GenerationRequest(
     question="When does the community garden open?",
     sources=(
-        SourcePassage(1, "Garden newsletter",
-                      "The community garden opens at 7 am on weekdays. Dogs must be leashed."),
+        SourcePassage(
+            1,
+            "Garden newsletter",
+            "The community garden opens at 7 am on weekdays. Dogs must be leashed.",
+        ),
         SourcePassage(2, "Recipes", "Tomato soup needs two kilos of ripe tomatoes."),
     ),
     max_tokens=48,
     temperature=0.0,
 )
 
-IMPLEMENTATIONS = ["ollama", "openai", "extractive", "fallback",
-                   pytest.param("embedded", marks=pytest.mark.slow)]
+IMPLEMENTATIONS = [
+    "ollama",
+    "openai",
+    "extractive",
+    "fallback",
+    pytest.param("embedded", marks=pytest.mark.slow),
+]
 
 
 @pytest.fixture(params=IMPLEMENTATIONS)
@@ -52,8 +60,9 @@ async def llm(request: pytest.FixtureRequest) -> AsyncIterator[LLM]:
         yield ExtractiveLLM()
     elif kind == "fallback":
         with FakeOllama(reply="It opens at 7 am [1].") as server:
-            yield FallbackLLM([OllamaLLM(server.base_url, "llama3.2", backoff_s=0),
-                               ExtractiveLLM()])
+            yield FallbackLLM(
+                [OllamaLLM(server.base_url, "llama3.2", backoff_s=0), ExtractiveLLM()]
+            )
     else:
         yield request.getfixturevalue("embedded_llm")
 
@@ -96,8 +105,7 @@ BROKEN = ["ollama", "openai", pytest.param("embedded", marks=pytest.mark.slow)]
 
 
 @pytest.fixture(params=BROKEN)
-def broken_llm(request: pytest.FixtureRequest, closed_port_url: str,
-               tmp_path) -> Iterator[LLM]:  # type: ignore[no-untyped-def]
+def broken_llm(request: pytest.FixtureRequest, closed_port_url: str, tmp_path) -> Iterator[LLM]:  # type: ignore[no-untyped-def]
     if request.param == "ollama":
         yield OllamaLLM(closed_port_url, "llama3.2", retries=1, backoff_s=0)
     elif request.param == "openai":

@@ -18,8 +18,11 @@ pytestmark = pytest.mark.slow
 GROUNDED = GenerationRequest(
     question="Where is the spare key to the garden shed?",
     sources=(
-        SourcePassage(1, "House notes",
-                      "The spare key to the garden shed is hidden under the blue flower pot."),
+        SourcePassage(
+            1,
+            "House notes",
+            "The spare key to the garden shed is hidden under the blue flower pot.",
+        ),
         SourcePassage(2, "Recipes", "Pancakes need two eggs and a cup of milk."),
     ),
     temperature=0.0,
@@ -55,8 +58,11 @@ async def test_streaming_leaves_the_event_loop_free(embedded_llm: EmbeddedGGUFLL
 
 
 async def test_closing_the_stream_stops_generation(embedded_llm: EmbeddedGGUFLLM) -> None:
-    counting = GenerationRequest(question="Count from one to two hundred, separated by "
-                                          "commas.", max_tokens=150, temperature=0.0)
+    counting = GenerationRequest(
+        question="Count from one to two hundred, separated by commas.",
+        max_tokens=150,
+        temperature=0.0,
+    )
     stream = embedded_llm.stream(counting)
     first = await anext(stream)
     started = time.perf_counter()
@@ -75,8 +81,7 @@ def test_context_window_comes_from_the_model(embedded_llm: EmbeddedGGUFLLM) -> N
     assert embedded_llm.count_tokens("hello world") == 2  # the real tokenizer, not chars/4
 
 
-async def test_prompt_longer_than_the_window_is_unavailable(
-        embedded_llm: EmbeddedGGUFLLM) -> None:
+async def test_prompt_longer_than_the_window_is_unavailable(embedded_llm: EmbeddedGGUFLLM) -> None:
     huge = SourcePassage(1, "Log", "lorem ipsum dolor sit amet " * 3000)
     with pytest.raises(LLMUnavailable, match="context window"):
         await embedded_llm.generate(GenerationRequest(question="?", sources=(huge,)))
@@ -101,10 +106,12 @@ async def test_budgeted_prompt_really_fits_the_model(tmp_path) -> None:  # type:
     pytest.importorskip("llama_cpp")
     llm = EmbeddedGGUFLLM(cache_dir=tmp_path, n_ctx=1024)
     await llm.warm_up()
-    sources = tuple(SourcePassage(n, f"Log {n}", f"Entry {n}: the backup ran fine. " * 40)
-                    for n in range(1, 9))
-    request = GenerationRequest(question="Did the backup run?", sources=sources,
-                                max_tokens=64, temperature=0.0)
+    sources = tuple(
+        SourcePassage(n, f"Log {n}", f"Entry {n}: the backup ran fine. " * 40) for n in range(1, 9)
+    )
+    request = GenerationRequest(
+        question="Did the backup run?", sources=sources, max_tokens=64, temperature=0.0
+    )
     result = fit_to_budget(request, llm.count_tokens, llm.context_window)
     assert result.dropped_sources and result.fits
     prompt_tokens = llm.count_tokens(render_completion_prompt(result.request))

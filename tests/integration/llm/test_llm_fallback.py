@@ -21,17 +21,21 @@ REQUEST = GenerationRequest(
 
 @pytest.fixture
 def servers() -> Iterator[tuple[FakeOllama, FakeOllama]]:
-    with FakeOllama(reply="From main [1].") as main, FakeOllama(
-            models=[FakeOllamaModel("qwen2.5:0.5b")], reply="From fast [1].") as fast:
+    with (
+        FakeOllama(reply="From main [1].") as main,
+        FakeOllama(models=[FakeOllamaModel("qwen2.5:0.5b")], reply="From fast [1].") as fast,
+    ):
         yield main, fast
 
 
 def chain(main: FakeOllama, fast: FakeOllama) -> FallbackLLM:
-    return FallbackLLM([
-        OllamaLLM(main.base_url, "llama3.2", num_ctx=4096, backoff_s=0),
-        OllamaLLM(fast.base_url, "qwen2.5:0.5b", num_ctx=2048, backoff_s=0),
-        ExtractiveLLM(),
-    ])
+    return FallbackLLM(
+        [
+            OllamaLLM(main.base_url, "llama3.2", num_ctx=4096, backoff_s=0),
+            OllamaLLM(fast.base_url, "qwen2.5:0.5b", num_ctx=2048, backoff_s=0),
+            ExtractiveLLM(),
+        ]
+    )
 
 
 async def test_main_answers_when_up(servers: tuple[FakeOllama, FakeOllama]) -> None:
@@ -57,15 +61,18 @@ async def test_main_oom_falls_back_to_fast(servers: tuple[FakeOllama, FakeOllama
 
 
 async def test_both_models_down_gives_extractive_answer(
-        servers: tuple[FakeOllama, FakeOllama]) -> None:
+    servers: tuple[FakeOllama, FakeOllama],
+) -> None:
     main, fast = servers
     main.fail("/api/chat", 500, CUDA_OOM, times=None)
     fast.slow("/api/chat", times=None)
-    llm = FallbackLLM([
-        OllamaLLM(main.base_url, "llama3.2", num_ctx=4096, backoff_s=0),
-        OllamaLLM(fast.base_url, "qwen2.5:0.5b", num_ctx=2048, timeout_s=0.3, backoff_s=0),
-        ExtractiveLLM(),
-    ])
+    llm = FallbackLLM(
+        [
+            OllamaLLM(main.base_url, "llama3.2", num_ctx=4096, backoff_s=0),
+            OllamaLLM(fast.base_url, "qwen2.5:0.5b", num_ctx=2048, timeout_s=0.3, backoff_s=0),
+            ExtractiveLLM(),
+        ]
+    )
     report = FallbackReport()
     generation = await llm.generate(REQUEST, report=report)
     assert generation.text == "The pool opens at 6 am [1]."
@@ -75,7 +82,8 @@ async def test_both_models_down_gives_extractive_answer(
 
 
 async def test_mid_stream_failure_is_surfaced_not_switched(
-        servers: tuple[FakeOllama, FakeOllama]) -> None:
+    servers: tuple[FakeOllama, FakeOllama],
+) -> None:
     main, fast = servers
     main.disconnect("/api/chat", after_lines=1)
     report = FallbackReport()
@@ -91,8 +99,12 @@ async def test_mid_stream_failure_is_surfaced_not_switched(
 
 
 async def test_all_failing_raises_with_every_reason(closed_port_url: str) -> None:
-    llm = FallbackLLM([OllamaLLM(closed_port_url, "a", num_ctx=2048, retries=0),
-                       OllamaLLM(closed_port_url, "b", num_ctx=2048, retries=0)])
+    llm = FallbackLLM(
+        [
+            OllamaLLM(closed_port_url, "a", num_ctx=2048, retries=0),
+            OllamaLLM(closed_port_url, "b", num_ctx=2048, retries=0),
+        ]
+    )
     report = FallbackReport()
     with pytest.raises(LLMUnavailable, match="ollama:a: .*ollama:b: "):
         async for _ in llm.stream(REQUEST, report=report):
@@ -100,8 +112,9 @@ async def test_all_failing_raises_with_every_reason(closed_port_url: str) -> Non
     assert report.answered_by is None and len(report.failures) == 2
 
 
-async def test_health_and_context_window(servers: tuple[FakeOllama, FakeOllama],
-                                         closed_port_url: str) -> None:
+async def test_health_and_context_window(
+    servers: tuple[FakeOllama, FakeOllama], closed_port_url: str
+) -> None:
     main, fast = servers
     llm = chain(main, fast)
     assert llm.context_window == 2048  # the smallest, so one budget fits every backend

@@ -37,17 +37,27 @@ async def test_chat_request_follows_the_api(fake_ollama: FakeOllama) -> None:
     final_turn = body["messages"][-1]["content"]
     assert "[1] House notes: «The spare key is under the blue pot.»" in final_turn
     assert final_turn.endswith("Question: Where is the spare key?")
-    assert body["options"] == {"num_ctx": DEFAULT_NUM_CTX_CAP, "num_predict": 64,
-                               "temperature": 0.1, "top_p": 0.9, "stop": ["\n\nUser:"]}
+    assert body["options"] == {
+        "num_ctx": DEFAULT_NUM_CTX_CAP,
+        "num_predict": 64,
+        "temperature": 0.1,
+        "top_p": 0.9,
+        "stop": ["\n\nUser:"],
+    }
 
 
 @pytest.mark.parametrize(
     ("trained", "requested", "expected"),
-    [(4096, None, 4096), (131072, None, DEFAULT_NUM_CTX_CAP), (131072, 32768, 32768),
-     (8192, 65536, 8192)],
+    [
+        (4096, None, 4096),
+        (131072, None, DEFAULT_NUM_CTX_CAP),
+        (131072, 32768, 32768),
+        (8192, 65536, 8192),
+    ],
 )
 async def test_num_ctx_comes_from_the_models_real_window(
-        trained: int, requested: int | None, expected: int) -> None:
+    trained: int, requested: int | None, expected: int
+) -> None:
     with FakeOllama(models=[FakeOllamaModel("llama3.2", context_length=trained)]) as server:
         llm = llm_for(server, num_ctx=requested)
         await llm.warm_up()
@@ -161,8 +171,7 @@ async def test_list_models_and_pull_progress(fake_ollama: FakeOllama) -> None:
 
 
 async def test_embedder_batches_and_normalises(fake_ollama: FakeOllama) -> None:
-    embedder = OllamaEmbedder(fake_ollama.base_url, "nomic-embed-text", batch_size=2,
-                              backoff_s=0)
+    embedder = OllamaEmbedder(fake_ollama.base_url, "nomic-embed-text", batch_size=2, backoff_s=0)
     texts = ["alpha", "beta", "gamma", "delta", "epsilon"]
     vectors = await embedder.embed(texts)
     assert embedder.dimension == fake_ollama.embedding_dimension

@@ -12,13 +12,13 @@ from tests.contract_fakes.openai_compat import FakeOpenAI
 REQUEST = GenerationRequest(
     question="Where is the spare key?",
     sources=(SourcePassage(1, "House notes", "The spare key is under the blue pot."),),
-    max_tokens=32, stop=("\n\n",),
+    max_tokens=32,
+    stop=("\n\n",),
 )
 
 
 def llm_for(server: FakeOpenAI, **kwargs: object) -> OpenAICompatibleLLM:
-    return OpenAICompatibleLLM(server.base_url, server.model, backoff_s=0,
-                               **kwargs)  # type: ignore[arg-type]
+    return OpenAICompatibleLLM(server.base_url, server.model, backoff_s=0, **kwargs)  # type: ignore[arg-type]
 
 
 async def test_request_body_and_sse_stream(fake_openai: FakeOpenAI) -> None:

@@ -35,15 +35,18 @@ async def test_set_get_list_delete_roundtrip(service: RuntimeConfigService) -> N
     assert await service.llm_overrides() == LLMOverrides(max_tokens=128)
 
 
-@pytest.mark.parametrize(("key", "value", "why"), [
-    ("llm.temperature", "2.5", "between 0 and 2"),
-    ("llm.temperature", "-0.1", "between 0 and 2"),
-    ("llm.temperature", "warm", "must be a number"),
-    ("llm.temperature", "nan", "finite"),
-    ("llm.max_tokens", "0", "> 0"),
-    ("llm.max_tokens", "1.5", "whole number"),
-    ("llm.top_p", True, "must be a number"),
-])
+@pytest.mark.parametrize(
+    ("key", "value", "why"),
+    [
+        ("llm.temperature", "2.5", "between 0 and 2"),
+        ("llm.temperature", "-0.1", "between 0 and 2"),
+        ("llm.temperature", "warm", "must be a number"),
+        ("llm.temperature", "nan", "finite"),
+        ("llm.max_tokens", "0", "> 0"),
+        ("llm.max_tokens", "1.5", "whole number"),
+        ("llm.top_p", True, "must be a number"),
+    ],
+)
 async def test_invalid_values_are_refused_and_nothing_is_written(
     service: RuntimeConfigService, key: str, value: object, why: str
 ) -> None:
@@ -61,8 +64,9 @@ async def test_model_must_exist_on_the_configured_backend(db: Database) -> None:
     with FakeOllama(models=[FakeOllamaModel("llama3.2"), FakeOllamaModel("qwen2.5:0.5b")]) as fake:
         main = OllamaLLM(fake.base_url, "llama3.2")
         lister, backend = model_lister(FallbackLLM([main]))
-        service = RuntimeConfigService(SqlRuntimeConfigStore(db), list_models=lister,
-                                       backend=backend)
+        service = RuntimeConfigService(
+            SqlRuntimeConfigStore(db), list_models=lister, backend=backend
+        )
         assert (await service.set("llm.model", "qwen2.5:0.5b")).value == "qwen2.5:0.5b"
         assert (await service.set("llm.model", "llama3.2")).value == "llama3.2"  # :latest implied
         with pytest.raises(BadRequest, match=r"no model 'gpt-5'.*available: llama3\.2:latest"):

@@ -56,8 +56,13 @@ def case(request: pytest.FixtureRequest) -> Iterator[Case]:
     if request.param == "fixed":
         yield Case(FixedSafetyResponder(US), personalises=False)
         return
-    reply = {"llm-warm": WARM, "llm-echo": ECHO, "llm-method": METHOD,
-             "llm-no-pointer": NO_POINTER, "llm-down": WARM}[request.param]
+    reply = {
+        "llm-warm": WARM,
+        "llm-echo": ECHO,
+        "llm-method": METHOD,
+        "llm-no-pointer": NO_POINTER,
+        "llm-down": WARM,
+    }[request.param]
     with FakeOllama(reply=reply) as fake:
         if request.param == "llm-down":
             fake.fail("/api/chat", 500, "CUDA error: out of memory", times=None)

@@ -62,7 +62,7 @@ async def subject(request: pytest.FixtureRequest) -> AsyncIterator[CacheUnderTes
         clock = FakeClock()
         cache = MemoryCache(max_items=100, clock=clock)
 
-        async def remaining(key: str) -> float | None | int:
+        async def remaining(key: str) -> float | int | None:
             item = cache._items.get(key)
             if item is None:
                 return -2
@@ -79,7 +79,7 @@ async def subject(request: pytest.FixtureRequest) -> AsyncIterator[CacheUnderTes
         cache = ResilientCache(cache)
     raw = aioredis.Redis.from_url(url)
 
-    async def remaining_redis(key: str) -> float | None | int:
+    async def remaining_redis(key: str) -> float | int | None:
         pttl = await raw.pttl(prefix + key)
         if pttl == -2:
             return -2

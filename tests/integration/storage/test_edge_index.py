@@ -32,11 +32,18 @@ def points(n: int, *, seed: int, user: uuid.UUID | None = None) -> list[VectorPo
     out = []
     for i in range(n):
         v = rng.normal(size=DIM)
-        out.append(VectorPoint(
-            chunk_id=uuid.uuid4(), user_id=user, document_id=doc, section_id=section,
-            granularity=("coarse", "medium", "fine")[i % 3], dense=(v / np.linalg.norm(v)).tolist(),
-            sparse_indices=[i, 1000] if i % 5 else [], sparse_values=[1.0, 0.5] if i % 5 else [],
-        ))
+        out.append(
+            VectorPoint(
+                chunk_id=uuid.uuid4(),
+                user_id=user,
+                document_id=doc,
+                section_id=section,
+                granularity=("coarse", "medium", "fine")[i % 3],
+                dense=(v / np.linalg.norm(v)).tolist(),
+                sparse_indices=[i, 1000] if i % 5 else [],
+                sparse_values=[1.0, 0.5] if i % 5 else [],
+            )
+        )
     return out
 
 
@@ -48,15 +55,27 @@ def local_mode_folder(path: Path, pts: list[VectorPoint]) -> None:
         vectors_config={"dense": models.VectorParams(size=DIM, distance=models.Distance.COSINE)},
         sparse_vectors_config={"bm25": models.SparseVectorParams(modifier=models.Modifier.IDF)},
     )
-    client.upsert(COLLECTION, points=[
-        models.PointStruct(
-            id=str(p.chunk_id),
-            vector={"dense": list(p.dense), "bm25": models.SparseVector(
-                indices=list(p.sparse_indices), values=list(p.sparse_values))},
-            payload={"user_id": str(p.user_id), "document_id": str(p.document_id),
-                     "section_id": str(p.section_id), "granularity": p.granularity},
-        ) for p in pts
-    ])
+    client.upsert(
+        COLLECTION,
+        points=[
+            models.PointStruct(
+                id=str(p.chunk_id),
+                vector={
+                    "dense": list(p.dense),
+                    "bm25": models.SparseVector(
+                        indices=list(p.sparse_indices), values=list(p.sparse_values)
+                    ),
+                },
+                payload={
+                    "user_id": str(p.user_id),
+                    "document_id": str(p.document_id),
+                    "section_id": str(p.section_id),
+                    "granularity": p.granularity,
+                },
+            )
+            for p in pts
+        ],
+    )
     client.close()
 
 
@@ -69,8 +88,14 @@ async def test_second_opener_gets_a_clear_lock_error(tmp_path: Path) -> None:
             await second.ensure_collection()
         assert (await second.health()).state == "down"
         other = subprocess.run(
-            [sys.executable, "-m", "morgan.cli", "index", "stats"], capture_output=True, text=True,
-            env={**os.environ, "MORGAN_HOME": str(tmp_path), "MORGAN_VECTORS_URL": str(tmp_path / "v")},
+            [sys.executable, "-m", "morgan.cli", "index", "stats"],
+            capture_output=True,
+            text=True,
+            env={
+                **os.environ,
+                "MORGAN_HOME": str(tmp_path),
+                "MORGAN_VECTORS_URL": str(tmp_path / "v"),
+            },
             timeout=120,
         )
         assert other.returncode != 0 and "held by another process" in other.stderr
@@ -139,10 +164,13 @@ async def test_local_mode_folder_migrates_in_place_on_first_open(tmp_path: Path)
         assert is_local_mode_folder(tmp_path / "qdrant.local-mode")  # old folder kept
         assert not (tmp_path / "qdrant.migrating").exists()
         assert await index.count(pts[0].user_id) == 40
-        results = await index.search(pts[0].user_id, [
-            VectorQuery.dense_query(pts[5].dense, granularity="fine", limit=1),
-            VectorQuery.sparse_query([6], [1.0], granularity=None, limit=5),
-        ])
+        results = await index.search(
+            pts[0].user_id,
+            [
+                VectorQuery.dense_query(pts[5].dense, granularity="fine", limit=1),
+                VectorQuery.sparse_query([6], [1.0], granularity=None, limit=5),
+            ],
+        )
         assert results[0][0].chunk_id == pts[5].chunk_id
         assert [h.chunk_id for h in results[1]] == [pts[6].chunk_id]
         assert (await index.stats()).extra["migrated_from"] == str(folder)
@@ -187,7 +215,9 @@ def test_cli_migrate_to_a_new_target_then_stats(tmp_path: Path) -> None:
     assert json.loads(stats.stdout)["points"] == 25
     optimized = runner.invoke(cli, ["index", "optimize"], env=env)
     assert optimized.exit_code == 0, optimized.output
-    assert json.loads(runner.invoke(cli, ["index", "stats"], env=env).stdout)["indexed_points"] == 25
+    assert (
+        json.loads(runner.invoke(cli, ["index", "stats"], env=env).stdout)["indexed_points"] == 25
+    )
 
 
 WRITER = textwrap.dedent(

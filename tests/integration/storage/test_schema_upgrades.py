@@ -45,7 +45,10 @@ def next_release(tmp_path: Path, *revisions: tuple[str, bool]) -> Path:
     for revision, compatible in revisions:
         (folder / "versions" / f"{revision}_next.py").write_text(
             NEXT_MIGRATION.format(
-                title=revision, revision=revision, down=down, table=f"next_{revision}",
+                title=revision,
+                revision=revision,
+                down=down,
+                table=f"next_{revision}",
                 flag="compatible_with_previous = True" if compatible else "",
             )
         )
@@ -100,9 +103,11 @@ async def test_every_shipped_migration_after_the_first_is_expand_only(db_url: st
     try:
         await db.ensure_schema(migrate=True)
         async with db.engine.connect() as conn:
-            rows = (await conn.execute(text(
-                "SELECT revision, compatible_with_previous FROM schema_revisions"
-            ))).all()
+            rows = (
+                await conn.execute(
+                    text("SELECT revision, compatible_with_previous FROM schema_revisions")
+                )
+            ).all()
         flags = dict(rows)
         assert head_revision() in flags
         assert all(flags[r] for r in flags if r != "0001"), flags

@@ -36,7 +36,9 @@ async def index(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator
         idx: VectorIndex = EdgeVectorIndex(tmp_path / "vectors", dimension=DIM)
     else:
         idx = QdrantServerIndex(
-            "http://stand-in", collection="contract", dimension=DIM,
+            "http://stand-in",
+            collection="contract",
+            dimension=DIM,
             client=AsyncQdrantClient(location=":memory:"),
         )
     await idx.ensure_collection()
@@ -55,9 +57,14 @@ def make_points(
     section = uuid.uuid4()
     return [
         VectorPoint(
-            chunk_id=uuid.uuid4(), user_id=user, document_id=document, section_id=section,
-            granularity=GRANULARITIES[i % 3], dense=unit(rng),
-            sparse_indices=[term0 + i, 10_000], sparse_values=[1.0, 0.5],
+            chunk_id=uuid.uuid4(),
+            user_id=user,
+            document_id=document,
+            section_id=section,
+            granularity=GRANULARITIES[i % 3],
+            dense=unit(rng),
+            sparse_indices=[term0 + i, 10_000],
+            sparse_values=[1.0, 0.5],
         )
         for i in range(n)
     ]
@@ -86,11 +93,11 @@ async def test_batch_answers_each_query_in_order(index: VectorIndex) -> None:
     points = make_points(user, uuid.uuid4(), 30, rng)
     await index.upsert(points)
     target = points[4]  # granularity "medium", unique term 4
-    queries = [
-        VectorQuery.dense_query(target.dense, granularity=g, limit=3) for g in GRANULARITIES
-    ] + [
-        VectorQuery.sparse_query([4], [1.0], granularity=g, limit=3) for g in GRANULARITIES
-    ] + [VectorQuery.sparse_query([], [], granularity=None, limit=3)]
+    queries = (
+        [VectorQuery.dense_query(target.dense, granularity=g, limit=3) for g in GRANULARITIES]
+        + [VectorQuery.sparse_query([4], [1.0], granularity=g, limit=3) for g in GRANULARITIES]
+        + [VectorQuery.sparse_query([], [], granularity=None, limit=3)]
+    )
     results = await index.search(user, queries)
     assert len(results) == 7
     for g, hits in zip(GRANULARITIES, results[:3], strict=True):
@@ -106,7 +113,9 @@ async def test_upsert_replaces_same_id_and_counts(index: VectorIndex) -> None:
     alice, bob = uuid.uuid4(), uuid.uuid4()
     pa = make_points(alice, uuid.uuid4(), 9, rng)
     await index.upsert(pa + make_points(bob, uuid.uuid4(), 4, rng))
-    moved = VectorPoint(**{**{f: getattr(pa[0], f) for f in pa[0].__slots__}, "granularity": "fine"})
+    moved = VectorPoint(
+        **{**{f: getattr(pa[0], f) for f in pa[0].__slots__}, "granularity": "fine"}
+    )
     await index.upsert([moved])
     assert await index.count(alice) == 9
     assert await index.count(bob) == 4

@@ -131,8 +131,11 @@ def _pipeline(
         sparse=SparseEncoder(),
     )
     return ChatPipeline(
-        conversations=ConversationRepository(database), retriever=retriever, embedder=embedder,
-        llm=llm, **ports,  # type: ignore[arg-type]
+        conversations=ConversationRepository(database),
+        retriever=retriever,
+        embedder=embedder,
+        llm=llm,
+        **ports,  # type: ignore[arg-type]
     )
 
 
@@ -171,10 +174,12 @@ async def test_generation_failing_mid_stream_is_an_error_event_and_a_failed_turn
 async def test_client_cancel_records_the_turn_as_cancelled(
     database: Database, user_id: uuid.UUID, tmp_path: Path
 ) -> None:
-    llm = BreaksMidStream(["Kettles boil water quickly. ", "They switch off. ", "Done. "],
-                          fail=False)
+    llm = BreaksMidStream(
+        ["Kettles boil water quickly. ", "They switch off. ", "Done. "], fail=False
+    )
     stream = _pipeline(database, tmp_path, llm).stream(
-        user_id, ChatRequest(message=MESSAGE, rag=False))
+        user_id, ChatRequest(message=MESSAGE, rag=False)
+    )
     meta = await anext(stream)
     assert isinstance(meta, MetaEvent)
     first = await anext(stream)
@@ -192,8 +197,9 @@ async def test_emotion_failing_still_answers(
 ) -> None:
     # A real detector whose model folder is empty: every analysis fails to load it.
     (tmp_path / "no-model").mkdir()
-    emotion = EmotionAdapter(OnnxEmotionDetector(tmp_path / "no-model"),
-                             EmotionCipher.from_keys(bytes(32)))
+    emotion = EmotionAdapter(
+        OnnxEmotionDetector(tmp_path / "no-model"), EmotionCipher.from_keys(bytes(32))
+    )
     llm = BreaksMidStream(["Kettles boil water quickly. "], fail=False)
     events = await _events(_pipeline(database, tmp_path, llm, emotion=emotion), user_id)
 
@@ -203,16 +209,22 @@ async def test_emotion_failing_still_answers(
     assert done.data.response.text.strip() == "Kettles boil water quickly."
     assert done.data.response.emotion is None
     stored = await _stored(database, user_id, done.data.response.conversation_id)
-    assert stored == [("user", MESSAGE, "ok", None),
-                      ("assistant", done.data.response.text, "ok", None)]
+    assert stored == [
+        ("user", MESSAGE, "ok", None),
+        ("assistant", done.data.response.text, "ok", None),
+    ]
 
 
 async def test_fallbacks_are_reported_through_the_protocols(
     database: Database, user_id: uuid.UUID, tmp_path: Path
 ) -> None:
     """The chain and the embedder say who answered; the pipeline reports `degraded`."""
-    llm = FallbackLLM([BreaksMidStream([], name="main"),
-                       BreaksMidStream(["Kettles boil water quickly. "], fail=False, name="fast")])
+    llm = FallbackLLM(
+        [
+            BreaksMidStream([], name="main"),
+            BreaksMidStream(["Kettles boil water quickly. "], fail=False, name="fast"),
+        ]
+    )
     embedder = FallbackEmbedder(HashEmbedder(down=True), HashEmbedder(), same_space=True)
     events = await _events(_pipeline(database, tmp_path, llm, embedder), user_id)
 

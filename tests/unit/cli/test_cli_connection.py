@@ -19,7 +19,11 @@ from click.testing import CliRunner
 from morgan.cli.main import cli
 
 STATUS = {
-    "version": "0", "mode": "embedded", "user": "stub", "components": [], "degraded": [],
+    "version": "0",
+    "mode": "embedded",
+    "user": "stub",
+    "components": [],
+    "degraded": [],
     "counts": {"documents": 0, "chunks": 0, "conversations": 0},
 }
 
@@ -88,8 +92,14 @@ def home(tmp_path: Path) -> Path:
 
 
 def invoke(home: Path, *args: str, **env: str):  # type: ignore[no-untyped-def]
-    base = {"MORGAN_HOME": str(home), "MORGAN_URL": None, "MORGAN_TOKEN": None, "MORGAN_HOST": None,
-            "MORGAN_PORT": None, "MORGAN_CLIENT_TIMEOUT": None}
+    base = {
+        "MORGAN_HOME": str(home),
+        "MORGAN_URL": None,
+        "MORGAN_TOKEN": None,
+        "MORGAN_HOST": None,
+        "MORGAN_PORT": None,
+        "MORGAN_CLIENT_TIMEOUT": None,
+    }
     return CliRunner().invoke(cli, list(args), env={**base, **env})
 
 
@@ -107,14 +117,22 @@ def test_settings_port_then_env_then_url_option(home: Path, stubs: list[Stub]) -
     moved = invoke(home, "status", MORGAN_PORT=str(env_stub.port))
     assert moved.exit_code == 4
     assert "refusing to send the token" in moved.output and env_stub.requests == []
-    assert invoke(home, "status", MORGAN_PORT=str(env_stub.port), MORGAN_TOKEN="mgn_b").exit_code == 0
+    assert (
+        invoke(home, "status", MORGAN_PORT=str(env_stub.port), MORGAN_TOKEN="mgn_b").exit_code == 0
+    )
     assert env_stub.authorizations == ["Bearer mgn_b"]
 
     # MORGAN_URL beats the settings; --url beats MORGAN_URL.
     assert invoke(home, "status", MORGAN_URL=url_stub.url, MORGAN_TOKEN="mgn_c").exit_code == 0
-    assert invoke(home, "status", "--url", flag_stub.url, MORGAN_URL=url_stub.url,
-                  MORGAN_TOKEN="mgn_d").exit_code == 0
-    assert url_stub.authorizations == ["Bearer mgn_c"] and flag_stub.authorizations == ["Bearer mgn_d"]
+    assert (
+        invoke(
+            home, "status", "--url", flag_stub.url, MORGAN_URL=url_stub.url, MORGAN_TOKEN="mgn_d"
+        ).exit_code
+        == 0
+    )
+    assert url_stub.authorizations == ["Bearer mgn_c"] and flag_stub.authorizations == [
+        "Bearer mgn_d"
+    ]
 
 
 def test_local_token_never_reaches_another_server(home: Path, stubs: list[Stub]) -> None:
@@ -135,17 +153,21 @@ def test_local_token_never_reaches_another_server(home: Path, stubs: list[Stub])
     assert other.authorizations == ["Bearer mgn_local_secret"]
 
 
-def test_token_file_without_issuer_is_bound_to_the_configured_server(home: Path, stubs: list[Stub]) -> None:
+def test_token_file_without_issuer_is_bound_to_the_configured_server(
+    home: Path, stubs: list[Stub]
+) -> None:
     mine, other = _start_stub(), _start_stub()
     stubs.extend([mine, other])
-    (home / "morgan.toml").write_text(f"[server]\nhost = \"127.0.0.1\"\nport = {mine.port}\n")
+    (home / "morgan.toml").write_text(f'[server]\nhost = "127.0.0.1"\nport = {mine.port}\n')
     assert not (home / "token.url").exists()  # a token file from before the binding
     assert invoke(home, "status").exit_code == 0
     assert invoke(home, "status", MORGAN_URL=other.url).exit_code == 4
     assert other.requests == [] and mine.authorizations == ["Bearer mgn_local_secret"]
 
 
-@pytest.mark.parametrize("bad", ["localhost:8000", "ftp://127.0.0.1:8000", "http://", "http://h:99999", "::"])
+@pytest.mark.parametrize(
+    "bad", ["localhost:8000", "ftp://127.0.0.1:8000", "http://", "http://h:99999", "::"]
+)
 def test_malformed_url_is_a_usage_error(home: Path, bad: str) -> None:
     for result in (invoke(home, "status", "--url", bad), invoke(home, "status", MORGAN_URL=bad)):
         assert result.exit_code == 2, result.output

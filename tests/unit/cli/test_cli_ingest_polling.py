@@ -14,8 +14,16 @@ from click.testing import CliRunner
 
 from morgan.cli.main import cli
 
-JOB = {"id": "7c0d8a4e-0000-4000-8000-000000000001", "source": "x", "stage": "embedding",
-       "done": 1, "total": 3, "document_id": None, "error": None, "code": None}
+JOB = {
+    "id": "7c0d8a4e-0000-4000-8000-000000000001",
+    "source": "x",
+    "stage": "embedding",
+    "done": 1,
+    "total": 3,
+    "document_id": None,
+    "error": None,
+    "code": None,
+}
 
 
 class Script:
@@ -57,9 +65,16 @@ def scripted() -> Iterator[tuple[str, Script]]:
             with script.lock:
                 script.polls += 1
                 done = script.polls > script.running_polls
-            status = {"status": "succeeded", "stage": "done", "done": 3,
-                      "document_id": "7c0d8a4e-0000-4000-8000-0000000000d0"} if done else {
-                "status": "running"}
+            status = (
+                {
+                    "status": "succeeded",
+                    "stage": "done",
+                    "done": 3,
+                    "document_id": "7c0d8a4e-0000-4000-8000-0000000000d0",
+                }
+                if done
+                else {"status": "running"}
+            )
             self._send(200, {**JOB, **status})
 
         def log_message(self, *args: object) -> None:
@@ -80,8 +95,11 @@ def test_busy_server_is_waited_out_and_a_long_job_outlives_the_timeout(
     note.write_text("The heron returns in May.")
     env = {"MORGAN_HOME": str(tmp_path / "home"), "MORGAN_URL": None, "MORGAN_CLIENT_TIMEOUT": None}
     # --timeout bounds each reply, not the job: six polls take longer than 0.5 s in total
-    result = CliRunner().invoke(cli, ["ingest", "--url", url, "--token", "t", "--timeout", "0.5",
-                                      "--json", str(note)], env=env)
+    result = CliRunner().invoke(
+        cli,
+        ["ingest", "--url", url, "--token", "t", "--timeout", "0.5", "--json", str(note)],
+        env=env,
+    )
     assert result.exit_code == 0, result.output
     assert script.uploads == 3 and script.polls == 7  # 503, 429, then accepted; 6 running polls
     (doc,) = json.loads(result.stdout)["documents"]

@@ -33,9 +33,17 @@ CASES = {
 @pytest.mark.parametrize("name", sorted(CASES))
 def test_plan_matches_the_golden_values(name: str, tmp_path: Path) -> None:
     out = tmp_path / "values.yaml"
-    result = CliRunner().invoke(cluster_group, [
-        "plan", "--nodes-json", str(GOLDEN / f"{name}.nodes.json"), "--out", str(out),
-        *CASES[name]])
+    result = CliRunner().invoke(
+        cluster_group,
+        [
+            "plan",
+            "--nodes-json",
+            str(GOLDEN / f"{name}.nodes.json"),
+            "--out",
+            str(out),
+            *CASES[name],
+        ],
+    )
     assert result.exit_code == 0, result.output
     golden = GOLDEN / f"{name}.values.yaml"
     if os.environ.get("MORGAN_UPDATE_GOLDEN") == "1":

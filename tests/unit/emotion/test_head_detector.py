@@ -6,8 +6,8 @@ import numpy as np
 import pytest
 
 from morgan.emotion import EmbeddingHeadDetector, extract_triggers, occlusion_triggers
-from morgan.llm.minilm import MiniLMEmbedder
 from morgan.emotion.head import EmotionHead
+from morgan.llm.minilm import MiniLMEmbedder
 
 pytestmark = pytest.mark.slow
 
@@ -42,7 +42,9 @@ async def test_clear_messages_get_their_ekman_group(detector: EmbeddingHeadDetec
     results = [await detector.detect(text) for text, _ in CLEAR_CASES]
     got = [r.ekman for r in results]
     wanted = [ekman for _, ekman in CLEAR_CASES]
-    assert sum(g == w for g, w in zip(got, wanted)) >= 7, list(zip(got, wanted))
+    assert sum(g == w for g, w in zip(got, wanted, strict=False)) >= 7, list(
+        zip(got, wanted, strict=False)
+    )
 
 
 async def test_passing_the_chat_embedding_gives_the_same_result(

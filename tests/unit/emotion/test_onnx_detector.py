@@ -20,7 +20,7 @@ async def test_multilabel_probabilities_are_sigmoid_of_the_torch_logits(
     detector.warm_up()
     reference = json.loads((tiny_onnx_multilabel / "reference_logits.json").read_text())
     result = await detector.detect("i am so happy !")
-    for label, logit in zip(GOEMOTIONS_LABELS, reference):
+    for label, logit in zip(GOEMOTIONS_LABELS, reference, strict=False):
         assert result.scores[label] == pytest.approx(1 / (1 + math.exp(-logit)), abs=1e-3)
 
 

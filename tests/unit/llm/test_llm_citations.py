@@ -43,7 +43,7 @@ TEXT = "Paris [1] is big [7]. Both [1, 9] agree; `a[8]` is code [3]."
 
 @pytest.mark.parametrize("size", [1, 2, 3, 5, 8])
 async def test_stream_matches_whole_text_for_any_split(size: int) -> None:
-    pieces = [TEXT[i:i + size] for i in range(0, len(TEXT), size)]
+    pieces = [TEXT[i : i + size] for i in range(0, len(TEXT), size)]
     streamed = "".join([d async for d in clean_citation_stream(_deltas(pieces), 3)])
     assert streamed == clean_citations(TEXT, 3)[0]
 

@@ -7,8 +7,11 @@ from morgan.llm.base import GenerationRequest, SourcePassage
 from morgan.llm.extractive import NOT_FOUND, ExtractiveLLM, cite, split_sentences
 
 SOURCES = (
-    SourcePassage(1, "Trip", "We land in Lisbon on May 3. The hotel is near the river. "
-                             "Dr. Silva recommended the tram."),
+    SourcePassage(
+        1,
+        "Trip",
+        "We land in Lisbon on May 3. The hotel is near the river. Dr. Silva recommended the tram.",
+    ),
     SourcePassage(2, "Budget", "Flights cost 420 euros. The hotel costs 90 euros per night."),
 )
 
@@ -59,6 +62,9 @@ def test_is_an_llm_and_always_healthy() -> None:
 
 def test_sentence_splitting_and_citing() -> None:
     assert split_sentences("Dr. Silva came. Then 3 more!\n\n- a list item") == [
-        "Dr. Silva came.", "Then 3 more!", "- a list item"]
+        "Dr. Silva came.",
+        "Then 3 more!",
+        "- a list item",
+    ]
     assert cite("It is near.", 4) == "It is near [4]."
     assert cite("No stop", 2) == "No stop [2]"

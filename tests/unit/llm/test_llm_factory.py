@@ -59,7 +59,8 @@ def test_embedder_url() -> None:
 
 
 REQUEST = GenerationRequest(
-    question="Where is it?", system="Be kind.",
+    question="Where is it?",
+    system="Be kind.",
     history=(ChatMessage("user", "hello"), ChatMessage("assistant", "hi")),
     sources=(SourcePassage(1, "Notes", "It is  in the\nbox."),),
 )
@@ -69,7 +70,8 @@ def test_chat_rendering() -> None:
     messages = render_chat_messages(REQUEST)
     assert messages[0] == {"role": "system", "content": "Be kind."}
     assert messages[-1]["content"] == (
-        f"{SOURCES_ARE_DATA}\n\nSources:\n[1] Notes: «It is in the box.»\n\nQuestion: Where is it?")
+        f"{SOURCES_ARE_DATA}\n\nSources:\n[1] Notes: «It is in the box.»\n\nQuestion: Where is it?"
+    )
 
 
 def test_completion_rendering_for_a_base_model() -> None:

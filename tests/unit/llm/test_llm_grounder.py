@@ -15,20 +15,27 @@ SOURCES = (
 SYSTEM = "You are Morgan, a personal assistant running on the user's machine. Canary ZQX-41-CANARY."
 
 
-def ground(text: str, *, question: str = "How much do the flights cost?", sources=SOURCES,
-           chunk: int | None = None) -> tuple[str, Grounder]:
+def ground(
+    text: str,
+    *,
+    question: str = "How much do the flights cost?",
+    sources=SOURCES,
+    chunk: int | None = None,
+) -> tuple[str, Grounder]:
     grounder = Grounder(sources, question=question, system=SYSTEM)
     pieces: list[str] = []
     step = chunk or len(text) or 1
     for i in range(0, len(text), step):
-        pieces += grounder.feed(text[i:i + step])
+        pieces += grounder.feed(text[i : i + step])
     pieces += grounder.finish()
     assert "".join(pieces).strip() == grounder.text  # what streamed is what is stored
     return grounder.text, grounder
 
 
 @pytest.mark.parametrize("chunk", [None, 1, 3, 7])
-def test_supported_sentences_are_kept_and_cited_wherever_the_stream_is_cut(chunk: int | None) -> None:
+def test_supported_sentences_are_kept_and_cited_wherever_the_stream_is_cut(
+    chunk: int | None,
+) -> None:
     text, grounder = ground("Flights cost 420 euros. The capital of France is Paris.", chunk=chunk)
     assert text == "Flights cost 420 euros [2]."
     assert grounder.dropped == 1
@@ -41,17 +48,23 @@ def test_a_wrong_or_invented_citation_is_replaced_by_the_supporting_source() -> 
 
 
 def test_fake_turns_end_the_answer_and_labels_are_dropped() -> None:
-    text, grounder = ground("Answer: Flights cost 420 euros.\nQuestion: And the hotel?\n"
-                            "Answer: The hotel costs 90 euros per night.")
+    text, grounder = ground(
+        "Answer: Flights cost 420 euros.\nQuestion: And the hotel?\n"
+        "Answer: The hotel costs 90 euros per night."
+    )
     assert text == "Flights cost 420 euros [2]."
     assert grounder.stopped
     assert ground("User: hello\nFlights cost 420 euros.")[0] == ""
 
 
 def test_echoes_placeholders_and_template_tokens_never_show() -> None:
-    text, _ = ground("<start_of_turn>model\nHow much do the flights cost? [n] Flights cost 420 euros [n].")
+    text, _ = ground(
+        "<start_of_turn>model\nHow much do the flights cost? [n] Flights cost 420 euros [n]."
+    )
     assert text == "Flights cost 420 euros [2]."
-    assert "[n]" not in ground("The hotel is near the river [n].", question="Where is the hotel?")[0]
+    assert (
+        "[n]" not in ground("The hotel is near the river [n].", question="Where is the hotel?")[0]
+    )
 
 
 def test_system_prompt_text_never_shows() -> None:
@@ -61,7 +74,10 @@ def test_system_prompt_text_never_shows() -> None:
     text, _ = ground("hello there", question="hi", sources=())
     assert text == "hello there"
     assert ground("My code is ZQX-41-CANARY.", question="hi", sources=())[0] == ""
-    assert ground("You are Morgan, a personal assistant running on it.", question="hi", sources=())[0] == ""
+    assert (
+        ground("You are Morgan, a personal assistant running on it.", question="hi", sources=())[0]
+        == ""
+    )
 
 
 def test_small_talk_is_never_cited() -> None:
@@ -70,7 +86,15 @@ def test_small_talk_is_never_cited() -> None:
 
 
 def test_code_is_kept_only_when_a_source_holds_it() -> None:
-    sources = (SourcePassage(1, "Run", "Start it with\n```\nmorgan serve --port 9\n```\nand wait."),)
-    assert "morgan serve --port 9" in ground("Start it like this:\n```\nmorgan serve --port 9\n```",
-                                             question="How do I start it?", sources=sources)[0]
+    sources = (
+        SourcePassage(1, "Run", "Start it with\n```\nmorgan serve --port 9\n```\nand wait."),
+    )
+    assert (
+        "morgan serve --port 9"
+        in ground(
+            "Start it like this:\n```\nmorgan serve --port 9\n```",
+            question="How do I start it?",
+            sources=sources,
+        )[0]
+    )
     assert ground("```\nrm -rf /\n```", question="How do I start it?", sources=sources)[0] == ""

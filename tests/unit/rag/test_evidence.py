@@ -9,19 +9,38 @@ from morgan.rag.evidence import quote, render_answer, select_evidence
 from morgan.rag.retrieval import Passage
 
 
-def passage(text: str, *, title: str = "Spec", heading: str = "", page: int | None = None) -> Passage:
-    return Passage(document_id=uuid.uuid4(), section_id=uuid.uuid4(), chunk_id=uuid.uuid4(), chunk_index=0,
-                   granularity="medium", title=title, heading=heading, page=page, text=text,
-                   snippet=text[:40], score=0.1)
+def passage(
+    text: str, *, title: str = "Spec", heading: str = "", page: int | None = None
+) -> Passage:
+    return Passage(
+        document_id=uuid.uuid4(),
+        section_id=uuid.uuid4(),
+        chunk_id=uuid.uuid4(),
+        chunk_index=0,
+        granularity="medium",
+        title=title,
+        heading=heading,
+        page=page,
+        text=text,
+        snippet=text[:40],
+        score=0.1,
+    )
 
 
 MIME = passage(
     "glob elements have a pattern attribute. There is also an optional weight attribute which is "
     "used when resolving conflicts with other glob matches. The default weight value is\n50, and the "
-    "maximum is 100.", title="shared-mime-info spec", heading="2.6 Recommended checking order", page=3)
-BC = passage("There are four special variables. The default value of scale is 0. If bc is invoked with "
-             "the -l option, a math library is preloaded and the default scale is set to 20.",
-             title="bc manual", heading="Basic elements")
+    "maximum is 100.",
+    title="shared-mime-info spec",
+    heading="2.6 Recommended checking order",
+    page=3,
+)
+BC = passage(
+    "There are four special variables. The default value of scale is 0. If bc is invoked with "
+    "the -l option, a math library is preloaded and the default scale is set to 20.",
+    title="bc manual",
+    heading="Basic elements",
+)
 
 
 def test_the_sentence_that_answers_comes_first_with_its_page_and_heading() -> None:
@@ -29,8 +48,16 @@ def test_the_sentence_that_answers_comes_first_with_its_page_and_heading() -> No
     assert selection.relevant
     first = selection.sentences[0]
     assert first.text == "The default weight value is 50, and the maximum is 100."
-    assert (first.n, first.page, first.heading, first.document_id) == (2, 3, MIME.heading, MIME.document_id)
-    assert render_answer(selection.sentences[:1]) == "The default weight value is 50, and the maximum is 100 [2]."
+    assert (first.n, first.page, first.heading, first.document_id) == (
+        2,
+        3,
+        MIME.heading,
+        MIME.document_id,
+    )
+    assert (
+        render_answer(selection.sentences[:1])
+        == "The default weight value is 50, and the maximum is 100 [2]."
+    )
 
 
 def test_a_number_question_prefers_the_sentence_with_the_number() -> None:
@@ -39,7 +66,10 @@ def test_a_number_question_prefers_the_sentence_with_the_number() -> None:
 
 
 def test_unrelated_questions_are_not_relevant() -> None:
-    for question in ("Who won the 2018 FIFA World Cup?", "What is the login URL of the admin dashboard?"):
+    for question in (
+        "Who won the 2018 FIFA World Cup?",
+        "What is the login URL of the admin dashboard?",
+    ):
         selection = select_evidence(question, [BC, MIME])
         assert not selection.relevant and selection.sentences == []
     assert not select_evidence("What is the default weight?", []).relevant
@@ -49,8 +79,9 @@ def test_dense_similarity_lifts_a_paraphrase_over_the_threshold() -> None:
     question = "Which figure does a glob get when nothing is said?"
     plain = select_evidence(question, [MIME])
     assert not plain.relevant
-    lifted = select_evidence(question, [MIME], dense={MIME.section_id: 0.9},
-                             min_relevance=plain.relevance + 0.2)
+    lifted = select_evidence(
+        question, [MIME], dense={MIME.section_id: 0.9}, min_relevance=plain.relevance + 0.2
+    )
     assert lifted.relevant and lifted.relevance >= plain.relevance + 0.25
 
 

@@ -11,7 +11,7 @@ from morgan.rag.extract import extract
 FIXTURES = Path(__file__).parent / "fixtures" / "html"
 
 
-def _doc(name: str):  # noqa: ANN202 - ExtractedDocument
+def _doc(name: str):
     return extract((FIXTURES / name).read_bytes(), name)
 
 

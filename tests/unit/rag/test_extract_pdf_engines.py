@@ -23,8 +23,9 @@ def _words(text: str) -> set[str]:
     return {w.lower() for w in WORD.findall(text) if len(w) > 2}
 
 
-@pytest.mark.parametrize("name", ["GeoBase_NHNC1_Data_Model_UML_EN.pdf", "multicolumn.pdf",
-                                  "google-doc-document.pdf"])
+@pytest.mark.parametrize(
+    "name", ["GeoBase_NHNC1_Data_Model_UML_EN.pdf", "multicolumn.pdf", "google-doc-document.pdf"]
+)
 def test_pdfium_reads_the_words_pypdf_reads(name: str) -> None:
     data = (SAMPLES / "pdf" / name).read_bytes()
     reader = PdfReader(io.BytesIO(data))

@@ -67,8 +67,10 @@ def docx_bomb(expanded: int) -> bytes:
             "</Relationships>",
         )
         with archive.open("word/document.xml", "w", force_zip64=True) as part:
-            part.write(b'<?xml version="1.0"?><w:document xmlns:w="http://schemas.openxmlformats'
-                       b'.org/wordprocessingml/2006/main"><w:body>')
+            part.write(
+                b'<?xml version="1.0"?><w:document xmlns:w="http://schemas.openxmlformats'
+                b'.org/wordprocessingml/2006/main"><w:body>'
+            )
             written = 0
             while written < expanded:
                 part.write(paragraph * 256)
@@ -81,7 +83,9 @@ def docx_bomb(expanded: int) -> bytes:
 def test_hostile_uploads_end_with_clear_codes_under_a_memory_cap() -> None:
     run = subprocess.run(
         [sys.executable, "-c", _CHILD, str(MEMORY_CAP_MB)],
-        capture_output=True, text=True, timeout=300,
+        capture_output=True,
+        text=True,
+        timeout=300,
         env={"PYTHONPATH": ".", "PATH": "/usr/bin:/bin", "TOKENIZERS_PARALLELISM": "false"},
     )
     assert run.returncode == 0, run.stderr[-3000:]

@@ -18,8 +18,14 @@ from morgan.reranker.cli import reranker_group
 def test_serve_help_lists_the_options() -> None:
     result = CliRunner().invoke(reranker_group, ["serve", "--help"])
     assert result.exit_code == 0
-    for option in ("--model-dir", "--host", "--port", "--max-length", "--batch-size",
-                   "--model-poll-seconds"):
+    for option in (
+        "--model-dir",
+        "--host",
+        "--port",
+        "--max-length",
+        "--batch-size",
+        "--model-poll-seconds",
+    ):
         assert option in result.output
 
 
@@ -27,12 +33,14 @@ def test_fetch_from_a_folder_fills_the_model_dir_and_is_idempotent(
     tiny_model_dir: Path, tmp_path: Path
 ) -> None:
     target = tmp_path / "models" / "reranker"
-    result = CliRunner().invoke(reranker_group, ["fetch", "--from", str(tiny_model_dir),
-                                                 "--to", str(target)])
+    result = CliRunner().invoke(
+        reranker_group, ["fetch", "--from", str(tiny_model_dir), "--to", str(target)]
+    )
     assert result.exit_code == 0, result.output
     assert (target / "model.onnx").read_bytes() == (tiny_model_dir / "model.onnx").read_bytes()
-    again = CliRunner().invoke(reranker_group, ["fetch", "--from", str(tmp_path / "gone"),
-                                                "--to", str(target)])
+    again = CliRunner().invoke(
+        reranker_group, ["fetch", "--from", str(tmp_path / "gone"), "--to", str(target)]
+    )
     assert again.exit_code == 0, again.output  # already there: nothing fetched
 
 
@@ -43,8 +51,9 @@ def test_fetch_refuses_a_source_without_a_model_and_leaves_the_target_alone(
     source.mkdir()
     (source / "README").write_text("no model here")
     target = tmp_path / "models"
-    result = CliRunner().invoke(reranker_group, ["fetch", "--from", str(source),
-                                                 "--to", str(target)])
+    result = CliRunner().invoke(
+        reranker_group, ["fetch", "--from", str(source), "--to", str(target)]
+    )
     assert result.exit_code == 1
     assert "no ONNX model" in result.output
     assert not target.exists() or not any(target.iterdir())
@@ -67,16 +76,19 @@ def archive_server(tiny_model_dir: Path, tmp_path: Path) -> Iterator[str]:
         thread.join()
 
 
-def test_fetch_from_an_http_archive(archive_server: str, tiny_model_dir: Path,
-                                    tmp_path: Path) -> None:
+def test_fetch_from_an_http_archive(
+    archive_server: str, tiny_model_dir: Path, tmp_path: Path
+) -> None:
     target = tmp_path / "models"
-    result = CliRunner().invoke(reranker_group, ["fetch", "--from",
-                                                 f"{archive_server}/cross-encoder.tar.gz",
-                                                 "--to", str(target)])
+    result = CliRunner().invoke(
+        reranker_group,
+        ["fetch", "--from", f"{archive_server}/cross-encoder.tar.gz", "--to", str(target)],
+    )
     assert result.exit_code == 0, result.output
     assert {p.name for p in target.iterdir()} == {p.name for p in tiny_model_dir.iterdir()}
-    missing = CliRunner().invoke(reranker_group, ["fetch", "--force", "--from",
-                                                  f"{archive_server}/nothing.tar.gz",
-                                                  "--to", str(target)])
+    missing = CliRunner().invoke(
+        reranker_group,
+        ["fetch", "--force", "--from", f"{archive_server}/nothing.tar.gz", "--to", str(target)],
+    )
     assert missing.exit_code == 1 and "HTTP 404" in missing.output
     assert (target / "model.onnx").is_file()  # a failed fetch keeps the model that was there

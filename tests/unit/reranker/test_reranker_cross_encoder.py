@@ -91,7 +91,20 @@ def test_graph_without_token_type_ids_is_fed_only_its_inputs(
 
 
 def test_batch_size_does_not_change_scores(tiny_model_dir: Path) -> None:
-    words = "the cat dog house river music doctor book rain coffee city friend".split()
+    words = [
+        "the",
+        "cat",
+        "dog",
+        "house",
+        "river",
+        "music",
+        "doctor",
+        "book",
+        "rain",
+        "coffee",
+        "city",
+        "friend",
+    ]
     rng = np.random.default_rng(7)
     passages = [" ".join(rng.choice(words, size=rng.integers(1, 60))) for _ in range(70)]
     small_batches = OnnxCrossEncoder(tiny_model_dir, batch_size=16).score(QUERY, passages)

@@ -11,8 +11,17 @@ OTHERS = compose_safety_response("harm_to_others", resources_for("US"))
 
 
 @pytest.mark.parametrize(
-    "message", ["no", "No.", "not really", "idk", "I'm not safe", "I have the pills right here",
-                "I don't know", "nope, not okay"],
+    "message",
+    [
+        "no",
+        "No.",
+        "not really",
+        "idk",
+        "I'm not safe",
+        "I have the pills right here",
+        "I don't know",
+        "nope, not okay",
+    ],
 )
 def test_not_safe_after_the_safety_response_is_a_crisis(message: str) -> None:
     signal = continues_crisis(message, OWN)
@@ -25,8 +34,13 @@ def test_the_kind_follows_the_previous_response() -> None:
 
 
 @pytest.mark.parametrize(
-    "message", ["yes, I'm ok now", "Thanks. When is the quarterly report due?", "yes",
-                "no worries, how do I export the report?"],
+    "message",
+    [
+        "yes, I'm ok now",
+        "Thanks. When is the quarterly report due?",
+        "yes",
+        "no worries, how do I export the report?",
+    ],
 )
 def test_anything_else_is_answered_normally(message: str) -> None:
     assert continues_crisis(message, OWN) is None

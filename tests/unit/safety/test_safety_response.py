@@ -23,8 +23,17 @@ from morgan.settings import SettingsError, load_settings
 
 @pytest.mark.parametrize(
     ("locale", "region"),
-    [("", ""), ("international", ""), ("US", "US"), ("en_GB.UTF-8", "GB"), ("en-au", "AU"),
-     ("uk", "GB"), ("de_DE", "DE"), ("EU", "EU"), ("jp", "JP")],
+    [
+        ("", ""),
+        ("international", ""),
+        ("US", "US"),
+        ("en_GB.UTF-8", "GB"),
+        ("en-au", "AU"),
+        ("uk", "GB"),
+        ("de_DE", "DE"),
+        ("EU", "EU"),
+        ("jp", "JP"),
+    ],
 )
 def test_locale_tags_name_a_region(locale: str, region: str) -> None:
     assert region_of(locale) == region

@@ -16,6 +16,7 @@ from pathlib import PurePath
 
 from selectolax.lexbor import LexborHTMLParser, LexborNode
 
+from morgan.rag.extract.limits import Budget
 from morgan.rag.extract.models import (
     HEADING_SEPARATOR,
     ErrorCode,
@@ -24,7 +25,6 @@ from morgan.rag.extract.models import (
     Mime,
     Section,
 )
-from morgan.rag.extract.limits import Budget
 from morgan.rag.extract.tidy import tidy, tidy_preformatted
 
 _CHROME = (

@@ -38,7 +38,9 @@ class ExtractionCancelled(Exception):
 class Budget:
     """One document's allowance; `check()` is cheap enough to call per block."""
 
-    def __init__(self, limits: IngestLimits | None = None, *, cancel: threading.Event | None = None):
+    def __init__(
+        self, limits: IngestLimits | None = None, *, cancel: threading.Event | None = None
+    ):
         self.limits = limits or IngestLimits()
         self.cancel = cancel or threading.Event()
         self.deadline = time.monotonic() + self.limits.max_seconds

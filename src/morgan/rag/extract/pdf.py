@@ -139,7 +139,11 @@ def _page_texts(
 
 
 def _read_pages(
-    reader: PdfReader, data: bytes, password: str | None, start: int, end: int,
+    reader: PdfReader,
+    data: bytes,
+    password: str | None,
+    start: int,
+    end: int,
     on_page: PageCallback | None = None,
 ) -> list[str | None]:
     """PDFium's text per page; pypdf's where PDFium failed or found none."""
@@ -153,7 +157,9 @@ def _read_pages(
     return texts
 
 
-def _pdfium_texts(data: bytes, password: str | None, start: int, end: int) -> list[str | None] | None:
+def _pdfium_texts(
+    data: bytes, password: str | None, start: int, end: int
+) -> list[str | None] | None:
     """None when pypdfium2 is missing or cannot open the file (pypdf then reads every page)."""
     try:
         import pypdfium2 as pdfium

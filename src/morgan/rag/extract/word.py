@@ -18,6 +18,7 @@ from docx.oxml.ns import qn
 from docx.table import Table, _Cell
 from docx.text.paragraph import Paragraph
 
+from morgan.rag.extract.limits import Budget, ExtractionCancelled
 from morgan.rag.extract.models import (
     HEADING_SEPARATOR,
     NO_TEXT_MESSAGE,
@@ -27,7 +28,6 @@ from morgan.rag.extract.models import (
     Mime,
     Section,
 )
-from morgan.rag.extract.limits import Budget, ExtractionCancelled
 from morgan.rag.extract.tidy import tidy
 
 _HEADING_STYLE = re.compile(r"^heading\s*(\d)$", re.IGNORECASE)

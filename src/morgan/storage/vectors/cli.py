@@ -76,10 +76,18 @@ def stats_command() -> None:
         return await index.stats()
 
     st = asyncio.run(_with_index(s.vectors.url, s.vectors.collection, run))
-    click.echo(json.dumps({
-        "backend": st.backend, "location": st.location, "points": st.points,
-        "segments": st.segments, "indexed_points": st.indexed_points, **st.extra,
-    }))
+    click.echo(
+        json.dumps(
+            {
+                "backend": st.backend,
+                "location": st.location,
+                "points": st.points,
+                "segments": st.segments,
+                "indexed_points": st.indexed_points,
+                **st.extra,
+            }
+        )
+    )
 
 
 @index_group.command("optimize")
@@ -102,11 +110,15 @@ def optimize_command() -> None:
 
 @index_group.command("migrate")
 @click.option(
-    "--source", type=click.Path(file_okay=False, path_type=Path), default=None,
+    "--source",
+    type=click.Path(file_okay=False, path_type=Path),
+    default=None,
     help="qdrant-client local-mode folder (default: the configured vector folder).",
 )
 @click.option(
-    "--target", type=click.Path(file_okay=False, path_type=Path), default=None,
+    "--target",
+    type=click.Path(file_okay=False, path_type=Path),
+    default=None,
     help="New Qdrant Edge folder (default: the configured vector folder).",
 )
 def migrate_command(source: Path | None, target: Path | None) -> None:
@@ -127,7 +139,10 @@ def migrate_command(source: Path | None, target: Path | None) -> None:
         task = bar.add_task("migrate", total=None)
         try:
             done = migrate_folder(
-                source, target, collection=s.vectors.collection, dimension=DEFAULT_DIMENSION,
+                source,
+                target,
+                collection=s.vectors.collection,
+                dimension=DEFAULT_DIMENSION,
                 progress=lambda d, t: bar.update(task, completed=d, total=t),
             )
         except (FileExistsError, RuntimeError) as exc:

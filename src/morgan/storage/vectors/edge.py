@@ -146,9 +146,16 @@ def optimize_shard(shard: Any, path: Path) -> bool:
     t0 = time.perf_counter()
     changed = bool(shard.optimize())
     shard.flush()
-    write_sidecar(path, optimized_points=points, optimize_seconds=round(time.perf_counter() - t0, 1))
-    log.info("vector_index_optimized", path=str(path), points=points, changed=changed,
-             seconds=round(time.perf_counter() - t0, 1))
+    write_sidecar(
+        path, optimized_points=points, optimize_seconds=round(time.perf_counter() - t0, 1)
+    )
+    log.info(
+        "vector_index_optimized",
+        path=str(path),
+        points=points,
+        changed=changed,
+        seconds=round(time.perf_counter() - t0, 1),
+    )
     return changed
 
 
@@ -187,7 +194,9 @@ class EdgeVectorIndex:
         from morgan.storage.vectors.migrate import migrate_in_place_if_needed
 
         try:
-            migrate_in_place_if_needed(self.path, collection=self.collection, dimension=self.dimension)
+            migrate_in_place_if_needed(
+                self.path, collection=self.collection, dimension=self.dimension
+            )
             shard = open_shard(self.path, self.dimension)
         except Exception as exc:
             self._error = f"{type(exc).__name__}: {exc}"[:300]
@@ -197,8 +206,12 @@ class EdgeVectorIndex:
         if self.optimize_at is not None:
             covered = int(read_sidecar(self.path).get("optimized_points", 0))
             if points - covered >= self.optimize_at:
-                log.warning("vector_index_optimizing_before_serving", path=str(self.path),
-                            points=points, since_last=points - covered)
+                log.warning(
+                    "vector_index_optimizing_before_serving",
+                    path=str(self.path),
+                    points=points,
+                    since_last=points - covered,
+                )
                 optimize_shard(shard, self.path)
         log.info("vector_index_opened", backend=self.backend, path=str(self.path), points=points)
 

@@ -92,8 +92,9 @@ def migrate_folder(
             if isinstance(vectors, dict) and DENSE in vectors:
                 dimension = int(vectors[DENSE].size)
             total = int(client.count(collection, exact=True).count)
-        log.warning("vector_migration_started", source=str(source), target=str(target),
-                    points=total)
+        log.warning(
+            "vector_migration_started", source=str(source), target=str(target), points=total
+        )
         e = _edge()
         shard = open_shard(work, dimension)
         done = 0
@@ -127,8 +128,13 @@ def migrate_folder(
             target.rmdir()  # empty folder only: anything else is refused by rmdir
         work.rename(target)
         (target / DONE_MARKER).unlink()
-    log.warning("vector_migration_done", source=str(source), target=str(target), points=done,
-                seconds=round(time.perf_counter() - t0, 1))
+    log.warning(
+        "vector_migration_done",
+        source=str(source),
+        target=str(target),
+        points=done,
+        seconds=round(time.perf_counter() - t0, 1),
+    )
     return done
 
 
@@ -136,8 +142,11 @@ def _swap(path: Path, work: Path) -> None:
     if is_local_mode_folder(path):
         backup = _backup(path)
         path.rename(backup)
-        log.warning("vector_migration_old_folder_kept", old=str(backup),
-                    note="delete it once the new index serves well")
+        log.warning(
+            "vector_migration_old_folder_kept",
+            old=str(backup),
+            note="delete it once the new index serves well",
+        )
     work.rename(path)
     (path / DONE_MARKER).unlink()
 

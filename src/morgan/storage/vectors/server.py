@@ -58,7 +58,9 @@ class QdrantServerIndex:
                 vectors_config={
                     DENSE: models.VectorParams(size=self.dimension, distance=models.Distance.COSINE)
                 },
-                sparse_vectors_config={SPARSE: models.SparseVectorParams(modifier=models.Modifier.IDF)},
+                sparse_vectors_config={
+                    SPARSE: models.SparseVectorParams(modifier=models.Modifier.IDF)
+                },
             )
         )
         for name in ("user_id", "document_id", "granularity"):
@@ -110,7 +112,9 @@ class QdrantServerIndex:
             query: Any = (
                 list(q.dense)
                 if q.dense is not None
-                else models.SparseVector(indices=list(q.sparse_indices), values=list(q.sparse_values))
+                else models.SparseVector(
+                    indices=list(q.sparse_indices), values=list(q.sparse_values)
+                )
             )
             requests.append(
                 models.QueryRequest(
@@ -171,7 +175,9 @@ def _point_struct(p: VectorPoint) -> models.PointStruct:
         id=str(p.chunk_id),
         vector={
             DENSE: list(p.dense),
-            SPARSE: models.SparseVector(indices=list(p.sparse_indices), values=list(p.sparse_values)),
+            SPARSE: models.SparseVector(
+                indices=list(p.sparse_indices), values=list(p.sparse_values)
+            ),
         },
         payload=payload_of(p),
     )
@@ -205,11 +211,17 @@ def _filter(
 ) -> models.Filter:
     must: list[models.Condition] = []
     if user_id is not None:
-        must.append(models.FieldCondition(key="user_id", match=models.MatchValue(value=str(user_id))))
+        must.append(
+            models.FieldCondition(key="user_id", match=models.MatchValue(value=str(user_id)))
+        )
     if granularity:
-        must.append(models.FieldCondition(key="granularity", match=models.MatchValue(value=granularity)))
+        must.append(
+            models.FieldCondition(key="granularity", match=models.MatchValue(value=granularity))
+        )
     if document_id:
         must.append(
-            models.FieldCondition(key="document_id", match=models.MatchValue(value=str(document_id)))
+            models.FieldCondition(
+                key="document_id", match=models.MatchValue(value=str(document_id))
+            )
         )
     return models.Filter(must=must)
