@@ -256,7 +256,7 @@ def load_settings(
         }
     except msgspec.ValidationError as exc:
         raise SettingsError(f"invalid setting: {exc}") from exc
-    settings = Settings(home=home, **sections)
+    settings = Settings(home=home, **sections)  # type: ignore[arg-type]
     _fill_home_defaults(settings)
     return settings
 

@@ -67,7 +67,7 @@ class LearningController(Controller):
                 raise NotFound("that conversation has no answer to rate yet")
             message = answers[-1]
         else:
-            message = await convs.last_assistant_message(user.id)
+            message = await convs.last_assistant_message(user.id)  # type: ignore[assignment]
             if message is None:
                 raise NotFound("there is no answer to rate yet; ask something first")
         if message.role != "assistant":

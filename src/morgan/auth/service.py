@@ -126,7 +126,7 @@ class AuthService:
             result = await session.execute(
                 update(ApiToken).where(*where).values(revoked_at=datetime.now(UTC))
             )
-            return int(result.rowcount or 0)
+            return int(result.rowcount or 0)  # type: ignore[attr-defined]
 
     async def list_tokens(self, user_name: str) -> list[ApiToken]:
         async with self.db.session() as session:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import builtins
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -57,7 +58,7 @@ class ConversationRepository:
 
     async def list(
         self, user_id: uuid.UUID, *, limit: int = 50, offset: int = 0, search: str | None = None
-    ) -> list[tuple[Conversation, int]]:
+    ) -> builtins.list[tuple[Conversation, int]]:
         """Newest first; `search` keeps those whose title or any message contains it (any case)."""
         async with self.db.session() as session:
             counts = (
@@ -102,7 +103,7 @@ class ConversationRepository:
 
     async def messages(
         self, user_id: uuid.UUID, conversation_id: uuid.UUID, *, last: int | None = None
-    ) -> list[Message]:
+    ) -> builtins.list[Message]:
         await self.get(user_id, conversation_id)
         async with self.db.session() as session:
             stmt = (
@@ -216,5 +217,5 @@ def _title(text: str) -> str:
     return (text[:77] + "…") if len(text) > 80 else (text or "New conversation")
 
 
-def history_pairs(messages: Sequence[Message]) -> list[tuple[str, str]]:
+def history_pairs(messages: Sequence[Message]) -> builtins.list[tuple[str, str]]:
     return [(m.role, m.content) for m in messages if m.status == "ok"]

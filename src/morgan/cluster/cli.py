@@ -132,14 +132,14 @@ def _read_nodes(
             raise NodeParseError(f"{name} is not JSON: {exc}") from exc
     extra = {"resource": resource} if resource else {}
     if kubeconfig is None and os.environ.get("KUBERNETES_SERVICE_HOST"):
-        return fetch_nodes_in_cluster(**extra)
+        return fetch_nodes_in_cluster(**extra)  # type: ignore[arg-type]
     path = kubeconfig or default_kubeconfig()
     if not path.is_file():
         raise ClusterAccessError(
             f"no kubeconfig at {path}; pass --kubeconfig or --nodes-json "
             "(from `kubectl get nodes -o json`)"
         )
-    return fetch_nodes_from_kubeconfig(path, context=context, **extra)
+    return fetch_nodes_from_kubeconfig(path, context=context, **extra)  # type: ignore[arg-type]
 
 
 @click.group("hosts")

@@ -166,7 +166,7 @@ def dominant_emotion(
     counts = Counter(r.label for r in week)
     weight: Counter[str] = Counter()
     for r in week:
-        weight[r.label] += 0.5 + r.intensity
+        weight[r.label] += 0.5 + r.intensity  # type: ignore[assignment]
     label, _ = weight.most_common(1)[0]
     count = counts[label]
     if count < min_count:

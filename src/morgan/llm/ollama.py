@@ -177,7 +177,7 @@ class OllamaClient:
         """Stream pull progress (for `morgan models pull`); ends after `status == "success"`."""
         try:
             lines = self.stream_lines("/api/pull", {"model": model, "stream": True})
-            async with aclosing(lines):
+            async with aclosing(lines):  # type: ignore[type-var]
                 async for line in lines:
                     yield PullProgress(
                         status=str(line.get("status", "")),
@@ -289,7 +289,7 @@ class OllamaLLM:
         started = time.perf_counter()
         try:
             lines = self.client.stream_lines("/api/chat", body)
-            async with aclosing(lines):
+            async with aclosing(lines):  # type: ignore[type-var]
                 async for line in lines:
                     delta = (line.get("message") or {}).get("content", "")
                     if delta:
@@ -401,7 +401,7 @@ class OllamaEmbedder:
                 )
             matrix = np.asarray(embeddings, dtype=np.float32)
             norms = np.linalg.norm(matrix, axis=1, keepdims=True)
-            matrix = matrix / np.where(norms > 0, norms, 1.0)
+            matrix = matrix / np.where(norms > 0, norms, 1.0)  # type: ignore[assignment]
             if self._dimension is None:
                 self._dimension = int(matrix.shape[1])
             elif matrix.shape[1] != self._dimension:

@@ -164,7 +164,7 @@ class OpenAICompatibleLLM:
         delivered: list[str] = []
         try:
             events = self._events(self._body(request, stream=True))
-            async with aclosing(events):
+            async with aclosing(events):  # type: ignore[type-var]
                 async for event in events:
                     for choice in event.get("choices") or []:
                         delta = (choice.get("delta") or {}).get("content") or ""

@@ -213,7 +213,7 @@ def chunk_document(
     token_counts = counter.count_batch(chunk_texts)
 
     chunks: list[Chunk] = []
-    for (granularity, index, (section_index, start, end, parent)), text, tokens in zip(
+    for (granularity, index, (section_index, start, end, parent)), text, tokens in zip(  # type: ignore[assignment]
         flat, chunk_texts, token_counts, strict=True
     ):
         section = doc.sections[section_index]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import builtins
 import re
 import uuid
 from collections.abc import Sequence
@@ -62,7 +63,7 @@ class DocumentRepository:
 
     async def list(
         self, user_id: uuid.UUID, *, limit: int = 100, offset: int = 0
-    ) -> list[Document]:
+    ) -> builtins.list[Document]:
         async with self.db.session() as session:
             rows = await session.scalars(
                 select(Document)
@@ -93,7 +94,7 @@ class DocumentRepository:
             )
             return {str(g): int(n) for g, n in rows.all()}
 
-    async def chunk_ids(self, document_id: uuid.UUID) -> list[uuid.UUID]:
+    async def chunk_ids(self, document_id: uuid.UUID) -> builtins.list[uuid.UUID]:
         async with self.db.session() as session:
             return list(
                 await session.scalars(
@@ -201,7 +202,7 @@ class DocumentRepository:
 
     async def keyword_search(
         self, user_id: uuid.UUID, query: str, *, granularity: str | None, limit: int
-    ) -> list[KeywordHit]:
+    ) -> builtins.list[KeywordHit]:
         words = _FTS_WORD.findall(query.lower())[:32]
         if not words:
             return []
@@ -292,4 +293,4 @@ class DocumentRepository:
                     updated_at=datetime.now(UTC),
                 )
             )
-            return int(result.rowcount or 0)
+            return int(result.rowcount or 0)  # type: ignore[attr-defined]

@@ -147,7 +147,7 @@ class IngestService:
         loop = asyncio.get_running_loop()
 
         def on_page(done: int, total: int) -> None:
-            asyncio.run_coroutine_threadsafe(progress("extracting", done, total), loop)
+            asyncio.run_coroutine_threadsafe(progress("extracting", done, total), loop)  # type: ignore[arg-type]
 
         try:
             extracted = await asyncio.to_thread(

@@ -109,7 +109,7 @@ async def run_ingest_job(
         now = time.monotonic()
         if (
             stage == last["stage"]
-            and now - float(last["at"]) < PROGRESS_INTERVAL_S
+            and now - float(last["at"]) < PROGRESS_INTERVAL_S  # type: ignore[arg-type]
             and done < total
         ):
             return  # throttle row updates; stage changes and completion always land

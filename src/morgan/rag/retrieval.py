@@ -191,7 +191,7 @@ class Retriever:
             result.degraded.append("vectors")
             lists = []
             for g in GRANULARITIES:
-                hits = await self.documents.keyword_search(
+                hits = await self.documents.keyword_search(  # type: ignore[assignment]
                     user_id, query, granularity=g, limit=limit
                 )
                 lists.append(

@@ -219,7 +219,7 @@ class OnnxCrossEncoder:
                     f"model input {model_input.name!r} has type {model_input.type}, "
                     "expected int64 or int32"
                 )
-            input_types[model_input.name] = _NUMPY_INT_TYPES[model_input.type]
+            input_types[model_input.name] = _NUMPY_INT_TYPES[model_input.type]  # type: ignore[assignment]
         if "input_ids" not in input_types:
             raise RerankerModelError(f"{model_file} has no input_ids input")
         output_names = [output.name for output in session.get_outputs()]

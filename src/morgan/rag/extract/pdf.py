@@ -344,7 +344,7 @@ def _find_title(text: str, title: str, start: int) -> int | None:
 
 def _title(reader: PdfReader, filename: str, sections: list[Section]) -> str:
     try:
-        metadata_title = (reader.metadata or {}).get("/Title")
+        metadata_title = (reader.metadata or {}).get("/Title")  # type: ignore[call-overload]
     except Exception:  # noqa: BLE001 - broken info dictionaries are common
         metadata_title = None
     title = " ".join(str(metadata_title or "").split())

@@ -189,7 +189,7 @@ class QueuedBlobStore:
             state, detail = "degraded", f"uploads will be queued on disk; {primary}"
         else:
             state, detail = "up", inner.detail
-        return ComponentHealth(name="blobs", backend=self.backend, state=state, detail=detail)
+        return ComponentHealth(name="blobs", backend=self.backend, state=state, detail=detail)  # type: ignore[arg-type]
 
     async def close(self) -> None:
         await self.stop()

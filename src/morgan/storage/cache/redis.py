@@ -48,7 +48,7 @@ class RedisCache(JsonHelpers):
     async def get(self, key: str) -> bytes | None:
         with _translate_errors():
             value = await self._redis.get(self.full_key(key))
-        return None if value is None else bytes(value)
+        return None if value is None else bytes(value)  # type: ignore[arg-type]
 
     async def set(self, key: str, value: bytes, ttl_s: float | None = None) -> None:
         if not isinstance(value, (bytes, bytearray, memoryview)):

@@ -24,7 +24,7 @@ DEFAULT_DIMENSION = 384
 class CLIError(click.ClickException):
     def __init__(self, message: str, exit_code: int) -> None:
         super().__init__(message)
-        self.exit_code = exit_code
+        self.exit_code = exit_code  # type: ignore[misc]
 
 
 @click.group("index")
