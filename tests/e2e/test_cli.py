@@ -284,6 +284,22 @@ def test_a_server_that_cannot_listen_does_not_take_over_the_token(server: Runnin
     assert (server.home / "token.url").read_text().strip() == server.url
 
 
+def test_a_second_server_on_the_same_home_says_so_in_one_line(server: RunningServer) -> None:
+    import subprocess
+
+    from tests.e2e.conftest import MORGAN
+
+    env = {**server.env, "MORGAN_PORT": "1"}  # never reached: the home is refused first
+    second = subprocess.run(
+        [*MORGAN, "serve"], env=env, capture_output=True, text=True, timeout=300
+    )
+    assert second.returncode == 2
+    errors = [line for line in second.stderr.splitlines() if line.strip()]
+    assert len(errors) == 1, second.stderr
+    assert "already uses" in errors[0] and str(server.home) in errors[0]
+    assert "Traceback" not in second.stderr
+
+
 def test_ask_spinner_goes_to_a_terminal_stderr_only(server: RunningServer, tmp_path: Path) -> None:
     env = {"MORGAN_URL": server.url, "MORGAN_TOKEN": server.token, "MORGAN_HOME": str(tmp_path)}
     runner = CliRunner()

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import os
 import sys
 from pathlib import Path
 from typing import Any
@@ -60,6 +61,37 @@ def _listening_server(config: Any, settings: Any) -> Any:
     return ListeningServer(config)
 
 
+_HOME_LOCK: list[Any] = []  # the open lock file, held for the life of `morgan serve`
+
+
+def _hold_home_lock(home: Path) -> None:
+    """One embedded server per MORGAN_HOME: SQLite, the Edge vector folder and the token
+    belong to one process, so a second `morgan serve` says so in one line instead of failing
+    deep in start-up with a traceback."""
+    try:
+        import fcntl
+    except ImportError:  # Windows: the vector folder's own lock still refuses a second server
+        return
+    home.mkdir(parents=True, exist_ok=True)
+    handle = (home / "server.lock").open("a+")
+    try:
+        fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        handle.seek(0)
+        pid = handle.read().strip() or "unknown"
+        handle.close()
+        raise CLIError(
+            f"another `morgan serve` (pid {pid}) already uses {home}; stop it first, "
+            "or give this one its own MORGAN_HOME",
+            EXIT_USAGE,
+        ) from None
+    handle.seek(0)
+    handle.truncate()
+    handle.write(str(os.getpid()))
+    handle.flush()
+    _HOME_LOCK.append(handle)
+
+
 @cli.command()
 @click.option("--host", default=None, help="Interface to bind (default MORGAN_HOST or 127.0.0.1).")
 @click.option("--port", type=int, default=None, help="Port (default MORGAN_PORT or 8000).")
@@ -74,6 +106,8 @@ def serve(host: str | None, port: int | None, migrate: bool) -> None:
 
     overrides = {k: v for k, v in (("host", host), ("port", port)) if v is not None}
     settings = load_settings(overrides={"server": overrides})  # token.url names the real port
+    if settings.server.mode == "embedded":
+        _hold_home_lock(settings.home)
     if (
         settings.database.url.startswith("sqlite")
         and not Path(settings.database.url.split("///", 1)[-1]).exists()
