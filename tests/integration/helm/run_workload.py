@@ -254,6 +254,8 @@ def prepare(
     def localize(text: str) -> str:
         if text in stand_ins.values:  # an explicit stand-in wins over mount mapping
             return stand_ins.values[text]
+        if _is_image_file(text):  # the image's own programs, wherever this checkout lives
+            return text
         text = stand_ins.apply(text)
         if text in moved:
             return moved[text]
@@ -287,6 +289,14 @@ class Running:
             except subprocess.TimeoutExpired:
                 self.process.kill()
                 self.process.wait()
+
+
+def _is_image_file(text: str) -> bool:
+    """True for a path inside this checkout or its virtualenv: the "image" itself. A clone
+    under /tmp must not have its interpreter remapped into a pod's /tmp emptyDir."""
+    return any(
+        text == str(base) or text.startswith(str(base) + "/") for base in (REPO, Path(sys.prefix))
+    )
 
 
 def _reachable_by_others(path: Path) -> bool:
