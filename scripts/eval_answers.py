@@ -15,9 +15,9 @@ Metrics (per backend):
   best over the gold answers, with the `[n]` markers removed from the answer first.
 * `citation_accuracy`: share of answers citing (with `[n]` in the text) at least one
   source that is the gold context's document; an answer citing nothing counts as wrong.
-  `citation_accuracy_ungrounded` is the same on the text before `attach_citations` (the
-  grounding step of the chat pipeline), recorded in the same run, so both numbers judge the
-  same generations.
+  `citation_accuracy_ungrounded` is the same on the text before `attach_citations`,
+  recorded in the same run; only pipelines that still have that step report it (the
+  streaming `Grounder` replaced it, so current runs leave it out).
 * `latency_ms_p50`, `latency_ms_p95`: wall time of each `/api/chat` call (after a warm-up).
 """
 

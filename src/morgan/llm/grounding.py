@@ -1,17 +1,15 @@
-"""Cite the sentences a model left uncited, from the source they were taken from.
+"""Grounded or silent (issue 8): only what a source supports reaches the user, cited by it.
 
-The bundled 270M base model copies facts from its sources but rarely writes `[n]`, so its
-answers reach the user with no way to check them. After `clean_citations`, every answer
-sentence without a marker is matched against the sources with the extractive backend's
-BM25 scoring (the same terms, stemming and weights that pick extractive answers); when one
-source sentence covers enough of it, that source's `[n]` is appended. A sentence that no
-source supports (the model's own words, a hallucination) stays uncited, and so does one
-whose numbers or names are not in the source (`issued in 2018` when the source says 2023):
-lexical overlap cannot prove a claim, but it must not vouch for facts the source lacks.
-
-`Grounder` applies the same test to decide what a user may see at all (issue 8: grounded
-or silent): unsupported sentences, echoed questions, fake turns and system-prompt text are
-dropped while the answer streams, sentence by sentence.
+The bundled 270M base model copies facts from its sources but rarely writes `[n]`, and
+small models echo the question, play both sides of the chat or repeat the system prompt.
+`Grounder` judges the streamed answer sentence by sentence: each one is matched against the
+sources with the extractive backend's BM25 scoring (the same terms, stemming and weights
+that pick extractive answers); when one source sentence covers enough of it, the sentence
+is kept and cites that source. A sentence that no source supports (the model's own words,
+a hallucination) is dropped, and so is one whose numbers or names are not in the source
+(`issued in 2018` when the source says 2023): lexical overlap cannot prove a claim, but it
+must not vouch for facts the source lacks. Echoed questions, fake turns and system-prompt
+text are dropped too.
 """
 
 from __future__ import annotations
@@ -21,7 +19,7 @@ from collections.abc import Iterator, Sequence
 
 from morgan.llm.base import GenerationRequest, SourcePassage
 from morgan.llm.citations import clean_citations
-from morgan.llm.extractive import NOT_FOUND, ExtractiveLLM, cite
+from morgan.llm.extractive import ExtractiveLLM, cite
 from morgan.llm.prompts import TEMPLATE_TOKEN
 from morgan.text import content_terms, sentence_spans, split_sentences, words
 
@@ -101,10 +99,6 @@ class _SourceMatcher:
                     cite(sentence, source.n), (source.n, frozenset(content_terms(sentence)))
                 )
 
-    def best(self, sentence: str) -> int | None:
-        found = self.support(sentence)
-        return None if found is None else found[0]
-
     def support(self, sentence: str) -> tuple[int, frozenset[str]] | None:
         """The source number and terms of the source sentence that vouches for `sentence`."""
         terms = set(content_terms(sentence))
@@ -132,38 +126,6 @@ def _specifics(sentence: str) -> set[str]:
         w for i, w in enumerate(found) if any(c.isdigit() for c in w) or (i and w[0].isupper())
     ]
     return set(content_terms(" ".join(picked)))
-
-
-def attach_citations(
-    text: str,
-    sources: Sequence[SourcePassage],
-    *,
-    min_score: float = DEFAULT_MIN_SCORE,
-    min_coverage: float = DEFAULT_MIN_COVERAGE,
-    min_shared_terms: int = DEFAULT_MIN_SHARED_TERMS,
-) -> tuple[str, int]:
-    """Return `text` with `[n]` appended to each uncited sentence a source supports, and how
-    many markers were added. Sentences that already cite, code blocks and sentences no
-    source supports are left exactly as they were."""
-    if not sources or not text.strip() or text.strip() == NOT_FOUND:
-        return text, 0
-    matcher = _SourceMatcher(sources, min_score, min_coverage, min_shared_terms)
-    out: list[str] = []
-    added = 0
-    for unit, is_code in _units(text):
-        body = unit.strip()
-        if is_code or not body or _MARKER.search(unit):
-            out.append(unit)
-            continue
-        n = matcher.best(body)
-        if n is None:
-            out.append(unit)
-            continue
-        lead = unit[: len(unit) - len(unit.lstrip())]
-        trail = unit[len(unit.rstrip()) :]
-        out.append(f"{lead}{cite(body, n)}{trail}")
-        added += 1
-    return "".join(out), added
 
 
 # -- grounded or silent --------------------------------------------------------------------
@@ -355,5 +317,4 @@ __all__ = [
     "DEFAULT_MIN_SCORE",
     "DEFAULT_MIN_SHARED_TERMS",
     "Grounder",
-    "attach_citations",
 ]

@@ -98,3 +98,42 @@ def test_code_is_kept_only_when_a_source_holds_it() -> None:
         )[0]
     )
     assert ground("```\nrm -rf /\n```", question="How do I start it?", sources=sources)[0] == ""
+
+
+# What `attach_citations` (removed: the Grounder replaced it on the chat path) guaranteed,
+# held by the Grounder's source matcher: a sentence it cannot vouch for is not shown.
+HERMITE = SourcePassage(
+    3,
+    "Hermitian matrix",
+    "Hermitian matrices are named after Charles Hermite, who "
+    "demonstrated in 1855 that they always have real eigenvalues.",
+)
+
+
+@pytest.mark.parametrize(
+    "answer",
+    [
+        "Hermitian matrices are named after Charles Hermite in 1925.",  # wrong year
+        "Hermitian matrices are named after Joseph Hermite.",  # wrong name
+    ],
+)
+def test_numbers_and_names_missing_from_the_source_are_not_vouched_for(answer: str) -> None:
+    sources = (*SOURCES, HERMITE)
+    assert ground(answer, question="Who are they named after?", sources=sources)[0] == ""
+    assert (
+        ground(
+            "They are named after Charles Hermite.",
+            question="Who are they named after?",
+            sources=sources,
+        )[0]
+        == "They are named after Charles Hermite [3]."
+    )
+
+
+def test_one_shared_word_or_a_heading_is_not_a_claim_a_source_supports() -> None:
+    question = "Tell me about the trip."
+    assert (
+        ground("Lisbon has many old trams, yellow bridges and seven hills.", question=question)[0]
+        == ""
+    )
+    assert ground("Costs:", question=question)[0] == ""
