@@ -17,7 +17,14 @@ import pytest
 from click.testing import CliRunner
 from qdrant_client import QdrantClient, models
 
-from morgan.storage.vectors import VectorIndexLocked, VectorPoint, VectorQuery
+from morgan.storage.vectors import (
+    VectorIndexBuilding,
+    VectorIndexLocked,
+    VectorIndexUnavailable,
+    VectorPoint,
+    VectorQuery,
+)
+from morgan.storage.vectors.build import HOLD_ENV, STATE_FILE
 from morgan.storage.vectors.edge import EdgeVectorIndex, is_edge_folder
 from morgan.storage.vectors.migrate import DONE_MARKER, is_local_mode_folder
 
@@ -131,16 +138,20 @@ async def test_event_loop_turns_between_edge_calls(tmp_path: Path) -> None:
         await index.close()
 
 
-async def test_open_builds_hnsw_once_enough_points_arrived(tmp_path: Path) -> None:
+@pytest.mark.parametrize("in_child", [True, False], ids=["child", "blocking"])
+async def test_open_builds_hnsw_once_enough_points_arrived(tmp_path: Path, in_child: bool) -> None:
     pts = points(60, seed=1)
     index = EdgeVectorIndex(tmp_path / "v", dimension=DIM, optimize_at=50)
     await index.ensure_collection()
     await index.upsert(pts)
     assert (await index.stats()).indexed_points == 0  # never built while serving
     await index.close()
-    reopened = EdgeVectorIndex(tmp_path / "v", dimension=DIM, optimize_at=50)
+    reopened = EdgeVectorIndex(
+        tmp_path / "v", dimension=DIM, optimize_at=50, build_in_child=in_child
+    )
     await reopened.ensure_collection()
     try:
+        await reopened.wait_built()
         stats = await reopened.stats()
         assert stats.points == 60 and stats.indexed_points == 60
         (hits,) = await reopened.search(
@@ -276,3 +287,100 @@ async def test_no_acknowledged_write_or_delete_is_lost_to_kill_9(tmp_path: Path)
         assert len(acked_deletes) >= 10
     finally:
         await index.close()
+
+
+async def held_build(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, n: int = 60
+) -> tuple[EdgeVectorIndex, list[VectorPoint], Path]:
+    """An index whose start-up build is due and held in its child (MORGAN_VECTORS_BUILD_HOLD)."""
+    pts = points(n, seed=8)
+    writer = EdgeVectorIndex(tmp_path / "v", dimension=DIM, optimize_at=None)
+    await writer.ensure_collection()
+    await writer.upsert(pts)
+    await writer.close()
+    hold = tmp_path / "release"
+    monkeypatch.setenv(HOLD_ENV, str(hold))
+    index = EdgeVectorIndex(tmp_path / "v", dimension=DIM, optimize_at=50)
+    await index.ensure_collection()
+    return index, pts, hold
+
+
+async def child_state(folder: Path, phase: str) -> dict[str, object]:
+    """The child's state file once it reaches `phase` (it writes it on each step)."""
+    import asyncio
+
+    async def read() -> dict[str, object]:
+        while True:
+            try:
+                state = dict(json.loads((folder / STATE_FILE).read_text()))
+                if state.get("phase") == phase:
+                    return state
+            except (OSError, ValueError):
+                pass
+            await asyncio.sleep(0)  # yield to the loop between reads, no fixed wait
+
+    return await asyncio.wait_for(read(), timeout=120)
+
+
+async def test_while_the_child_builds_calls_are_refused_with_a_retry_hint(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    index, pts, hold = await held_build(tmp_path, monkeypatch)
+    try:
+        health = await index.health()
+        assert health.state == "degraded" and "building the HNSW graph" in health.detail
+        for call in (
+            index.upsert([]),  # ingestion asks this before extracting
+            index.upsert(pts[:1]),
+            index.search(
+                pts[0].user_id, [VectorQuery.dense_query(pts[0].dense, granularity=None, limit=1)]
+            ),
+            index.count(),
+        ):
+            with pytest.raises(VectorIndexBuilding) as refused:
+                await call
+            assert isinstance(refused.value, VectorIndexUnavailable)  # retrieval: keyword
+            assert refused.value.status_code == 503 and refused.value.extra["retry_after"] >= 5
+        await child_state(tmp_path / "v", "holding")
+        hold.touch()
+        await index.wait_built()
+        assert (await index.health()).state == "up"
+        assert (await index.stats()).indexed_points == 60
+        assert await index.count(pts[0].user_id) == 60
+    finally:
+        await index.close()
+
+
+async def test_a_killed_build_leaves_every_point_searchable(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    index, pts, _ = await held_build(tmp_path, monkeypatch)
+    try:
+        state = await child_state(tmp_path / "v", "holding")
+        os.kill(int(str(state["pid"])), signal.SIGKILL)
+        await index.wait_built()
+        assert (await index.health()).state == "up"
+        assert (await index.stats()).indexed_points == 0  # brute force; the next start builds
+        assert await index.count(pts[0].user_id) == 60
+        (hits,) = await index.search(
+            pts[0].user_id, [VectorQuery.dense_query(pts[7].dense, granularity="medium", limit=1)]
+        )
+        assert hits[0].chunk_id == pts[7].chunk_id
+    finally:
+        await index.close()
+
+
+async def test_close_during_the_build_stops_the_child(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    index, _, _ = await held_build(tmp_path, monkeypatch)
+    await child_state(tmp_path / "v", "holding")
+    await index.close()  # kills the child: the folder is free again at once
+    monkeypatch.delenv(HOLD_ENV)
+    again = EdgeVectorIndex(tmp_path / "v", dimension=DIM, optimize_at=50)
+    await again.ensure_collection()
+    try:
+        await again.wait_built()
+        assert await again.count() == 60 and (await again.stats()).indexed_points == 60
+    finally:
+        await again.close()

@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import Any, Protocol, runtime_checkable
 
 from morgan.components import ComponentHealth
+from morgan.errors import DependencyUnavailable
 
 DENSE = "dense"
 SPARSE = "bm25"
@@ -89,6 +90,14 @@ class VectorIndexLocked(VectorIndexUnavailable):
     """Another process holds the Edge folder (Edge allows one process per folder)."""
 
 
+class VectorIndexBuilding(VectorIndexUnavailable, DependencyUnavailable):
+    """The embedded index is building its HNSW graph in a child process (minutes at 200k
+    points): searches fall back to keyword, and a write is refused with 503 + Retry-After
+    (`retry_after`) rather than held open for minutes; the upload can simply be sent again."""
+
+    code, title = "vector_index_building", "The vector index is being built"
+
+
 class EmbeddingDimensionUnknown(RuntimeError):
     """The remote embedder has not answered yet, so its vector size is not known.
 
@@ -104,10 +113,14 @@ class VectorIndex(Protocol):
     dimension: int
 
     async def ensure_collection(self) -> None:
-        """Open or create the collection; an embedded index also migrates and optimizes here."""
+        """Open or create the collection. The embedded index also migrates here, and starts its
+        HNSW build when due: in a child process (calls raise `VectorIndexBuilding` until it
+        ends) or, with `startup_build="blocking"`, before it returns."""
 
     async def upsert(self, points: Sequence[VectorPoint]) -> None:
-        """Durable when it returns (acknowledged writes survive a crash)."""
+        """Durable when it returns (acknowledged writes survive a crash). An empty batch
+        writes nothing but raises where a write would be refused now (Edge building its
+        graph): ingestion asks this before it spends extraction and embedding on an upload."""
 
     async def delete_document(self, user_id: uuid.UUID, document_id: uuid.UUID) -> None: ...
 
@@ -135,16 +148,29 @@ def is_server_url(url: str) -> bool:
 
 
 def build_vector_index(
-    url: str, *, collection: str, dimension: int, api_key: str = ""
+    url: str,
+    *,
+    collection: str,
+    dimension: int,
+    api_key: str = "",
+    optimize_at: int | None = None,
+    startup_build: str = "background",
 ) -> VectorIndex:
-    """`http(s)://` -> a Qdrant server; anything else is the Edge folder."""
+    """`http(s)://` -> a Qdrant server; anything else is the Edge folder (`optimize_at`,
+    `startup_build`: when and how start-up builds its HNSW graph; None: Edge's default)."""
     if is_server_url(url):
         from morgan.storage.vectors.server import QdrantServerIndex
 
         return QdrantServerIndex(url, collection=collection, dimension=dimension, api_key=api_key)
-    from morgan.storage.vectors.edge import EdgeVectorIndex
+    from morgan.storage.vectors.edge import OPTIMIZE_AT, EdgeVectorIndex
 
-    return EdgeVectorIndex(Path(url), collection=collection, dimension=dimension)
+    return EdgeVectorIndex(
+        Path(url),
+        collection=collection,
+        dimension=dimension,
+        optimize_at=OPTIMIZE_AT if optimize_at is None else optimize_at,
+        build_in_child=startup_build != "blocking",
+    )
 
 
 def backend_name(url: str) -> str:
@@ -157,6 +183,7 @@ __all__ = [
     "IndexStats",
     "VectorHit",
     "VectorIndex",
+    "VectorIndexBuilding",
     "VectorIndexLocked",
     "VectorIndexUnavailable",
     "VectorPoint",

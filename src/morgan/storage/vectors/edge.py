@@ -5,9 +5,11 @@ What the measurements (docs/BENCHMARKS.md, "Vector engine") say to respect:
 * every Edge call holds the GIL for its whole duration, so each runs on one dedicated
   thread (`_run`): the event loop turns between calls, and calls never overlap;
 * `optimize()` (the HNSW build) freezes the process for seconds to minutes, so it never runs
-  while serving: new points are searched by filtered brute force (exact), and once
-  `OPTIMIZE_AT` points have arrived since the last build, the next start-up builds the
-  graph before the server answers (`morgan index optimize` does it with the server stopped);
+  in the serving process: new points are searched by filtered brute force (exact), and once
+  `OPTIMIZE_AT` points have arrived since the last build, start-up builds the graph in a child
+  process (`morgan.storage.vectors.build`) while the server answers with keyword-only
+  retrieval, then opens the shard again (`morgan index optimize` builds with the server
+  stopped; `build_in_child=False` builds before `ensure_collection` returns);
 * filtered HNSW loses recall when a filter keeps a small share of the points (user x
   granularity), so dense searches use ACORN, which restores it (`SEARCH_PARAMS`);
 * each write is flushed before it is acknowledged, so a crash replays at most the WAL tail
@@ -38,11 +40,13 @@ from morgan.storage.vectors import (
     SPARSE,
     IndexStats,
     VectorHit,
+    VectorIndexBuilding,
     VectorIndexLocked,
     VectorIndexUnavailable,
     VectorPoint,
     VectorQuery,
 )
+from morgan.storage.vectors import build as child_build
 
 log = structlog.get_logger(__name__)
 
@@ -171,26 +175,49 @@ class EdgeVectorIndex:
         optimize_at: int | None = OPTIMIZE_AT,
         search_ef: int = SEARCH_EF,
         acorn: bool = True,
+        build_in_child: bool = True,
     ) -> None:
-        """`optimize_at=None`: never build HNSW on open (brute force only)."""
+        """`optimize_at=None`: never build HNSW on open (brute force only);
+        `build_in_child=False`: a due build runs inside `ensure_collection` (blocking)."""
         self.path = Path(path)
         self.collection = collection  # one shard per folder; kept for stats and migration
         self.dimension = dimension
         self.optimize_at = optimize_at
         self.search_ef = search_ef
         self.acorn = acorn
+        self.build_in_child = build_in_child
         self._shard: Any = None
         self._error = "not opened yet"
         self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="qdrant-edge")
         self._closed = False
+        self._build: child_build.Build | None = None
+        self._watch: asyncio.Task[None] | None = None
+        self._built = asyncio.Event()
 
     # -- lifecycle -------------------------------------------------------------------------
     async def ensure_collection(self) -> None:
-        await self._submit(self._open_sync)
-
-    def _open_sync(self) -> None:
-        if self._shard is not None:
+        if self._build is not None:
+            return  # building; `_reopen_after` opens the shard
+        due = await self._submit(self._open_sync)
+        if due is None:
+            self._built.set()
             return
+        # On the loop's thread: the child's death signal follows the thread that starts it.
+        points, last_seconds = due
+        self._build = await child_build.start(self.path, points=points, last_seconds=last_seconds)
+        self._error = "building"
+        log.warning(
+            "vector_index_building_in_child",
+            path=str(self.path),
+            points=points,
+            pid=self._build.process.pid,
+        )
+        self._watch = asyncio.create_task(self._reopen_after(self._build))
+
+    def _open_sync(self) -> tuple[int, float | None] | None:
+        """Open the shard; when a build is due in a child, close it again and say so."""
+        if self._shard is not None or self._build is not None:
+            return None
         from morgan.storage.vectors.migrate import migrate_in_place_if_needed
 
         try:
@@ -201,19 +228,54 @@ class EdgeVectorIndex:
         except Exception as exc:
             self._error = f"{type(exc).__name__}: {exc}"[:300]
             raise
-        self._shard = shard
         points = int(shard.info().points_count)
         if self.optimize_at is not None:
-            covered = int(read_sidecar(self.path).get("optimized_points", 0))
-            if points - covered >= self.optimize_at:
+            side = read_sidecar(self.path)
+            since_last = points - int(side.get("optimized_points", 0))
+            if since_last >= self.optimize_at and self.build_in_child:
+                shard.flush()
+                shard.close()  # the child owns the folder until it exits
+                return points, side.get("optimize_seconds")
+            if since_last >= self.optimize_at:
                 log.warning(
                     "vector_index_optimizing_before_serving",
                     path=str(self.path),
                     points=points,
-                    since_last=points - covered,
+                    since_last=since_last,
                 )
                 optimize_shard(shard, self.path)
+        self._shard = shard
         log.info("vector_index_opened", backend=self.backend, path=str(self.path), points=points)
+        return None
+
+    async def _reopen_after(self, build: child_build.Build) -> None:
+        """Once the child exits, open the shard, built or not (a failed build loses nothing)."""
+        code = await build.process.wait()
+        if code == 0:
+            log.info("vector_index_built_in_child", seconds=round(build.elapsed_s, 1))
+        else:
+            log.error(
+                "vector_index_build_failed_serving_brute_force",
+                exit_code=code,
+                seconds=round(build.elapsed_s, 1),
+                note="every point stays searchable (exact, slower); the next start builds again",
+            )
+
+        def reopen() -> None:
+            self._shard = open_shard(self.path, self.dimension)
+
+        try:
+            await self._submit(reopen)
+        except Exception as exc:  # noqa: BLE001 - shown in health; the process keeps serving
+            self._error = f"reopening after the build: {type(exc).__name__}: {exc}"[:300]
+            log.error("vector_index_reopen_failed", error=self._error)
+        finally:
+            self._build = None
+            self._built.set()
+
+    async def wait_built(self) -> None:
+        """Until no build runs (at once when none was due; benchmarks and tests)."""
+        await self._built.wait()
 
     async def close(self) -> None:
         def close_sync() -> None:
@@ -226,12 +288,21 @@ class EdgeVectorIndex:
         if self._closed:
             return
         self._closed = True
+        build, watch = self._build, self._watch
+        if watch is not None:
+            watch.cancel()
+            await asyncio.gather(watch, return_exceptions=True)
+        if build is not None and build.process.returncode is None:
+            log.warning("vector_index_build_stopped", note="the next start-up builds again")
+            await child_build.stop(build)
         try:
             await self._submit(close_sync)
         finally:
             self._executor.shutdown(wait=False)
 
     async def health(self) -> ComponentHealth:
+        if self._build is not None:
+            return ComponentHealth("vectors", self.backend, "degraded", self._build.describe())
         if self._shard is None:
             return ComponentHealth("vectors", self.backend, "down", self._error)
         return ComponentHealth("vectors", self.backend, "up")
@@ -239,6 +310,7 @@ class EdgeVectorIndex:
     # -- writes ----------------------------------------------------------------------------
     async def upsert(self, points: Sequence[VectorPoint]) -> None:
         if not points:
+            await self._run(lambda s: None)  # nothing to write, but refused like a write
             return
         e = _edge()
         op = e.UpdateOperation.upsert_points([to_edge_point(p) for p in points])
@@ -337,6 +409,14 @@ class EdgeVectorIndex:
             raise VectorIndexUnavailable(f"vector index closed: {exc}") from exc
 
     async def _run(self, fn: Callable[[Any], T]) -> T:
+        build = self._build
+        if build is not None:
+            raise VectorIndexBuilding(
+                f"the vector index is {build.describe()}. Uploads wait for it: send this one "
+                f"again in {build.retry_after_s()} s",
+                retry_after=build.retry_after_s(),
+            )
+
         def call() -> T:
             shard = self._shard
             if shard is None:
