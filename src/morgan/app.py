@@ -21,19 +21,16 @@ from morgan.api.emotion import EmotionController
 from morgan.api.health import live, metrics, ready, status
 from morgan.api.learning import LearningController
 from morgan.api.openai import OpenAIController
-from morgan.auth.outage import RecentTokens
-from morgan.backpressure import (
-    ConcurrencyGate,
-    SlidingWindow,
-    gate_middleware,
-    rate_limit_middleware,
-)
+from morgan.auth.outage import RecentTokens, build_revocations
+from morgan.backpressure import ConcurrencyGate, gate_middleware, rate_limit_middleware
 from morgan.errors import EXCEPTION_HANDLERS
 from morgan.home import secure_home
 from morgan.observability import Metrics, configure_logging, request_context_middleware
 from morgan.openapi_doc import complete_openapi
+from morgan.ratelimit import build_rate_limiter
 from morgan.services import Services, build_services
 from morgan.settings import Settings, load_settings
+from morgan.shared_state import SharedRedis
 
 log = structlog.get_logger(__name__)
 
@@ -46,6 +43,10 @@ def create_app(
     settings = settings or load_settings()
     configure_logging(settings.server.log_level, settings.server.log_format)
     app_metrics = Metrics()
+    # Rate limits and token revocations are shared by every replica when there is a Redis.
+    shared = SharedRedis.from_cache_url(settings.cache.url)
+    outage_ttl_s = settings.auth.outage_token_ttl_s
+    revocations = build_revocations(shared, outage_ttl_s)
 
     @asynccontextmanager
     async def lifespan(app: Litestar) -> AsyncIterator[None]:
@@ -53,6 +54,7 @@ def create_app(
         if owned:
             secure_home(settings.home)  # before the database, vectors and blobs create files
         app.state.services = services or await build_services(settings, migrate=migrate)
+        app.state.services.auth.revocations = revocations  # revoke/disable reach recent_tokens
         log.info(
             "morgan_started",
             version=morgan.__version__,
@@ -64,6 +66,8 @@ def create_app(
         finally:
             if owned:
                 await app.state.services.close()
+            if shared is not None:
+                await shared.close()
             log.info("morgan_stopped")
 
     cors = None
@@ -114,7 +118,11 @@ def create_app(
         ("POST", "/api/ingest"): ingest_gate,
     }
     per_minute = server.rate_limit_per_minute
-    windows = {route: SlidingWindow(per_minute) for route in gates} if per_minute > 0 else {}
+    windows = (
+        {(m, p): build_rate_limiter(f"{m} {p}", per_minute, shared) for m, p in gates}
+        if per_minute > 0
+        else {}
+    )
     app = Litestar(
         route_handlers=[routes, uploads, openai],
         dependencies={"services": Provide(get_services, sync_to_thread=False)},
@@ -137,8 +145,10 @@ def create_app(
     )
     complete_openapi(app.openapi_schema)  # errors, bearer auth, uploads, streams
     app.state.gates = gates
-    app.state.recent_tokens = RecentTokens()
-    app.state.auth_failures = SlidingWindow(server.auth_failures_per_minute)
+    app.state.recent_tokens = RecentTokens(outage_ttl_s, revocations)
+    app.state.auth_failures = build_rate_limiter(
+        "auth-failures", server.auth_failures_per_minute, shared
+    )
     app.state.metrics = app_metrics
     app.state.settings = settings
     return app

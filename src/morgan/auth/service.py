@@ -5,10 +5,12 @@ from __future__ import annotations
 import hashlib
 import os
 import secrets
+import time
 import uuid
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import structlog
 from sqlalchemy import select, update
@@ -16,6 +18,9 @@ from sqlalchemy import select, update
 from morgan.errors import Conflict, NotFound, Unauthorized
 from morgan.storage.db import Database
 from morgan.storage.models import ApiToken, User
+
+if TYPE_CHECKING:
+    from morgan.auth import Revocations
 
 log = structlog.get_logger(__name__)
 
@@ -40,8 +45,10 @@ def hash_token(token: str) -> str:
 
 
 class AuthService:
-    def __init__(self, db: Database) -> None:
+    def __init__(self, db: Database, revocations: Revocations | None = None) -> None:
         self.db = db
+        self.revocations = revocations
+        """Told of every revoke and disable, so the outage token cache honours them too."""
 
     async def create_user(
         self, name: str, *, token_name: str = "default"
@@ -123,10 +130,15 @@ class AuthService:
             where = [ApiToken.user_id == user_id, ApiToken.revoked_at.is_(None)]
             if prefix:
                 where.append(ApiToken.prefix == prefix[:10])  # as stored by _add_token
-            result = await session.execute(
-                update(ApiToken).where(*where).values(revoked_at=datetime.now(UTC))
+            hashes = list(await session.scalars(select(ApiToken.token_hash).where(*where)))
+            await session.execute(
+                update(ApiToken)
+                .where(ApiToken.token_hash.in_(hashes))
+                .values(revoked_at=datetime.now(UTC))
             )
-            return int(result.rowcount or 0)  # type: ignore[attr-defined]
+        if self.revocations is not None and hashes:  # after the commit: see auth.outage
+            await self.revocations.tokens_revoked(hashes, time.time())
+        return len(hashes)
 
     async def list_tokens(self, user_name: str) -> list[ApiToken]:
         async with self.db.session() as session:
@@ -141,6 +153,8 @@ class AuthService:
         async with self.db.transaction() as session:
             user_id = await self._user_id(session, user_name)
             await session.execute(update(User).where(User.id == user_id).values(is_active=active))
+        if not active and self.revocations is not None:
+            await self.revocations.user_disabled(user_id, time.time())
         log.info("user_enabled" if active else "user_disabled", user_id=str(user_id))
 
     async def count_users(self) -> int:

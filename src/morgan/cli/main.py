@@ -203,17 +203,25 @@ def users_create(name: str) -> None:
 def _auth_admin(action: Any) -> Any:
     """Run `action(AuthService)` against the configured database (no server needed)."""
     from morgan.auth import AuthService
+    from morgan.auth.outage import build_revocations
     from morgan.errors import MorganError
     from morgan.settings import load_settings
+    from morgan.shared_state import SharedRedis
     from morgan.storage.db import Database
 
     async def run() -> Any:
-        database = Database(load_settings().database.url)
+        settings = load_settings()
+        database = Database(settings.database.url)
+        # Revocations also reach the servers' outage token caches (Redis in the cluster).
+        shared = SharedRedis.from_cache_url(settings.cache.url)
+        revocations = build_revocations(shared, settings.auth.outage_token_ttl_s)
         try:
             await database.ensure_schema(migrate=False)
-            return await action(AuthService(database))
+            return await action(AuthService(database, revocations))
         finally:
             await database.close()
+            if shared is not None:
+                await shared.close()
 
     try:
         return asyncio.run(run())

@@ -14,7 +14,7 @@ from litestar.testing import AsyncTestClient
 
 from morgan.app import create_app
 from morgan.services import Services
-from morgan.settings import load_settings
+from morgan.settings import Settings, load_settings
 
 T = TypeVar("T")
 
@@ -39,9 +39,8 @@ class Api:
         return token
 
 
-@asynccontextmanager
-async def running_api(db_url: str, home: Path, **env: str) -> AsyncIterator[Api]:
-    settings = load_settings(
+def api_settings(db_url: str, home: Path, **env: str) -> Settings:
+    return load_settings(
         {
             "MORGAN_HOME": str(home),
             "MORGAN_DATABASE_URL": db_url,
@@ -51,7 +50,11 @@ async def running_api(db_url: str, home: Path, **env: str) -> AsyncIterator[Api]
             **env,
         }
     )
-    app = create_app(settings, migrate=True)
+
+
+@asynccontextmanager
+async def running_api(db_url: str, home: Path, **env: str) -> AsyncIterator[Api]:
+    app = create_app(api_settings(db_url, home, **env), migrate=True)
     async with AsyncTestClient(app) as client:
         services: Services = app.state.services
         yield Api(client, services, (home / "token").read_text().strip(), home)

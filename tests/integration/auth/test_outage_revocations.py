@@ -1,0 +1,205 @@
+"""The outage token cache never accepts a token revoked, or a user disabled, after its last
+database check: in the same process at once, across processes through Redis, and through
+`morgan users token revoke` / `morgan users disable` run as the operator would. Both databases;
+the outage itself on a PostgreSQL of the test's own."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import shutil
+import socket
+import tempfile
+import time
+import uuid
+from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
+
+import pytest
+import redis.asyncio as aioredis
+from click.testing import CliRunner
+
+from morgan.auth import AuthService, CurrentUser, Revocations
+from morgan.auth.outage import LocalRevocations, RecentTokens, RedisRevocations
+from morgan.cli.main import cli
+from morgan.settings import load_settings
+from morgan.shared_state import SharedRedis
+from morgan.storage.db import Database
+from tests.fixtures.own_postgres import OwnPostgres
+from tests.integration.api.conftest import running_api
+
+SHARED_REDIS = "redis://127.0.0.1:6379/0"
+
+
+class FakeClock:
+    def __init__(self) -> None:
+        self.now = 1_700_000_000.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+async def _checked(auth: AuthService, recent: RecentTokens, token: str) -> CurrentUser:
+    """What the request path does while the database is up: check, then remember."""
+    checked_at = time.time()
+    user = await auth.authenticate(token)
+    recent.remember(token, user, checked_at)
+    return user
+
+
+async def test_revoke_and_disable_reach_the_cache_in_the_same_process(db: Database) -> None:
+    revocations = LocalRevocations()
+    assert isinstance(revocations, Revocations)
+    auth, recent = AuthService(db, revocations), RecentTokens(60, revocations)
+    ann, ann_token = await auth.create_user("ann")
+    _, bob_token = await auth.create_user("bob")
+    _, carl_token = await auth.create_user("carl")
+    for token in (ann_token, bob_token, carl_token):
+        await _checked(auth, recent, token)
+    assert await recent.recall(ann_token) == ann
+
+    assert await auth.revoke_tokens("ann") == 1
+    await auth.set_active("bob", False)
+    assert await recent.recall(ann_token) is None
+    assert await recent.recall(bob_token) is None
+    assert (await recent.recall(carl_token)).name == "carl"  # type: ignore[union-attr]
+
+    # Enabled again and checked again: the new check is newer than the disable.
+    await auth.set_active("bob", True)
+    await _checked(auth, recent, bob_token)
+    assert (await recent.recall(bob_token)).name == "bob"  # type: ignore[union-attr]
+
+
+async def test_the_cache_is_short_lived_and_its_ttl_a_setting() -> None:
+    clock = FakeClock()
+    recent = RecentTokens(30, clock=clock)
+    user = CurrentUser(uuid.uuid4(), "ann")
+    recent.remember("mgn_a", user, clock.now)
+    clock.now += 29
+    assert await recent.recall("mgn_a") == user
+    clock.now += 2
+    assert await recent.recall("mgn_a") is None
+    off = RecentTokens(0, clock=clock)
+    off.remember("mgn_a", user, clock.now)
+    assert await off.recall("mgn_a") is None
+
+    assert load_settings({"MORGAN_HOME": "/tmp/x"}).auth.outage_token_ttl_s <= 120
+    ttl = load_settings({"MORGAN_HOME": "/tmp/x", "MORGAN_AUTH_OUTAGE_TOKEN_TTL_S": "15"})
+    assert ttl.auth.outage_token_ttl_s == 15
+
+
+@contextlib.asynccontextmanager
+async def _shared(prefix: str, url: str = SHARED_REDIS) -> AsyncIterator[SharedRedis]:
+    shared = SharedRedis(url, prefix)
+    try:
+        yield shared
+    finally:
+        if url == SHARED_REDIS:
+            names = [n async for n in shared.client.scan_iter(match=shared.namespace + "*")]
+            if names:
+                await shared.client.delete(*names)
+        await shared.close()
+
+
+def _closed_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+@pytest.mark.redis
+async def test_revocations_reach_other_processes_through_redis(db: Database, db_url: str) -> None:
+    prefix = f"morgan-test-{uuid.uuid4().hex[:12]}:"
+    async with _shared(prefix) as server_redis, _shared(prefix) as admin_redis:
+        server_side = RedisRevocations(server_redis, 60)
+        server_auth, recent = AuthService(db, server_side), RecentTokens(60, server_side)
+        _, ann_token = await server_auth.create_user("ann")
+        _, bob_token = await server_auth.create_user("bob")
+        _, carl_token = await server_auth.create_user("carl")
+        for token in (ann_token, bob_token, carl_token):
+            await _checked(server_auth, recent, token)
+
+        # Another process (the CLI, another replica): its own connection and Redis client.
+        other_db = Database(db_url)
+        try:
+            admin = AuthService(other_db, RedisRevocations(admin_redis, 60))
+            assert await admin.revoke_tokens("ann") == 1
+            await admin.set_active("bob", False)
+        finally:
+            await other_db.close()
+        assert await recent.recall(ann_token) is None
+        assert await recent.recall(bob_token) is None
+        assert await recent.recall(carl_token) is not None
+
+    # Redis unreachable while the database is down: nothing can be vouched for, so refuse.
+    async with _shared(prefix, f"redis://127.0.0.1:{_closed_port()}/0") as dead:
+        blind = RecentTokens(60, RedisRevocations(dead, 60))
+        await _checked(server_auth, blind, carl_token)
+        assert await blind.recall(carl_token) is None
+        assert dead.degraded
+
+
+# -- the outage itself, with the real commands ----------------------------------------------
+
+
+@pytest.fixture
+def own_pg() -> Iterator[OwnPostgres]:
+    base = Path(tempfile.mkdtemp(prefix="morgan-pg-"))
+    base.chmod(0o755)  # the postgres user must reach its data folder
+    pg = OwnPostgres(base / "pg").init()
+    pg.start()
+    try:
+        yield pg
+    finally:
+        with contextlib.suppress(RuntimeError):  # already stopped by the test
+            pg.stop()
+        shutil.rmtree(base, ignore_errors=True)
+
+
+def _morgan(env: dict[str, str], *args: str) -> str:
+    result = CliRunner().invoke(cli, list(args), env=env, catch_exceptions=False)
+    assert result.exit_code == 0, result.output
+    return result.output
+
+
+@pytest.mark.postgres
+@pytest.mark.redis
+@pytest.mark.slow
+async def test_a_token_revoked_just_before_a_postgres_outage_is_refused_during_it(
+    own_pg: OwnPostgres, tmp_path: Path
+) -> None:
+    prefix = f"morgan-test-{uuid.uuid4().hex[:12]}:"
+    cache_url = f"{SHARED_REDIS}?prefix={prefix}"
+    home = tmp_path / "home"
+    try:
+        async with running_api(
+            own_pg.url, home, MORGAN_CACHE_URL=cache_url, MORGAN_DATABASE_POOL_TIMEOUT_S="2"
+        ) as api:
+            ann, bob = await api.new_user("ann"), await api.new_user("bob")
+            for token in (api.token, ann, bob):  # each seen by the server while PG is up
+                r = await api.client.get("/api/status", headers=api.auth(token))
+                assert r.status_code == 200, r.text
+
+            env = {"MORGAN_HOME": str(home), "MORGAN_DATABASE_URL": own_pg.url}
+            env["MORGAN_CACHE_URL"] = cache_url
+            await asyncio.to_thread(_morgan, env, "users", "token", "revoke", "ann")
+            await asyncio.to_thread(_morgan, env, "users", "disable", "bob")
+            own_pg.stop()
+
+            up = await api.client.get("/api/status", headers=api.auth())
+            assert up.status_code == 200 and "database" in up.json()["degraded"], up.text
+            for token in (ann, bob):
+                r = await api.client.get("/api/status", headers=api.auth(token))
+                assert r.status_code == 503, r.text  # cannot be vouched for: not 200
+                assert r.json()["code"] == "database_unavailable"
+
+            own_pg.start()
+            for token in (ann, bob):
+                r = await api.client.get("/api/status", headers=api.auth(token))
+                assert r.status_code == 401, r.text
+    finally:
+        raw = aioredis.Redis.from_url(SHARED_REDIS)
+        names = [n async for n in raw.scan_iter(match=f"*{prefix}*")]
+        if names:
+            await raw.delete(*names)
+        await raw.aclose()
