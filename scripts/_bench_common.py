@@ -354,7 +354,8 @@ async def morgan_services(
 
 async def reopen_vectors(services: Any, old: Any, *, dimension: int) -> tuple[Any, float]:
     """Close the shipped index and open it again exactly as start-up does (for Qdrant Edge:
-    the HNSW build runs here once enough points arrived). Returns (index, seconds to open)."""
+    the HNSW build runs here once enough points arrived, in a child process, awaited).
+    Returns (index, seconds to open and build)."""
     import time
 
     from morgan.storage.vectors import build_vector_index
@@ -367,8 +368,11 @@ async def reopen_vectors(services: Any, old: Any, *, dimension: int) -> tuple[An
         collection=s.vectors.collection,
         dimension=dimension,
         api_key=s.vectors.api_key,
+        optimize_at=s.vectors.optimize_at,
     )
     await index.ensure_collection()
+    if hasattr(index, "wait_built"):
+        await index.wait_built()
     services.vectors = index
     return index, round(time.perf_counter() - t0, 1)
 

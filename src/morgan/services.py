@@ -350,6 +350,8 @@ async def connect_vectors(settings: Settings, embedder: Embedder) -> Any:
             collection=settings.vectors.collection,
             dimension=dimension,
             api_key=settings.vectors.api_key,
+            optimize_at=settings.vectors.optimize_at,
+            startup_build=settings.vectors.startup_build,
         )
 
     vectors = LazyVectorIndex(build, embedder, backend=backend_name(url))

@@ -104,6 +104,13 @@ class VectorSettings(_Section):
     """Qdrant server API key (MORGAN_VECTORS_API_KEY)."""
     collection: str = "morgan_chunks"
     """Collection holding every user's chunks, filtered by user (MORGAN_VECTORS_COLLECTION)."""
+    optimize_at: int = 20_000
+    """Qdrant Edge: points added since the last HNSW build that make start-up build it again
+    (MORGAN_VECTORS_OPTIMIZE_AT; below it, new points are searched by exact brute force)."""
+    startup_build: Literal["background", "blocking"] = "background"
+    """Qdrant Edge: `background` builds in a child process while the server answers (vector
+    search keyword-only meanwhile, uploads 503 + Retry-After); `blocking` builds before serving
+    (MORGAN_VECTORS_STARTUP_BUILD)."""
 
 
 class CacheSettings(_Section):

@@ -143,6 +143,9 @@ class IngestService:
                 duplicate_of=twin.source,
             )
 
+        # Refused now (Edge building its graph: 503 + Retry-After)? Then before extraction and
+        # embedding are spent on the upload.
+        await self.vectors.upsert([])
         await progress("extracting", 0, 1)
         loop = asyncio.get_running_loop()
 
@@ -314,6 +317,7 @@ class IngestService:
     async def delete(self, user_id: uuid.UUID, document_id: uuid.UUID) -> None:
         lock = self._user_locks.setdefault(user_id, asyncio.Lock())
         async with lock:
+            await self.vectors.upsert([])  # refused now? then before the rows are gone
             document = await self.documents.delete_document(user_id, document_id)
             await self._remove_index_and_blob(document)
         log.info("document_deleted", document_id=str(document_id))

@@ -18,7 +18,7 @@ from typing import Any
 
 import structlog
 
-from morgan.errors import NotFound
+from morgan.errors import MorganError, NotFound
 
 log = structlog.get_logger(__name__)
 
@@ -136,8 +136,10 @@ async def run_ingest_job(
         if cancel is not None and cancel.is_set():
             return  # the extraction thread stopped as asked; `JobRegistry.cancel` marks the row
         log.exception("ingest_job_failed", job_id=str(job_id))
+        # A MorganError names its own code (`vector_index_building`: send it again later).
+        code = exc.code if isinstance(exc, MorganError) else "internal"
         await documents.update_job(
-            job_id, status="failed", stage="failed", error=str(exc)[:2000], code="internal"
+            job_id, status="failed", stage="failed", error=str(exc)[:2000], code=code
         )
         return
     status = {"failed": "failed", "skipped": "skipped"}.get(result.status, "succeeded")
