@@ -3,12 +3,13 @@
 What a kubelet would do, as far as a machine without Kubernetes can: the container's
 command/args (or the image's ENTRYPOINT), its environment computed exactly as Kubernetes does
 (`envFrom` ConfigMaps and Secrets first, then `env` in order with `valueFrom` and `$(VAR)`
-expansion), run as the uid its securityContext names (see `runs_as_pod_uid`), with its
-volume mounts mapped to local
-folders. What stands in for the cluster is explicit in `Stand-ins`: Service `host:port` pairs
-and bare host names become loopback addresses of local processes, whole values that name a
-service with no local twin (the Qdrant server) get a local equivalent, and container ports are
-moved to free local ports (in env values and args that name them) so runs can sit side by side.
+expansion), run as the uid, gid and fsGroup its securityContext names (see `launch`; Morgan's
+own programs from `pod_image`, a copy of this checkout's interpreter, venv and sources that
+uid can read), with its volume mounts mapped to local folders owned by that uid. What stands
+in for the cluster is explicit in `Stand-ins`: Service `host:port` pairs and bare host names
+become loopback addresses of local processes, whole values that name a service with no local
+twin (the Qdrant server) get a local equivalent, and container ports are moved to free local
+ports (in env values and args that name them) so runs can sit side by side.
 
 Not covered without an API server: scheduling and placement, `lookup` of existing Secrets,
 Service DNS and kube-proxy, PVC binding, readOnlyRootFilesystem, probes' kubelet timing.
@@ -32,6 +33,8 @@ from typing import Any
 
 import httpx
 import yaml
+
+from tests.integration.helm.pod_image import pod_image
 
 REPO = Path(__file__).resolve().parents[3]
 CHART = REPO / "helm"
@@ -202,6 +205,8 @@ class Workload:
     ports: dict[str, int]  # port name (or number as text) -> local port
     probes: dict[str, dict[str, Any]]
     mounts: dict[str, Path]
+    gid: int | None = None  # runAsGroup (else the uid, as Morgan's image's USER 10001:10001)
+    groups: tuple[int, ...] = ()  # supplementary: the pod's fsGroup
 
     def probe(self, kind: str) -> tuple[int, str]:
         """(status, body) of an httpGet probe, or (0, "open") for a tcpSocket one."""
@@ -269,7 +274,18 @@ def prepare(
     command = spec.get("command") or (entrypoint if entrypoint is not None else IMAGE_ENTRYPOINT)
     argv = [localize(expand(a, env)) for a in [*command, *spec.get("args", [])]]
     probes = {k: spec[k] for k in ("startupProbe", "livenessProbe", "readinessProbe") if k in spec}
-    return Workload(container_name, argv, env, context.get("runAsUser"), ports, probes, mounts)
+    fs_group = pod.get("securityContext", {}).get("fsGroup")
+    return Workload(
+        container_name,
+        argv,
+        env,
+        context.get("runAsUser"),
+        ports,
+        probes,
+        mounts,
+        gid=context.get("runAsGroup"),
+        groups=() if fs_group is None else (int(fs_group),),
+    )
 
 
 @dataclass
@@ -277,6 +293,10 @@ class Running:
     workload: Workload
     process: subprocess.Popen[bytes]
     log: Path
+    ran_as: dict[str, tuple[int, ...]] = field(default_factory=dict)  # see `identity`
+
+    def output(self) -> str:
+        return self.log.read_text(errors="replace")
 
     def log_tail(self, lines: int = 60) -> str:
         return "\n".join(self.log.read_text(errors="replace").splitlines()[-lines:])
@@ -299,53 +319,72 @@ def _is_image_file(text: str) -> bool:
     )
 
 
-def _reachable_by_others(path: Path) -> bool:
-    return all(os.stat(p).st_mode & 0o005 == 0o005 for p in [path, *path.parents])
-
-
 def runs_as_pod_uid(workload: Workload) -> bool:
-    """True when the process will run as the pod's uid: we are root, and the program (for
-    Morgan's image: this virtualenv's interpreter and its stdlib) is reachable by that uid.
-    A pyenv Python under /root is not, and then Morgan's processes run as the current user."""
-    if workload.uid is None or os.geteuid() != 0:
-        return False
+    """True when the process will run as the pod's uid: the pod names one and we are root
+    (who else could switch to it). Morgan's own programs then run from `pod_image`."""
+    return workload.uid is not None and os.geteuid() == 0
+
+
+def _runs_morgans_image(workload: Workload) -> bool:
     found = shutil.which(workload.argv[0], path=workload.env.get("PATH"))
-    program = Path(found or workload.argv[0])
-    if program.is_relative_to(VENV_BIN):
-        interpreter = Path(os.path.realpath(sys.executable))
-        stdlib = Path(os.path.realpath(os.__file__)).parent
-        return _reachable_by_others(interpreter.parent) and _reachable_by_others(stdlib)
-    return True
+    return Path(found or workload.argv[0]).is_relative_to(VENV_BIN)
 
 
-def _as_user(workload: Workload) -> list[str]:
-    """`setpriv` to the pod's uid/gid where possible (as the kubelet would run it)."""
+def launch(
+    workload: Workload, argv: list[str] | None = None
+) -> tuple[list[str], dict[str, str], dict[str, Any]]:
+    """(argv, env, Popen keywords) that run `workload` (or `argv` in its container, as
+    `kubectl exec` would) as the kubelet would: as the pod's uid, gid and fsGroup, with its
+    writable volumes owned by them, and Morgan's programs from the copy that uid can read."""
+    argv = list(argv or workload.argv)
+    env = dict(workload.env)
     if not runs_as_pod_uid(workload):
-        return []
+        return argv, env, {}
     assert workload.uid is not None
+    if _runs_morgans_image(workload):
+        image = pod_image()
+        argv = [image.translate(a) for a in argv]
+        env = image.env(env)
+    gid = workload.uid if workload.gid is None else workload.gid
     for path in workload.mounts.values():
         for p in (path, *path.rglob("*")):
-            os.chown(p, workload.uid, workload.uid)
-    return ["setpriv", f"--reuid={workload.uid}", f"--regid={workload.uid}", "--clear-groups"]
+            os.chown(p, workload.uid, gid, follow_symlinks=False)
+    kwargs = {"user": workload.uid, "group": gid, "extra_groups": list(workload.groups)}
+    return argv, env, kwargs
+
+
+def identity(pid: int) -> dict[str, tuple[int, ...]]:
+    """Uid/Gid (real, effective, saved, fs) and supplementary Groups of a live or not yet
+    reaped process, from /proc: what the process really ran as."""
+    out: dict[str, tuple[int, ...]] = {}
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        key, _, value = line.partition(":")
+        if key in ("Uid", "Gid", "Groups"):
+            out[key] = tuple(int(v) for v in value.split())
+    return out
 
 
 def start(workload: Workload, log_dir: Path) -> Running:
     log_dir.mkdir(parents=True, exist_ok=True)
     log = log_dir / f"{workload.name}.log"
+    argv, env, as_user = launch(workload)
     with log.open("ab") as out:
-        out.write(f"$ {shlex.join(workload.argv)}\n".encode())
+        out.write(f"$ {shlex.join(argv)}\n".encode())
         process = subprocess.Popen(
-            [*_as_user(workload), *workload.argv],
-            env=workload.env,
+            argv,
+            env=env,
             stdout=out,
             stderr=subprocess.STDOUT,
             cwd=str(next(iter(workload.mounts.values()), log_dir)),
+            **as_user,
         )
-    return Running(workload, process, log)
+    # Popen returns once the program is exec'd (after the uid switch), and a process that
+    # already exited stays in /proc until it is waited for: this is what it ran as.
+    return Running(workload, process, log, identity(process.pid))
 
 
-def run_to_completion(workload: Workload, log_dir: Path, *, timeout_s: float = 120) -> str:
-    """An init container or Job: run, wait, return its output; raise if it fails."""
+def finish(workload: Workload, log_dir: Path, *, timeout_s: float = 120) -> Running:
+    """An init container or Job: run and wait; raise if it fails."""
     running = start(workload, log_dir)
     try:
         code = running.process.wait(timeout=timeout_s)
@@ -356,7 +395,12 @@ def run_to_completion(workload: Workload, log_dir: Path, *, timeout_s: float = 1
         ) from None
     if code != 0:
         raise RuntimeError(f"{workload.name} exited {code}:\n{running.log_tail()}")
-    return running.log.read_text(errors="replace")
+    return running
+
+
+def run_to_completion(workload: Workload, log_dir: Path, *, timeout_s: float = 120) -> str:
+    """An init container or Job: run, wait, return its output; raise if it fails."""
+    return finish(workload, log_dir, timeout_s=timeout_s).output()
 
 
 def wait_for_probe(

@@ -3,8 +3,9 @@
 Each case renders the chart with the real helm and runs, as local processes with exactly the
 environment the chart computes (see run_workload.py), every container of Morgan's image: the
 reranker's model fetch and server, core's `wait-for-postgres` (pg_isready, as uid 10001) and
-`migrate` (`morgan db upgrade`) init containers, core itself, and the `helm test` pod.
-Stand-ins for
+`migrate` (`morgan db upgrade`) init containers, core itself, and the `helm test` pod, each
+as the uid/gid/fsGroup 10001 its securityContext names (Morgan's programs from a copy of the
+interpreter, venv and sources that uid can read: pod_image.py; checked in /proc). Stand-ins for
 the cluster's Services: a fresh database on the local PostgreSQL, the chart's own Redis command
 on a free port, SeaweedFS for MinIO/S3, the Ollama and OpenAI contract fakes, and the embedded
 Qdrant engine (a folder) for the Qdrant server, which cannot run here. Then the manifest's
@@ -62,15 +63,19 @@ API_KEY = "sk-local-test"
 
 
 @pytest.fixture(scope="module")
-def tiny_reranker(tmp_path_factory: pytest.TempPathFactory) -> Path:
+def tiny_reranker() -> Iterator[Path]:
     from tests.unit.reranker.conftest import load_builder
 
-    out = tmp_path_factory.mktemp("cross-encoder") / "tiny"
-    model = load_builder().build_tiny_cross_encoder(out, seed=3)
-    for p in (model, *model.rglob("*"), *model.parents):
-        if str(p).startswith(str(tmp_path_factory.getbasetemp().parent)):
-            p.chmod(p.stat().st_mode | 0o055)  # readable by the pods' uids
-    return model
+    # Readable by the pods' uid: not under pytest's basetemp, which pytest keeps at 0700.
+    root = Path(tempfile.mkdtemp(prefix="morgan-helm-cross-encoder-"))
+    try:
+        root.chmod(0o755)
+        model = load_builder().build_tiny_cross_encoder(root / "tiny", seed=3)
+        for p in (model, *model.rglob("*")):
+            p.chmod(p.stat().st_mode | (0o055 if p.is_dir() else 0o044))
+        yield model
+    finally:
+        shutil.rmtree(root, ignore_errors=True)
 
 
 @pytest.fixture(scope="module")
@@ -106,11 +111,19 @@ class Deployment:
     objects: list[dict[str, Any]]
     cluster: rw.Cluster
     ran: set[tuple[str, str]] = field(default_factory=set)
+    ran_as: dict[tuple[str, str], dict[str, tuple[int, ...]]] = field(default_factory=dict)
     processes: list[rw.Running] = field(default_factory=list)
     outputs: dict[str, str] = field(default_factory=dict)
     core: rw.Running | None = None
     reranker: rw.Running | None = None
     reranker_has_model: bool = False
+
+    def record(self, workload: str, container: str, running: rw.Running) -> None:
+        """A container that ran: its output (once finished) and what it ran as."""
+        self.ran.add((workload, container))
+        self.ran_as[(workload, container)] = running.ran_as
+        if running.process.poll() is not None:
+            self.outputs[container] = running.output()
 
     def stop(self) -> None:
         for process in reversed(self.processes):
@@ -246,12 +259,11 @@ def _start_reranker(d: Deployment, stand_ins: rw.StandIns, root: Path) -> None:
     pod = root / "pod-reranker"
     for init in rw.pod_spec(workload).get("initContainers", []):
         spec = rw.prepare(d.cluster, workload, init["name"], stand_ins, pod, init=True)
-        d.outputs[init["name"]] = rw.run_to_completion(spec, pod / "logs")
-        d.ran.add((name, init["name"]))
+        d.record(name, init["name"], rw.finish(spec, pod / "logs"))
     spec = rw.prepare(d.cluster, workload, "reranker", stand_ins, pod)
     d.reranker = rw.start(spec, pod / "logs")
     d.processes.append(d.reranker)
-    d.ran.add((name, "reranker"))
+    d.record(name, "reranker", d.reranker)
     stand_ins.endpoints[f"{name}:8081"] = f"127.0.0.1:{spec.ports['http']}"
 
 
@@ -272,24 +284,23 @@ def _start_core(d: Deployment, stand_ins: rw.StandIns, root: Path) -> None:
         )
         if not morgan_image:
             spec.env.setdefault("PATH", "/usr/bin:/bin")
-        d.outputs[init["name"]] = rw.run_to_completion(spec, pod / "logs")
-        d.ran.add((name, init["name"]))
-        d.outputs[f"{init['name']}.uid"] = str(spec.uid) if rw.runs_as_pod_uid(spec) else ""
+        d.record(name, init["name"], rw.finish(spec, pod / "logs"))
     spec = rw.prepare(d.cluster, workload, "core", stand_ins, pod)
     qdrant = Path(stand_ins.values[f"http://{rw.RELEASE}-qdrant:6333"])
-    if spec.uid is not None:
-        os.chown(qdrant, spec.uid, spec.uid)
+    if rw.runs_as_pod_uid(spec):
+        assert spec.uid is not None
+        os.chown(qdrant, spec.uid, spec.uid if spec.gid is None else spec.gid)
     d.core = rw.start(spec, pod / "logs")
     d.processes.append(d.core)
-    d.ran.add((name, "core"))
+    d.record(name, "core", d.core)
     rw.wait_for_probe(d.core, "startupProbe", timeout_s=240)
     rw.wait_for_probe(d.core, "readinessProbe", timeout_s=120)
     # `helm test`: the chart's test pod, against core through its Service name.
     stand_ins.endpoints[f"{name}:8000"] = f"127.0.0.1:{spec.ports['http']}"
     test_pod = rw.find(d.objects, "Pod", f"{rw.RELEASE}-test-ready")
     check = rw.prepare(d.cluster, test_pod, "ready", stand_ins, root / "pod-test")
-    d.outputs["helm-test"] = rw.run_to_completion(check, root / "pod-test" / "logs")
-    d.ran.add((test_pod["metadata"]["name"], "ready"))
+    d.record(test_pod["metadata"]["name"], "ready", rw.finish(check, root / "pod-test" / "logs"))
+    d.outputs["helm-test"] = d.outputs["ready"]
 
 
 @pytest.fixture(scope="module", params=CASES, ids=IDS)
@@ -323,13 +334,15 @@ def _exec_in_core(d: Deployment, *args: str) -> str:
     """`kubectl exec deploy/morgan-core -c core -- morgan ...`: same env, same uid."""
     assert d.core is not None
     w = d.core.workload
+    argv, env, as_user = rw.launch(w, [*rw.IMAGE_ENTRYPOINT, *args])
     result = subprocess.run(
-        [*rw._as_user(w), *rw.IMAGE_ENTRYPOINT, *args],
-        env=w.env,
+        argv,
+        env=env,
         capture_output=True,
         text=True,
         timeout=120,
         cwd=str(next(iter(w.mounts.values()))),
+        **as_user,
     )
     assert result.returncode == 0, result.stderr[-3000:]
     return result.stdout
@@ -358,10 +371,33 @@ def test_core_init_steps_wait_and_migrate_as_the_pods_uid(deployment: Deployment
     assert names == (["migrate"] if external_db else ["wait-for-postgres", "migrate"])
     if not external_db:
         # pg_isready as uid 10001, which has no passwd entry: the chart's -U/-d make it work.
-        assert deployment.outputs["wait-for-postgres.uid"] == "10001"
         assert "accepting connections" in deployment.outputs["wait-for-postgres"]
     assert deployment.core is not None and deployment.core.workload.uid == 10001
     assert "schema_upgraded" in deployment.outputs["migrate"]
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="switching to the pods' uid needs root (as CI runs)")
+def test_every_container_of_morgans_image_ran_as_the_pods_uid(deployment: Deployment) -> None:
+    """As the kubelet would run them: uid/gid 10001 (no passwd entry), fsGroup 10001 as the
+    only supplementary group. Read from /proc of each process, not from the manifest."""
+    pod_uid = (10001,) * 4
+    checked = {
+        (w["metadata"]["name"], c["name"])
+        for w, c, _ in rw.workloads_running_image(deployment.objects, IMAGE)
+    }
+    core = f"{rw.RELEASE}-core"
+    if (core, "wait-for-postgres") in deployment.ran:
+        checked.add((core, "wait-for-postgres"))  # the postgres image's pg_isready, as 10001
+    for key in sorted(checked):
+        ran_as = deployment.ran_as[key]
+        assert ran_as["Uid"] == pod_uid and ran_as["Gid"] == pod_uid, (key, ran_as)
+        assert ran_as["Groups"] == (10001,), (key, ran_as)
+    # Still that uid while serving, and what it wrote in MORGAN_HOME is its own.
+    assert deployment.core is not None
+    assert rw.identity(deployment.core.process.pid)["Uid"] == pod_uid
+    home = deployment.core.workload.mounts["/data"]
+    owners = {p.stat().st_uid for p in (home, *home.rglob("*"))}
+    assert owners == {10001}, owners
 
 
 def test_helm_test_pod_passes(deployment: Deployment) -> None:

@@ -157,6 +157,7 @@ def test_standby_streams_through_a_slot_and_is_unready_when_replication_breaks(
             image_env={"PATH": f"{PG_BIN}:/usr/bin:/bin"},
         )
         init.uid = _uid()
+        init.gid, init.groups = init.uid, ()  # the local postgres user, not the image's 999
         rw.run_to_completion(init, standby_root / "logs")
         standby_data = Path(init.env["PGDATA"])
         assert (standby_data / "standby.signal").exists()
