@@ -60,6 +60,7 @@ async def _run(older_than: timedelta) -> dict[str, Any]:
             collection=settings.vectors.collection,
             dimension=DEFAULT_DIMENSION,
             api_key=settings.vectors.api_key,
+            startup_build="off",  # a due HNSW build is the server's start-up's job
         )
         await vectors.ensure_collection()
     except VectorIndexUnavailable as exc:

@@ -157,7 +157,8 @@ def build_vector_index(
     startup_build: str = "background",
 ) -> VectorIndex:
     """`http(s)://` -> a Qdrant server; anything else is the Edge folder (`optimize_at`,
-    `startup_build`: when and how start-up builds its HNSW graph; None: Edge's default)."""
+    `startup_build`: when and how opening builds its HNSW graph; None: Edge's default;
+    `startup_build="off"`: never, for tools that open the folder briefly)."""
     if is_server_url(url):
         from morgan.storage.vectors.server import QdrantServerIndex
 
@@ -168,7 +169,9 @@ def build_vector_index(
         Path(url),
         collection=collection,
         dimension=dimension,
-        optimize_at=OPTIMIZE_AT if optimize_at is None else optimize_at,
+        optimize_at=None
+        if startup_build == "off"
+        else (OPTIMIZE_AT if optimize_at is None else optimize_at),
         build_in_child=startup_build != "blocking",
     )
 

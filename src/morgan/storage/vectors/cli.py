@@ -47,11 +47,10 @@ def _open(url: str, collection: str) -> Any:
         path = Path(url)
         if not is_edge_folder(path) and not is_local_mode_folder(path):
             raise CLIError(f"no vector index at {path}", EXIT_USAGE)
-    # optimize_at=None on open: `morgan index optimize` decides, start-up rules do not apply.
-    index = build_vector_index(url, collection=collection, dimension=DEFAULT_DIMENSION)
-    if hasattr(index, "optimize_at"):
-        index.optimize_at = None
-    return index
+    # No build on open: `morgan index optimize` decides, start-up rules do not apply.
+    return build_vector_index(
+        url, collection=collection, dimension=DEFAULT_DIMENSION, startup_build="off"
+    )
 
 
 async def _with_index(url: str, collection: str, action: Any) -> Any:
