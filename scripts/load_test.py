@@ -298,13 +298,15 @@ def phase_summary(stats: Stats, t0: float, end: float, marks: dict[str, float]) 
     return out
 
 
-async def settled_writes(database_url: str, stats: Stats, settle_s: float) -> dict[str, int]:
+async def settled_writes(
+    database_url: str, stats: Stats, settle_s: float, blobs_url: str | None
+) -> dict[str, int]:
     """Count acknowledged writes; while some are missing, retry for up to `settle_s` (writes
-    queued during an outage are flushed after it)."""
+    queued during an outage, rows or spooled uploads, are flushed after it)."""
     deadline = time.monotonic() + settle_s
     while True:
         try:
-            writes = await count_writes(database_url, stats)
+            writes = await count_writes(database_url, stats, blobs_url)
         except Exception as exc:  # noqa: BLE001 - the database may still be coming back
             writes = {"lost": -1, "count_error": str(exc)[:200]}  # type: ignore[dict-item]
         if writes["lost"] == 0 or time.monotonic() >= deadline:
@@ -313,7 +315,11 @@ async def settled_writes(database_url: str, stats: Stats, settle_s: float) -> di
         await asyncio.sleep(1.0)
 
 
-async def count_writes(database_url: str, stats: Stats) -> dict[str, int]:
+async def count_writes(
+    database_url: str, stats: Stats, blobs_url: str | None = None
+) -> dict[str, int]:
+    """Acknowledged writes missing from the database (and, given `blobs_url`, acknowledged
+    uploads whose file is missing from the object store)."""
     from sqlalchemy import func, select
 
     from morgan.storage.db import Database
@@ -326,21 +332,34 @@ async def count_writes(database_url: str, stats: Stats) -> dict[str, int]:
                 str(i)
                 for i in await s.scalars(select(Message.id).where(Message.role == "assistant"))
             }
-            documents = {str(i) for i in await s.scalars(select(Document.id))}
+            documents = {
+                str(i): key for i, key in await s.execute(select(Document.id, Document.blob_key))
+            }
             feedback = int(await s.scalar(select(func.count()).select_from(Feedback)) or 0)
     finally:
         await db.close()
-    lost_messages = len(stats.acked_messages - messages)
-    lost_documents = len(stats.acked_documents - documents)
+    lost_messages = len(stats.acked_messages - set(messages))
+    lost_documents = len(stats.acked_documents - set(documents))
     lost_feedback = max(0, len(stats.acked_feedback) - feedback)
+    lost_blobs = 0
+    if blobs_url:
+        from morgan.storage.blobs import build_blob_store
+
+        store = build_blob_store(blobs_url)
+        try:
+            for doc_id in stats.acked_documents & set(documents):
+                lost_blobs += not await store.exists(documents[doc_id])
+        finally:
+            await store.close()
     return {
         "acknowledged": len(stats.acked_messages)
         + len(stats.acked_documents)
         + len(stats.acked_feedback),
-        "lost": lost_messages + lost_documents + lost_feedback,
+        "lost": lost_messages + lost_documents + lost_feedback + lost_blobs,
         "lost_messages": lost_messages,
         "lost_documents": lost_documents,
         "lost_feedback": lost_feedback,
+        "acknowledged_uploads_without_blob": lost_blobs,
     }
 
 
@@ -370,6 +389,7 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
     url, database_url = args.url, args.database_url
     own = OwnServices(Path(tempfile.mkdtemp(prefix="morgan-load-services-")))
     marks: dict[str, float] = {}
+    blobs_url: str | None = None
     try:
         if url is None:
             extra = {"MORGAN_RATE_LIMIT_PER_MINUTE": str(args.rate_limit)}
@@ -382,7 +402,7 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
             if args.redis or args.fault == "redis":
                 extra["MORGAN_CACHE_URL"] = own.start_redis()
             if args.s3 or args.fault == "s3":
-                extra["MORGAN_BLOBS_URL"] = own.start_s3()
+                extra["MORGAN_BLOBS_URL"] = blobs_url = own.start_s3()
             proc, url, env = start_server(extra)
             database_url = database_url or f"sqlite+aiosqlite:///{env['MORGAN_HOME']}/morgan.db"
         elif args.fault:
@@ -417,7 +437,7 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
                 "phases": phase_summary(stats, start, elapsed, marks),
             }
         report["writes"] = await settled_writes(
-            database_url, stats, args.settle if args.fault else 0.0
+            database_url, stats, args.settle if args.fault else 0.0, blobs_url
         )
         report["server_log"] = {
             "database_is_locked": sum("database is locked" in line for line in SERVER_LOG),
