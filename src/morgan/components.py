@@ -7,7 +7,7 @@ itself with the same struct so `/api/status`, `/health/ready`, `/metrics` and th
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Literal, Protocol, runtime_checkable
 
 import msgspec
 
@@ -25,3 +25,13 @@ class ComponentHealth(msgspec.Struct, frozen=True):
     @property
     def ok(self) -> bool:
         return self.state in ("up", "off")
+
+
+@runtime_checkable
+class HealthReport(Protocol):
+    """What `/health/ready`, `/metrics` and `/api/status` read: every component's state, and
+    whether the server can serve (`morgan.services.Services` is the implementation)."""
+
+    async def component_health(self) -> list[ComponentHealth]: ...
+
+    def is_ready(self, components: list[ComponentHealth]) -> bool: ...

@@ -12,9 +12,11 @@ from litestar.params import Parameter
 from litestar.response import Stream
 from litestar.status_codes import HTTP_204_NO_CONTENT
 
+from morgan.api import providers
 from morgan.auth import CurrentUser
+from morgan.chat.conversations import ConversationRepository
+from morgan.chat.pipeline import ChatPipeline
 from morgan.chat.schemas import ChatRequest, ChatResponse, StreamEvent
-from morgan.services import Services
 from morgan.validation import MAX_OFFSET, MAX_TITLE, check_text
 
 _encoder = msgspec.json.Encoder()
@@ -76,23 +78,25 @@ def _sse(events: AsyncIterator[StreamEvent]) -> AsyncIterator[bytes]:
 
 class ChatController(Controller):
     tags = ["chat"]
+    dependencies = {"chat": providers.chat, "conversations": providers.conversations}
 
     @post("/api/chat", status_code=200)
-    async def chat(self, data: ChatRequest, services: Services, user: CurrentUser) -> ChatResponse:
-        return await services.chat.answer(user.id, data)
+    async def chat(self, data: ChatRequest, chat: ChatPipeline, user: CurrentUser) -> ChatResponse:
+        return await chat.answer(user.id, data)
 
     @post("/api/chat/stream", status_code=200)
     async def chat_stream(
         self,
         data: ChatRequest,
         request: Request[Any, Any, Any],
-        services: Services,
+        chat: ChatPipeline,
+        conversations: ConversationRepository,
         user: CurrentUser,
     ) -> Stream:
-        events = services.chat.stream(user.id, data)
+        events = chat.stream(user.id, data)
         # Validate ownership of the conversation before streaming starts, so 404 is a status.
         if data.conversation_id is not None:
-            await services.conversations.get(user.id, data.conversation_id)
+            await conversations.get(user.id, data.conversation_id)
         if "text/event-stream" in request.headers.get("accept", ""):
             return Stream(_sse(events), media_type="text/event-stream")
         return Stream(_ndjson(events), media_type="application/x-ndjson")
@@ -100,7 +104,7 @@ class ChatController(Controller):
     @get("/api/conversations")
     async def list_conversations(
         self,
-        services: Services,
+        conversations: ConversationRepository,
         user: CurrentUser,
         limit: int = Parameter(default=50, ge=1, le=500),
         offset: int = Parameter(default=0, ge=0, le=MAX_OFFSET),
@@ -108,20 +112,20 @@ class ChatController(Controller):
             default=None, max_length=MAX_TITLE, description="Title or message text contains this."
         ),
     ) -> list[ConversationOut]:
-        rows = await services.conversations.list(user.id, limit=limit, offset=offset, search=q)
+        rows = await conversations.list(user.id, limit=limit, offset=offset, search=q)
         return [_conv_out(c, n) for c, n in rows]
 
     @get("/api/conversations/{conversation_id:uuid}")
     async def get_conversation(
-        self, conversation_id: uuid.UUID, services: Services, user: CurrentUser
+        self, conversation_id: uuid.UUID, conversations: ConversationRepository, user: CurrentUser
     ) -> ConversationOut:
-        return _conv_out(await services.conversations.get(user.id, conversation_id))
+        return _conv_out(await conversations.get(user.id, conversation_id))
 
     @get("/api/conversations/{conversation_id:uuid}/messages")
     async def messages(
-        self, conversation_id: uuid.UUID, services: Services, user: CurrentUser
+        self, conversation_id: uuid.UUID, conversations: ConversationRepository, user: CurrentUser
     ) -> list[MessageOut]:
-        rows = await services.conversations.messages(user.id, conversation_id)
+        rows = await conversations.messages(user.id, conversation_id)
         return [
             MessageOut(
                 m.id,
@@ -140,12 +144,16 @@ class ChatController(Controller):
 
     @patch("/api/conversations/{conversation_id:uuid}")
     async def rename(
-        self, conversation_id: uuid.UUID, data: RenameIn, services: Services, user: CurrentUser
+        self,
+        conversation_id: uuid.UUID,
+        data: RenameIn,
+        conversations: ConversationRepository,
+        user: CurrentUser,
     ) -> ConversationOut:
-        return _conv_out(await services.conversations.rename(user.id, conversation_id, data.title))
+        return _conv_out(await conversations.rename(user.id, conversation_id, data.title))
 
     @delete("/api/conversations/{conversation_id:uuid}", status_code=HTTP_204_NO_CONTENT)
     async def delete_conversation(
-        self, conversation_id: uuid.UUID, services: Services, user: CurrentUser
+        self, conversation_id: uuid.UUID, conversations: ConversationRepository, user: CurrentUser
     ) -> None:
-        await services.conversations.soft_delete(user.id, conversation_id)
+        await conversations.soft_delete(user.id, conversation_id)

@@ -7,11 +7,11 @@ from typing import Any
 import msgspec
 from litestar import Controller, delete, get, put
 
+from morgan.api import providers
+from morgan.api.providers import DebugReport
 from morgan.auth import CurrentUser
 from morgan.errors import DependencyUnavailable
 from morgan.runtime_config import ConfigEntry, RuntimeConfigService
-from morgan.runtime_config.debug import debug_report
-from morgan.services import Services
 
 
 class ConfigValueIn(msgspec.Struct):
@@ -19,35 +19,46 @@ class ConfigValueIn(msgspec.Struct):
     """A JSON value or its text form ("0.5"); parsed and validated for the key."""
 
 
-def _service(services: Services) -> RuntimeConfigService:
-    if services.runtime_config is None:
+def _service(runtime_config: RuntimeConfigService | None) -> RuntimeConfigService:
+    if runtime_config is None:
         raise DependencyUnavailable("runtime settings are not available on this server")
-    return services.runtime_config  # type: ignore[no-any-return]
+    return runtime_config
 
 
 class ConfigController(Controller):
     path = "/api/config"
     tags = ["config"]
+    dependencies = {"runtime_config": providers.runtime_config}
 
     @get("/")
-    async def list_settings(self, services: Services, user: CurrentUser) -> list[ConfigEntry]:
-        return await _service(services).list()
+    async def list_settings(
+        self, runtime_config: RuntimeConfigService | None, user: CurrentUser
+    ) -> list[ConfigEntry]:
+        return await _service(runtime_config).list()
 
     @get("/{key:str}")
-    async def get_setting(self, key: str, services: Services, user: CurrentUser) -> ConfigEntry:
-        return await _service(services).get(key)
+    async def get_setting(
+        self, key: str, runtime_config: RuntimeConfigService | None, user: CurrentUser
+    ) -> ConfigEntry:
+        return await _service(runtime_config).get(key)
 
     @put("/{key:str}")
     async def set_setting(
-        self, key: str, data: ConfigValueIn, services: Services, user: CurrentUser
+        self,
+        key: str,
+        data: ConfigValueIn,
+        runtime_config: RuntimeConfigService | None,
+        user: CurrentUser,
     ) -> ConfigEntry:
-        return await _service(services).set(key, data.value, updated_by=user.id)
+        return await _service(runtime_config).set(key, data.value, updated_by=user.id)
 
     @delete("/{key:str}", status_code=200)
-    async def delete_setting(self, key: str, services: Services, user: CurrentUser) -> ConfigEntry:
-        return await _service(services).delete(key)
+    async def delete_setting(
+        self, key: str, runtime_config: RuntimeConfigService | None, user: CurrentUser
+    ) -> ConfigEntry:
+        return await _service(runtime_config).delete(key)
 
 
-@get("/api/debug", tags=["debug"])
-async def debug(services: Services, user: CurrentUser) -> dict[str, Any]:
-    return await debug_report(services)
+@get("/api/debug", tags=["debug"], dependencies={"report": providers.debug})
+async def debug(report: DebugReport, user: CurrentUser) -> dict[str, Any]:
+    return await report()

@@ -11,12 +11,16 @@ from litestar.datastructures import UploadFile
 from litestar.params import Parameter
 from litestar.status_codes import HTTP_202_ACCEPTED, HTTP_204_NO_CONTENT
 
+from morgan.api import providers
 from morgan.auth import CurrentUser
 from morgan.errors import BadRequest
-from morgan.rag.documents import Document, IngestionJob  # the repository's records
-from morgan.rag.ingest import IngestResult
-from morgan.rag.jobs import registry, start_reingest
-from morgan.services import Services
+from morgan.rag.documents import (  # the repository and its records
+    Document,
+    DocumentRepository,
+    IngestionJob,
+)
+from morgan.rag.ingest import IngestResult, IngestService
+from morgan.rag.jobs import IngestJobs
 from morgan.validation import MAX_OFFSET, InvalidInput, check_filename, check_source
 
 
@@ -129,12 +133,19 @@ async def _uploads(request: Request[Any, Any, Any]) -> list[tuple[str, str, byte
 
 class DocumentController(Controller):
     tags = ["documents"]
+    dependencies = {
+        "documents": providers.documents,
+        "ingest": providers.ingest,
+        "ingest_jobs": providers.ingest_jobs,
+    }
 
     @post("/api/ingest", status_code=200)
     async def ingest(
         self,
         request: Request[Any, Any, Any],
-        services: Services,
+        documents: DocumentRepository,
+        ingest: IngestService,
+        ingest_jobs: IngestJobs,
         user: CurrentUser,
         wait: bool = Parameter(default=True, description="false: return job ids at once (202)"),
     ) -> Any:
@@ -142,59 +153,59 @@ class DocumentController(Controller):
         if not wait:
             jobs = []
             for source, filename, data in uploads:
-                job = await services.documents.create_job(user.id, source)
-                registry(services).start(services, user.id, job.id, source, filename, data)
+                job = await documents.create_job(user.id, source)
+                ingest_jobs.start(user.id, job.id, source, filename, data)
                 jobs.append(job_out(job))
             from litestar import Response
 
             return Response(JobsAccepted(jobs=jobs), status_code=HTTP_202_ACCEPTED)
         results = [
-            await services.ingest.ingest(user.id, source=s, filename=f, data=d)
-            for s, f, d in uploads
+            await ingest.ingest(user.id, source=s, filename=f, data=d) for s, f, d in uploads
         ]
         return summarise(results)
 
     @get("/api/ingest/jobs/{job_id:uuid}")
-    async def job(self, job_id: uuid.UUID, services: Services, user: CurrentUser) -> dict[str, Any]:
-        job = await services.documents.get_job(user.id, job_id)
+    async def job(
+        self, job_id: uuid.UUID, documents: DocumentRepository, user: CurrentUser
+    ) -> dict[str, Any]:
+        job = await documents.get_job(user.id, job_id)
         out = msgspec.to_builtins(job_out(job))
         return out
 
     @delete("/api/ingest/jobs/{job_id:uuid}", status_code=200)
-    async def cancel_job(self, job_id: uuid.UUID, services: Services, user: CurrentUser) -> JobOut:
+    async def cancel_job(
+        self, job_id: uuid.UUID, ingest_jobs: IngestJobs, user: CurrentUser
+    ) -> JobOut:
         """Stop a background job and remove what it wrote (the row stays, stage `cancelled`)."""
-        return job_out(await registry(services).cancel(services, user.id, job_id))
+        return job_out(await ingest_jobs.cancel(user.id, job_id))
 
     @get("/api/documents")
     async def list_documents(
         self,
-        services: Services,
+        documents: DocumentRepository,
         user: CurrentUser,
         limit: int = Parameter(default=100, ge=1, le=1000),
         offset: int = Parameter(default=0, ge=0, le=MAX_OFFSET),
     ) -> list[DocumentOut]:
-        return [
-            document_out(d)
-            for d in await services.documents.list(user.id, limit=limit, offset=offset)
-        ]
+        return [document_out(d) for d in await documents.list(user.id, limit=limit, offset=offset)]
 
     @get("/api/documents/{document_id:uuid}")
     async def get_document(
-        self, document_id: uuid.UUID, services: Services, user: CurrentUser
+        self, document_id: uuid.UUID, documents: DocumentRepository, user: CurrentUser
     ) -> DocumentOut:
-        out = document_out(await services.documents.get(user.id, document_id))
-        out.chunks_by_granularity = await services.documents.chunk_counts(document_id)
+        out = document_out(await documents.get(user.id, document_id))
+        out.chunks_by_granularity = await documents.chunk_counts(document_id)
         return out
 
     @post("/api/documents/{document_id:uuid}/reingest", status_code=HTTP_202_ACCEPTED)
     async def reingest(
-        self, document_id: uuid.UUID, services: Services, user: CurrentUser
+        self, document_id: uuid.UUID, ingest_jobs: IngestJobs, user: CurrentUser
     ) -> JobsAccepted:
         """Extract the stored original again (a job to poll); the document gets a new id."""
-        return JobsAccepted(jobs=[job_out(await start_reingest(services, user.id, document_id))])
+        return JobsAccepted(jobs=[job_out(await ingest_jobs.reingest(user.id, document_id))])
 
     @delete("/api/documents/{document_id:uuid}", status_code=HTTP_204_NO_CONTENT)
     async def delete_document(
-        self, document_id: uuid.UUID, services: Services, user: CurrentUser
+        self, document_id: uuid.UUID, ingest: IngestService, user: CurrentUser
     ) -> None:
-        await services.ingest.delete(user.id, document_id)
+        await ingest.delete(user.id, document_id)

@@ -9,10 +9,13 @@ import msgspec
 from litestar import Controller, get, post
 from litestar.params import Parameter
 
+from morgan.api import providers
 from morgan.auth import CurrentUser
 from morgan.emotion import detect_crisis, extract_triggers
+from morgan.emotion.base import EmotionDetector
+from morgan.emotion.repository import EmotionRepository
 from morgan.errors import DependencyUnavailable
-from morgan.services import Services
+from morgan.llm.base import Embedder
 from morgan.validation import MAX_ANALYZE_TEXT, check_text
 
 
@@ -25,16 +28,24 @@ class AnalyzeIn(msgspec.Struct, forbid_unknown_fields=True):
 
 class EmotionController(Controller):
     tags = ["emotion"]
+    dependencies = {
+        "emotion_detector": providers.emotion_detector,
+        "embedder": providers.embedder,
+        "emotion_repository": providers.emotion_repository,
+    }
 
     @post("/api/emotion/analyze", status_code=200)
     async def analyze(
-        self, data: AnalyzeIn, services: Services, user: CurrentUser
+        self,
+        data: AnalyzeIn,
+        emotion_detector: EmotionDetector | None,
+        embedder: Embedder,
+        user: CurrentUser,
     ) -> dict[str, Any]:
-        detector = services.emotion_detector
-        if detector is None:
+        if emotion_detector is None:
             raise DependencyUnavailable("emotion detection is off")
-        vector = (await services.embedder.embed([data.text]))[0]
-        result = await detector.detect(data.text, vector)
+        vector = (await embedder.embed([data.text]))[0]
+        result = await emotion_detector.detect(data.text, vector)
         crisis = detect_crisis(data.text)
         return {
             **msgspec.to_builtins(result),
@@ -44,9 +55,12 @@ class EmotionController(Controller):
 
     @get("/api/emotion/history")
     async def history(
-        self, services: Services, user: CurrentUser, days: int = Parameter(default=30, ge=1, le=365)
+        self,
+        emotion_repository: EmotionRepository | None,
+        user: CurrentUser,
+        days: int = Parameter(default=30, ge=1, le=365),
     ) -> dict[str, Any]:
-        repo = services.emotion_repository
+        repo = emotion_repository
         if repo is None:
             raise DependencyUnavailable("emotion history is off")
         since = datetime.now(UTC) - timedelta(days=days)

@@ -11,10 +11,13 @@ from litestar.datastructures import State
 from prometheus_client import generate_latest
 
 import morgan
-from morgan.auth import CurrentUser
-from morgan.components import ComponentHealth
+from morgan.api import providers
+from morgan.auth import AuthService, CurrentUser
+from morgan.chat.conversations import ConversationRepository
+from morgan.components import ComponentHealth, HealthReport
 from morgan.errors import Unauthorized, as_morgan_error
-from morgan.services import Services
+from morgan.rag.documents import DocumentRepository
+from morgan.settings import Settings
 
 
 class ReadyOut(msgspec.Struct):
@@ -36,38 +39,53 @@ def live() -> dict[str, str]:
     return {"status": "alive"}
 
 
-@get("/health/ready", tags=["health"])
-async def ready(services: Services, request: Request[Any, Any, Any]) -> Response[ReadyOut]:
+@get(
+    "/health/ready",
+    tags=["health"],
+    dependencies={
+        "health": providers.health,
+        "settings": providers.settings,
+        "auth": providers.auth,
+    },
+)
+async def ready(
+    health: HealthReport, settings: Settings, auth: AuthService, request: Request[Any, Any, Any]
+) -> Response[ReadyOut]:
     """Unauthenticated callers see names and states only: backends and details name hosts."""
-    components = await services.component_health()
-    ok = services.is_ready(components)
-    if not (services.settings.server.ready_details or await _authenticated(services, request)):
+    components = await health.component_health()
+    ok = health.is_ready(components)
+    if not (settings.server.ready_details or await _authenticated(auth, request)):
         components = [ComponentHealth(c.name, "", c.state) for c in components]
     return Response(ReadyOut(ready=ok, components=components), status_code=200 if ok else 503)
 
 
-async def _authenticated(services: Services, request: Request[Any, Any, Any]) -> bool:
+async def _authenticated(auth: AuthService, request: Request[Any, Any, Any]) -> bool:
     scheme, _, token = request.headers.get("authorization", "").partition(" ")
     if scheme.lower() != "bearer" or not token.strip():
         return False
     try:
-        await services.auth.authenticate(token.strip())
+        await auth.authenticate(token.strip())
     except Exception:  # noqa: BLE001 - invalid token or database down: the short answer
         return False
     return True
 
 
-@get("/metrics", media_type=MediaType.TEXT, tags=["health"])
+@get(
+    "/metrics",
+    media_type=MediaType.TEXT,
+    tags=["health"],
+    dependencies={"health": providers.health, "settings": providers.settings},
+)
 async def metrics(
-    services: Services, state: State, request: Request[Any, Any, Any]
+    health: HealthReport, settings: Settings, state: State, request: Request[Any, Any, Any]
 ) -> Response[bytes]:
-    expected = services.settings.server.metrics_token
+    expected = settings.server.metrics_token
     if expected:
         scheme, _, token = request.headers.get("authorization", "").partition(" ")
         if scheme.lower() != "bearer" or not hmac.compare_digest(token.strip(), expected):
             raise Unauthorized("/metrics needs `Authorization: Bearer <MORGAN_METRICS_TOKEN>`")
     gauge = state.metrics.dependency_up
-    for c in await services.component_health():
+    for c in await health.component_health():
         gauge.labels(c.name, c.backend).set(1 if c.ok else 0)
     return Response(
         generate_latest(state.metrics.registry),
@@ -75,21 +93,36 @@ async def metrics(
     )
 
 
-@get("/api/status", tags=["status"])
-async def status(services: Services, user: CurrentUser) -> StatusOut:
-    components = await services.component_health()
+@get(
+    "/api/status",
+    tags=["status"],
+    dependencies={
+        "health": providers.health,
+        "settings": providers.settings,
+        "documents": providers.documents,
+        "conversations": providers.conversations,
+    },
+)
+async def status(
+    health: HealthReport,
+    settings: Settings,
+    documents: DocumentRepository,
+    conversations: ConversationRepository,
+    user: CurrentUser,
+) -> StatusOut:
+    components = await health.component_health()
     counts: dict[str, int] = {}
     try:
-        docs, chunks = await services.documents.count(user.id)
-        conversations = await services.conversations.count(user.id)
-        counts = {"documents": docs, "chunks": chunks, "conversations": conversations}
+        docs, chunks = await documents.count(user.id)
+        talks = await conversations.count(user.id)
+        counts = {"documents": docs, "chunks": chunks, "conversations": talks}
     except Exception as exc:
         if as_morgan_error(exc) is None:
             raise
         # The database is down: status still answers, showing it in components/degraded.
     return StatusOut(
         version=morgan.__version__,
-        mode=services.settings.server.mode,
+        mode=settings.server.mode,
         user=user.name,
         components=components,
         degraded=[c.name for c in components if c.state in ("down", "degraded")],

@@ -4,18 +4,23 @@ from __future__ import annotations
 
 import uuid
 from datetime import UTC, datetime
-from typing import Any
+from typing import TypeVar
 
 import msgspec
 from litestar import Controller, delete, get, post
 from litestar.status_codes import HTTP_201_CREATED, HTTP_204_NO_CONTENT
 
+from morgan.api import providers
 from morgan.auth import CurrentUser
+from morgan.chat.conversations import ConversationRepository
 from morgan.errors import BadRequest, DependencyUnavailable, NotFound
 from morgan.learning import Feedback
 from morgan.learning.feedback import cited_documents
-from morgan.services import Services
+from morgan.learning.repositories import PreferenceRepository
+from morgan.learning.service import LearningService
 from morgan.validation import MAX_COMMENT, MAX_FEEDBACK_ID, check_optional, check_text
+
+T = TypeVar("T")
 
 
 class FeedbackIn(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
@@ -51,13 +56,22 @@ class PreferenceOut(msgspec.Struct):
 
 class LearningController(Controller):
     tags = ["learning"]
+    dependencies = {
+        "learning": providers.learning,
+        "preferences": providers.preferences,
+        "conversations": providers.conversations,
+    }
 
     @post("/api/feedback", status_code=HTTP_201_CREATED)
     async def feedback(
-        self, data: FeedbackIn, services: Services, user: CurrentUser
+        self,
+        data: FeedbackIn,
+        learning: LearningService | None,
+        conversations: ConversationRepository,
+        user: CurrentUser,
     ) -> FeedbackOut:
-        learning = _learning(services)
-        convs = services.conversations
+        service = _on(learning)
+        convs = conversations
         if data.message_id is not None:
             message = await convs.get_message(user.id, data.message_id)
         elif data.conversation_id is not None:
@@ -74,7 +88,7 @@ class LearningController(Controller):
             raise BadRequest("feedback rates Morgan's answers; that message is the user's")
         documents = cited_documents(message.content, message.sources or [])
         feedback_id = data.id or uuid.uuid4().hex
-        outcome = await learning.record_feedback(
+        outcome = await service.record_feedback(
             str(user.id),
             Feedback(
                 id=feedback_id,
@@ -95,8 +109,10 @@ class LearningController(Controller):
         )
 
     @get("/api/preferences")
-    async def preferences(self, services: Services, user: CurrentUser) -> list[PreferenceOut]:
-        prefs = await _learning(services).preferences_for(str(user.id), include_inferred=False)
+    async def preferences(
+        self, learning: LearningService | None, user: CurrentUser
+    ) -> list[PreferenceOut]:
+        prefs = await _on(learning).preferences_for(str(user.id), include_inferred=False)
         return [
             PreferenceOut(
                 p.key, p.value, round(p.confidence, 3), p.source_text, p.updated_at.isoformat()
@@ -105,28 +121,27 @@ class LearningController(Controller):
         ]
 
     @delete("/api/preferences/{key:str}", status_code=HTTP_204_NO_CONTENT)
-    async def forget_preference(self, key: str, services: Services, user: CurrentUser) -> None:
-        prefs = await _learning(services).preferences_for(str(user.id), include_inferred=False)
+    async def forget_preference(
+        self,
+        key: str,
+        learning: LearningService | None,
+        preferences: PreferenceRepository | None,
+        user: CurrentUser,
+    ) -> None:
+        prefs = await _on(learning).preferences_for(str(user.id), include_inferred=False)
         if key not in prefs:
             raise NotFound(f"no learned preference {key!r}")
-        await _repos(services).preferences.delete_preference(str(user.id), key)
+        await _on(preferences).delete_preference(str(user.id), key)
 
     @delete("/api/preferences", status_code=HTTP_204_NO_CONTENT)
-    async def forget_all(self, services: Services, user: CurrentUser) -> None:
-        repo = _repos(services).preferences
+    async def forget_all(self, preferences: PreferenceRepository | None, user: CurrentUser) -> None:
+        repo = _on(preferences)
         for key in await repo.get_preferences(str(user.id)):
             await repo.delete_preference(str(user.id), key)
 
 
-def _learning(services: Services) -> Any:
-    learning = services.learning
-    if learning is None:
+def _on(part: T | None) -> T:
+    """The learning part, or 503 where the server runs without learning."""
+    if part is None:
         raise DependencyUnavailable("learning is off on this server")
-    return learning
-
-
-def _repos(services: Services) -> Any:
-    repos = services.learning_repos
-    if repos is None:
-        raise DependencyUnavailable("learning is off on this server")
-    return repos
+    return part

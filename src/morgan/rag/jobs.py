@@ -91,6 +91,25 @@ async def start_reingest(services: Any, user_id: uuid.UUID, document_id: uuid.UU
     return job
 
 
+class IngestJobs:
+    """What a request does with background jobs (start, cancel, re-ingest), bound to the
+    running services, so the API asks for this and not for the whole container."""
+
+    def __init__(self, services: Any) -> None:
+        self._services = services
+
+    def start(
+        self, user_id: uuid.UUID, job_id: uuid.UUID, source: str, filename: str, data: bytes
+    ) -> None:
+        registry(self._services).start(self._services, user_id, job_id, source, filename, data)
+
+    async def cancel(self, user_id: uuid.UUID, job_id: uuid.UUID) -> Any:
+        return await registry(self._services).cancel(self._services, user_id, job_id)
+
+    async def reingest(self, user_id: uuid.UUID, document_id: uuid.UUID) -> Any:
+        return await start_reingest(self._services, user_id, document_id)
+
+
 async def run_ingest_job(
     services: Any,
     user_id: uuid.UUID,
