@@ -7,13 +7,15 @@ is echoed in the response header and in problem-details bodies.
 
 from __future__ import annotations
 
+import functools
 import logging
 import re
 import sys
 import time
 import uuid
-from collections.abc import MutableMapping
-from typing import Any
+from collections.abc import Callable, Coroutine, MutableMapping
+from contextvars import ContextVar
+from typing import Any, Literal, ParamSpec, TypeVar
 
 import structlog
 from litestar.types import ASGIApp, Message, Receive, Scope, Send
@@ -145,6 +147,9 @@ def configure_logging(level: str = "info", fmt: str = "json") -> None:
     )
 
 
+Stage = Literal["rag_search", "emotion_detection"]
+
+
 class Metrics:
     """One registry per app, so tests and several apps in one process don't collide."""
 
@@ -169,6 +174,67 @@ class Metrics:
             ["component", "backend"],
             registry=self.registry,
         )
+        stage_buckets = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10)
+        self.stages: dict[Stage, Histogram] = {
+            "rag_search": Histogram(
+                "morgan_rag_search_duration_seconds",
+                "Retrieval for one question: search, fusion, passages, rerank",
+                buckets=stage_buckets,
+                registry=self.registry,
+            ),
+            "emotion_detection": Histogram(
+                "morgan_emotion_detection_duration_seconds",
+                "Emotion detection for one message",
+                buckets=stage_buckets,
+                registry=self.registry,
+            ),
+        }
+        self.llm_fallbacks = Counter(
+            "morgan_llm_fallbacks_total",
+            "LLM backend failures in the fallback chain (the next backend answers), by failed backend",
+            ["backend"],
+            registry=self.registry,
+        )
+
+
+_CURRENT: ContextVar[Metrics | None] = ContextVar("morgan_metrics", default=None)
+"""The metrics of the app serving the current request (set by the request middleware), so
+library code records into its app's registry without being handed one; tasks a request
+spawns inherit it. Outside a request (CLI, scripts) recording does nothing."""
+
+P = ParamSpec("P")
+R = TypeVar("R")
+
+
+def observe_stage(stage: Stage, seconds: float) -> None:
+    metrics = _CURRENT.get()
+    if metrics is not None:
+        metrics.stages[stage].observe(seconds)
+
+
+def count_llm_fallback(backend: str) -> None:
+    metrics = _CURRENT.get()
+    if metrics is not None:
+        metrics.llm_fallbacks.labels(backend).inc()
+
+
+def timed(
+    stage: Stage,
+) -> Callable[[Callable[P, Coroutine[Any, Any, R]]], Callable[P, Coroutine[Any, Any, R]]]:
+    """Decorator: the coroutine's wall time, failures included, into `stage`'s histogram."""
+
+    def decorate(func: Callable[P, Coroutine[Any, Any, R]]) -> Callable[P, Coroutine[Any, Any, R]]:
+        @functools.wraps(func)
+        async def wrapper(*args: P.args, **kwargs: P.kwargs) -> R:
+            start = time.perf_counter()
+            try:
+                return await func(*args, **kwargs)
+            finally:
+                observe_stage(stage, time.perf_counter() - start)
+
+        return wrapper
+
+    return decorate
 
 
 def _allowed(scope: Any) -> str:
@@ -202,6 +268,7 @@ def request_context_middleware(metrics: Metrics) -> Any:
                 return
             request_id = request_id_for(scope)
             structlog.contextvars.bind_contextvars(request_id=request_id)
+            current = _CURRENT.set(metrics)
             status_holder = {"status": 500}
             start = time.perf_counter()
 
@@ -225,6 +292,7 @@ def request_context_middleware(metrics: Metrics) -> Any:
                 metrics.requests.labels(method, route, str(status_holder["status"])).inc()
                 metrics.latency.labels(method, route).observe(time.perf_counter() - start)
                 structlog.contextvars.unbind_contextvars("request_id")
+                _CURRENT.reset(current)
 
         return middleware
 

@@ -21,6 +21,7 @@ from morgan.emotion.emoji_features import EmojiFeaturizer
 from morgan.emotion.head import DEFAULT_ARTIFACT_DIR, EmotionHead
 from morgan.llm.base import Embedder
 from morgan.llm.minilm import MINILM_DIMENSION, MiniLMEmbedder
+from morgan.observability import timed
 
 log = structlog.get_logger(__name__)
 
@@ -102,6 +103,7 @@ class EmbeddingHeadDetector:
         embeddings = await self.embed(texts)
         return await asyncio.to_thread(self.probabilities, texts, embeddings)
 
+    @timed("emotion_detection")
     async def detect(self, text: str, embedding: list[float] | None = None) -> EmotionResult:
         if embedding is None or len(embedding) != MINILM_DIMENSION:
             if embedding is not None:

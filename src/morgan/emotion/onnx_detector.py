@@ -23,6 +23,7 @@ from morgan.components import ComponentHealth
 from morgan.emotion.affect import build_result
 from morgan.emotion.base import EmotionModelError, EmotionResult
 from morgan.emotion.labels import GOEMOTIONS_LABELS
+from morgan.observability import timed
 
 log = structlog.get_logger(__name__)
 
@@ -180,6 +181,7 @@ class OnnxEmotionDetector:
     async def score_texts(self, texts: list[str]) -> np.ndarray:
         return await asyncio.to_thread(self.probabilities, list(texts))
 
+    @timed("emotion_detection")
     async def detect(self, text: str, embedding: list[float] | None = None) -> EmotionResult:
         """`embedding` is ignored: this model reads the text itself."""
         return await asyncio.to_thread(self.detect_sync, text)

@@ -23,6 +23,7 @@ from morgan.llm.base import (
     LLMUnavailable,
 )
 from morgan.llm.errors import LLMStreamInterrupted
+from morgan.observability import count_llm_fallback
 
 __all__ = ["BackendFailure", "FallbackLLM", "FallbackReport"]
 
@@ -60,6 +61,7 @@ class FallbackLLM:
 
     def _fail(self, report: FallbackReport, backend: LLM, exc: Exception) -> None:
         report.failures.append(BackendFailure(backend.name, str(exc) or repr(exc)))
+        count_llm_fallback(backend.name)
         log.warning("llm.fallback.backend_failed", backend=backend.name, error=str(exc))
 
     async def generate(

@@ -19,6 +19,7 @@ import msgspec
 import structlog
 
 from morgan.llm.base import Embedder
+from morgan.observability import timed
 from morgan.rag.documents import DocumentRepository
 from morgan.rag.fusion import reciprocal_rank_fusion
 from morgan.rag.sparse import SparseEncoder
@@ -98,6 +99,7 @@ class Retriever:
         self.candidates_per_list = candidates_per_list
         self.rerank_depth = rerank_depth
 
+    @timed("rag_search")
     async def retrieve(
         self,
         user_id: uuid.UUID,

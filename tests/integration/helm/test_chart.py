@@ -456,3 +456,47 @@ def test_opt_in_hpa_network_policy_service_monitor_and_helm_test(helm_bin):
         by_kind_name(monitor, "ServiceMonitor", "core")["spec"]["endpoints"][0]["path"]
         == "/metrics"
     )
+
+
+def test_grafana_dashboard_configmap_is_opt_in_and_valid(helm_bin):
+    """The sidecar's label, valid Kubernetes, and a dashboard with the panels the design asks
+    for; that its metric names exist is checked against a running core (test_chart_runs)."""
+    assert not [o for o in render(helm_bin) if o["metadata"]["name"] == f"{RELEASE}-dashboard"]
+    objects = render(
+        helm_bin,
+        "--set",
+        "metrics.grafanaDashboard.enabled=true",
+        "--set",
+        "metrics.grafanaDashboard.namespace=monitoring",
+        "--set",
+        "metrics.grafanaDashboard.annotations.grafana_folder=Morgan",
+    )
+    board = by_kind_name(objects, "ConfigMap", "dashboard")
+    kubernetes_validate.validate(board, KUBE_VERSION, strict=True)
+    assert board["metadata"]["labels"]["grafana_dashboard"] == "1"
+    assert board["metadata"]["namespace"] == "monitoring"
+    assert board["metadata"]["annotations"] == {"grafana_folder": "Morgan"}
+    dashboard = json.loads(board["data"]["morgan.json"])
+    assert dashboard["uid"] == "morgan-core"
+    exprs = {p["title"]: " ".join(t["expr"] for t in p["targets"]) for p in dashboard["panels"]}
+    wanted = {
+        "Requests per second by route": "morgan_http_requests_total",
+        "Request latency p95 by route": "morgan_http_request_duration_seconds_bucket",
+        "RAG search p95": "morgan_rag_search_duration_seconds_bucket",
+        "Emotion detection p95": "morgan_emotion_detection_duration_seconds_bucket",
+        "LLM fallbacks by failed backend": "morgan_llm_fallbacks_total",
+        "Dependency up": "morgan_dependency_up",
+    }
+    for title, metric in wanted.items():
+        assert metric in exprs[title], (title, exprs.get(title))
+    assert "by (le, route)" in exprs["Request latency p95 by route"]
+    lint = helm(
+        helm_bin,
+        "lint",
+        "--strict",
+        str(CHART),
+        "--set",
+        "metrics.grafanaDashboard.enabled=true",
+        check=False,
+    )
+    assert lint.returncode == 0, lint.stdout + lint.stderr

@@ -21,6 +21,7 @@ the processes run from this checkout's virtualenv with the Dockerfile's ENV (che
 from __future__ import annotations
 
 import asyncio
+import json
 import os
 import re
 import shutil
@@ -35,9 +36,10 @@ from typing import Any
 
 import httpx
 import pytest
+from prometheus_client.parser import text_string_to_metric_families
 
 from tests.conftest import _pg_admin
-from tests.contract_fakes.ollama import FakeOllama, FakeOllamaModel
+from tests.contract_fakes.ollama import CUDA_OOM, FakeOllama, FakeOllamaModel
 from tests.contract_fakes.openai_compat import FakeOpenAI
 from tests.fixtures.seaweed import SeaweedServer
 from tests.integration.helm import run_workload as rw
@@ -449,3 +451,45 @@ def test_runner_models_the_dockerfile_environment() -> None:
         keys |= set(re.findall(r"([A-Z_]+)=", block))
     assert keys == set(rw.IMAGE_ENV), keys ^ set(rw.IMAGE_ENV)
     assert re.search(r'^ENTRYPOINT \["morgan"\]', runtime, flags=re.M)
+
+
+def test_grafana_dashboard_queries_only_what_core_exports(
+    deployment: Deployment, helm_bin: str, ollama: FakeOllama, openai: FakeOpenAI
+) -> None:
+    """The dashboard cannot drift from the code: every metric its PromQL names is a sample in
+    this core's /metrics after a chat whose main LLM fails (so the fallback counter has one),
+    and that chat's retrieval and emotion detection were really observed."""
+    objects = rw.render(helm_bin, "--set", "metrics.grafanaDashboard.enabled=true")
+    board = rw.find(objects, "ConfigMap", f"{rw.RELEASE}-dashboard")["data"]["morgan.json"]
+    exprs = [t["expr"] for panel in json.loads(board)["panels"] for t in panel["targets"]]
+    used = {name for e in exprs for name in re.findall(r"\bmorgan_[a-z0-9_]+", e)}
+    assert len(used) >= 6, used
+
+    assert deployment.core is not None
+    token = _exec_in_core(deployment, "users", "create", f"dash-{uuid.uuid4().hex[:6]}").strip()
+    ollama.fail("/api/chat", 500, CUDA_OOM, times=None)
+    openai.fail_openai("/v1/chat/completions", 500, CUDA_OOM, times=None)
+    try:
+        with httpx.Client(
+            base_url=deployment.core.workload.local_url(),
+            headers={"Authorization": f"Bearer {token}"},
+            timeout=120,
+        ) as client:
+            ingest = client.post("/api/ingest", files={"file": ("greenhouse.md", NOTE)})
+            assert ingest.status_code == 200, ingest.text
+            chat = client.post("/api/chat", json={"message": "When does the lemon tree flower?"})
+            assert chat.status_code == 200, chat.text
+            assert "llm" in chat.json()["degraded"], chat.json()
+            scrape = client.get("/metrics")
+    finally:
+        ollama.clear_faults()
+        openai.clear_faults()
+    assert scrape.status_code == 200, scrape.text
+    samples: dict[str, float] = {}
+    for family in text_string_to_metric_families(scrape.text):
+        for sample in family.samples:
+            samples[sample.name] = samples.get(sample.name, 0.0) + sample.value
+    assert used <= set(samples), sorted(used - set(samples))
+    assert samples["morgan_rag_search_duration_seconds_count"] >= 1
+    assert samples["morgan_emotion_detection_duration_seconds_count"] >= 1
+    assert samples["morgan_llm_fallbacks_total"] >= 1
