@@ -20,8 +20,10 @@ Fault runs: `--fault redis|s3|postgres` stops the script's OWN instance of that 
 restarts empty, as after a crash; SeaweedFS and PostgreSQL keep their data; `postgres`
 runs on a PostgreSQL of its own on a free port, never the shared one). The report then
 splits every operation into before / during / after the fault (by the time a request was
-sent): requests, errors, 503s, 429s and p50/p95/p99, and counts the acknowledged writes in
-the database once the service is back (waiting up to `--settle` seconds for queued writes).
+sent, so a request sent just before the stop and answered during it counts as "before"):
+requests, errors, 503s, 429s, p50/p95/p99 and the degraded parts answers named, and counts
+the acknowledged writes in the database (and, with `--s3`, the uploads' files in the object
+store) once the service is back, waiting up to `--settle` seconds for queued writes.
 """
 
 from __future__ import annotations
@@ -304,13 +306,16 @@ async def settled_writes(
     """Count acknowledged writes; while some are missing, retry for up to `settle_s` (writes
     queued during an outage, rows or spooled uploads, are flushed after it)."""
     deadline = time.monotonic() + settle_s
+    first: int | None = None
     while True:
         try:
             writes = await count_writes(database_url, stats, blobs_url)
         except Exception as exc:  # noqa: BLE001 - the database may still be coming back
             writes = {"lost": -1, "count_error": str(exc)[:200]}  # type: ignore[dict-item]
+        first = writes["lost"] if first is None else first
         if writes["lost"] == 0 or time.monotonic() >= deadline:
             writes["settle_waited_s"] = round(settle_s - max(0.0, deadline - time.monotonic()))
+            writes["missing_at_first_count"] = first
             return writes
         await asyncio.sleep(1.0)
 
