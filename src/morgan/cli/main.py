@@ -217,7 +217,15 @@ def _auth_admin(action: Any) -> Any:
         revocations = build_revocations(shared, settings.auth.outage_token_ttl_s)
         try:
             await database.ensure_schema(migrate=False)
-            return await action(AuthService(database, revocations))
+            result = await action(AuthService(database, revocations))
+            if shared is not None and shared.degraded:
+                click.echo(
+                    "warning: Redis unreachable: done in the database, but a server's outage "
+                    f"token cache may still accept the token for up to "
+                    f"{settings.auth.outage_token_ttl_s:g} s if the database goes down",
+                    err=True,
+                )
+            return result
         finally:
             await database.close()
             if shared is not None:

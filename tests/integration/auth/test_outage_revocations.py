@@ -162,6 +162,19 @@ def _morgan(env: dict[str, str], *args: str) -> str:
     return result.output
 
 
+async def test_the_cli_says_when_a_revocation_cannot_reach_redis(
+    db: Database, db_url: str, tmp_path: Path
+) -> None:
+    await AuthService(db).create_user("ann")
+    env = {
+        "MORGAN_HOME": str(tmp_path / "home"),
+        "MORGAN_DATABASE_URL": db_url,
+        "MORGAN_CACHE_URL": f"redis://127.0.0.1:{_closed_port()}/0",
+    }
+    out = await asyncio.to_thread(_morgan, env, "users", "token", "revoke", "ann")
+    assert "revoked 1 token of ann" in out and "Redis unreachable" in out
+
+
 @pytest.mark.postgres
 @pytest.mark.redis
 @pytest.mark.slow
