@@ -500,3 +500,53 @@ def test_grafana_dashboard_configmap_is_opt_in_and_valid(helm_bin):
         check=False,
     )
     assert lint.returncode == 0, lint.stdout + lint.stderr
+
+
+def test_external_qdrant_replaces_the_in_chart_one(helm_bin):
+    objects = render(
+        helm_bin,
+        "--set",
+        "qdrant.enabled=false",
+        "--set",
+        "qdrant.external.url=https://qdrant.example.com:6333",
+        "--set",
+        "qdrant.external.apiKey.existingSecret=qdrant-cloud",
+        "--set",
+        "networkPolicy.enabled=true",
+    )
+    assert not [o for o in objects if "qdrant" in o["metadata"]["name"]]
+    config = by_kind_name(objects, "ConfigMap", "core")["data"]
+    assert config["MORGAN_VECTORS_URL"] == "https://qdrant.example.com:6333"
+    env = {
+        e["name"]: e
+        for e in pod_spec(by_kind_name(objects, "Deployment", "core"))["containers"][0]["env"]
+    }
+    assert env["MORGAN_VECTORS_API_KEY"]["valueFrom"]["secretKeyRef"] == {
+        "name": "qdrant-cloud",
+        "key": "api-key",
+    }
+    generated = by_kind_name(objects, "Secret", "secrets")
+    assert "qdrant-api-key" not in generated["data"]
+    for obj in objects:
+        kubernetes_validate.validate(obj, KUBE_VERSION, strict=True)
+    # Without an API key Secret core sends none (a Qdrant without auth).
+    keyless = render(
+        helm_bin, "--set", "qdrant.enabled=false", "--set", "qdrant.external.url=http://q:6333"
+    )
+    core = pod_spec(by_kind_name(keyless, "Deployment", "core"))["containers"][0]
+    assert "MORGAN_VECTORS_API_KEY" not in {e["name"] for e in core["env"]}
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["--set", "qdrant.enabled=false"], "no vector store: enable qdrant or set"),
+        (
+            ["--set", "qdrant.enabled=false", "--set", "qdrant.external.url=qdrant:6333"],
+            "qdrant.external.url",
+        ),
+    ],
+)
+def test_external_qdrant_without_a_server_url_fails_clearly(helm_bin, args, message):
+    result = helm(helm_bin, "template", RELEASE, str(CHART), *args, check=False)
+    assert result.returncode != 0 and message in result.stderr, result.stderr

@@ -204,6 +204,10 @@ def _deploy(
     ollama: FakeOllama,
     openai: FakeOpenAI,
     tiny_reranker: Path,
+    *,
+    extra_args: tuple[str, ...] = (),
+    extra_secrets: dict[str, dict[str, str]] | None = None,
+    extra_stand_ins: dict[str, str] | None = None,
 ) -> Deployment:
     database = f"morgan_helm_{uuid.uuid4().hex[:10]}"
     asyncio.run(
@@ -223,7 +227,7 @@ def _deploy(
     with_model = values is None  # defaults: the reranker's init container fetches a model
     if with_model:
         args += ["--set", f"reranker.model.source={tiny_reranker}"]
-    objects = rw.render(helm_bin, *args)
+    objects = rw.render(helm_bin, *args, *extra_args)
     credentials = {"access-key-id": seaweed.access_key, "secret-access-key": seaweed.secret_key}
     cluster = rw.Cluster(
         objects,
@@ -237,6 +241,7 @@ def _deploy(
                 "database-url": f"postgresql+asyncpg://morgan:pw@morgan-postgres:5432/{database}"
             },
             "llm-api": {"api-key": API_KEY},
+            **(extra_secrets or {}),
         },
     )
     deployment = Deployment(values, objects, cluster, reranker_has_model=with_model)
@@ -245,6 +250,7 @@ def _deploy(
         redis, redis_port = _redis(cluster, objects, root)
         deployment.processes.append(redis)
         stand_ins = _stand_ins(seaweed, ollama, openai, redis_port, root, tiny_reranker)
+        stand_ins.values.update(extra_stand_ins or {})
         _start_reranker(deployment, stand_ins, root)
         _start_core(deployment, stand_ins, root)
     except BaseException:
@@ -493,3 +499,64 @@ def test_grafana_dashboard_queries_only_what_core_exports(
     assert samples["morgan_rag_search_duration_seconds_count"] >= 1
     assert samples["morgan_emotion_detection_duration_seconds_count"] >= 1
     assert samples["morgan_llm_fallbacks_total"] >= 1
+
+
+def test_core_runs_against_an_external_qdrant_and_shows_it_when_unreachable(
+    helm_bin: str,
+    seaweed: SeaweedServer,
+    ollama: FakeOllama,
+    openai: FakeOpenAI,
+    tiny_reranker: Path,
+) -> None:
+    """`qdrant.enabled=false` + `qdrant.external.url`: core's env names that server (a
+    `http(s)://` URL, so Morgan's settings choose the Qdrant server backend, not an Edge
+    folder) with the key from the user's Secret. Here it is a closed local port: core still
+    starts and gets ready (readiness is the database only) and reports `vectors` degraded."""
+    url = "https://qdrant.example.com:6333"
+    unreachable = f"http://127.0.0.1:{rw.free_port()}"
+    root = Path(tempfile.mkdtemp(prefix="morgan-helm-external-qdrant-"))
+    root.chmod(0o755)
+    d = None
+    try:
+        d = _deploy(
+            None,
+            helm_bin,
+            root,
+            seaweed,
+            ollama,
+            openai,
+            tiny_reranker,
+            extra_args=(
+                "--set",
+                "qdrant.enabled=false",
+                "--set",
+                f"qdrant.external.url={url}",
+                "--set",
+                "qdrant.external.apiKey.existingSecret=qdrant-cloud",
+            ),
+            extra_secrets={"qdrant-cloud": {"api-key": "qc-key"}},
+            extra_stand_ins={url: unreachable},
+        )
+        assert not [o for o in d.objects if "qdrant" in o["metadata"]["name"]]
+        assert d.core is not None
+        env = d.core.workload.env
+        assert (
+            env["MORGAN_VECTORS_URL"] == unreachable and env["MORGAN_VECTORS_API_KEY"] == "qc-key"
+        )
+        token = _exec_in_core(d, "users", "create", f"ext-{uuid.uuid4().hex[:6]}").strip()
+        status = httpx.get(
+            f"{d.core.workload.local_url()}/api/status",
+            headers={"Authorization": f"Bearer {token}"},
+            timeout=30,
+        ).json()
+        vectors = [c for c in status["components"] if c["name"] == "vectors"]
+        assert [c["backend"] for c in vectors] == ["qdrant-server"], status
+        assert vectors[0]["state"] != "up" and "vectors" in status["degraded"], status
+        assert d.core.workload.probe("readinessProbe")[0] == 200
+    finally:
+        if d is not None:
+            d.stop()
+            asyncio.run(
+                _pg_admin(f'DROP DATABASE IF EXISTS "{d.outputs["database"]}" WITH (FORCE)')
+            )
+        shutil.rmtree(root, ignore_errors=True)
