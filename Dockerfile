@@ -3,7 +3,7 @@
 # reranker service (`morgan reranker serve|fetch`). LLM GPU work runs in Ollama, not here.
 #
 #   docker buildx build --platform linux/amd64,linux/arm64 -t REGISTRY/morgan:0.1.0 --push .
-#   docker build -t morgan:gpu --build-arg GPU=true .   # onnxruntime-gpu (CUDA + cuDNN) reranker
+#   docker build -t morgan:gpu --build-arg GPU=true .   # the `gpu` extra: onnxruntime-gpu[cuda,cudnn]
 #
 # Behind a local proxy or mirror (nothing is hard-coded):
 #   --build-arg PIP_INDEX_URL=http://proxy:3141/root/pypi/+simple/
@@ -36,14 +36,20 @@ ENV PATH=/opt/venv/bin:$PATH \
 
 # Layer 1, dependencies only (from pyproject.toml, not the sources): a code edit reuses it and
 # never recompiles llama.cpp. torch comes from the CPU wheel index first, so pip keeps it and
-# skips ~3 GB of CUDA libraries nothing here uses. GPU=true swaps in onnxruntime-gpu with its
-# CUDA and cuDNN wheels; the CPU wheel must go, as both install the same `onnxruntime` module
-# and the last one unpacked would win.
+# skips ~3 GB of CUDA libraries nothing here uses. GPU=true swaps in pyproject's `gpu` extra,
+# onnxruntime-gpu[cuda,cudnn] (its CUDA runtime and cuDNN as pip wheels, so no CUDA base image
+# is needed); the CPU wheel must go, as both install the same `onnxruntime` module and the last
+# one unpacked would win. ONNXRUNTIME_GPU overrides the spec, e.g. a CUDA 12 release
+# ("onnxruntime-gpu[cuda,cudnn]~=1.24.0") for nodes whose driver predates CUDA 13 (< 580).
+ARG ONNXRUNTIME_GPU=""
 COPY pyproject.toml /src/pyproject.toml
-RUN python - <<'PY' > /tmp/requirements.txt
+RUN python - <<'PY'
 import tomllib
 project = tomllib.load(open("/src/pyproject.toml", "rb"))["project"]
-print("\n".join(project["dependencies"]))
+open("/tmp/requirements.txt", "w").write("\n".join(project["dependencies"]) + "\n")
+open("/tmp/requirements-gpu.txt", "w").write(
+    "\n".join(project["optional-dependencies"]["gpu"]) + "\n"
+)
 PY
 RUN --mount=type=cache,target=/root/.cache/pip \
     TORCH="$(grep -E '^torch==' /tmp/requirements.txt)" \
@@ -51,7 +57,9 @@ RUN --mount=type=cache,target=/root/.cache/pip \
     && pip install -r /tmp/requirements.txt \
     && if [ "$GPU" = "true" ]; then \
         pip uninstall -y onnxruntime \
-        && pip install "onnxruntime-gpu[cuda,cudnn]>=1.19"; \
+        && if [ -n "$ONNXRUNTIME_GPU" ]; then pip install "$ONNXRUNTIME_GPU"; \
+           else pip install -r /tmp/requirements-gpu.txt; fi \
+        && python -c "import onnxruntime as ort; assert 'CUDAExecutionProvider' in ort.get_available_providers(), ort.get_available_providers()"; \
     fi
 
 # Layer 2, Morgan itself: no dependency resolution, seconds to build.
