@@ -120,9 +120,13 @@ def as_morgan_error(exc: BaseException) -> MorganError | None:
     if isinstance(exc, sa.TimeoutError):
         return DatabaseUnavailable("the database connection pool is exhausted; try again shortly")
     if isinstance(exc, sa.DBAPIError) and (
-        exc.connection_invalidated or isinstance(exc, sa.OperationalError | sa.InterfaceError)
+        exc.connection_invalidated
+        or isinstance(exc, sa.OperationalError | sa.InterfaceError)
+        or _unavailable_sqlstate(exc.orig)
     ):
         return DatabaseUnavailable("the database is unavailable; try again shortly")
+    if _unavailable_sqlstate(exc):
+        return DatabaseUnavailable("the database is starting or shutting down; try again shortly")
     if isinstance(exc, ConnectionError | TimeoutError | socket.gaierror):
         if _raised_inside(exc, ("sqlalchemy", "asyncpg", "aiosqlite")):
             return DatabaseUnavailable("the database is unreachable; try again shortly")
@@ -132,6 +136,20 @@ def as_morgan_error(exc: BaseException) -> MorganError | None:
     if isinstance(exc, sa.DataError):
         return BadRequest("a value is out of the range the database accepts")
     return None
+
+
+def _unavailable_sqlstate(exc: BaseException | None) -> bool:
+    """PostgreSQL's SQLSTATE classes 08 (connection exception) and 57P (operator
+    intervention: shutting down, starting up, cannot connect now)."""
+    state = str(getattr(exc, "sqlstate", "") or "")
+    return state.startswith(("08", "57P"))
+
+
+def database_down(exc: BaseException) -> bool:
+    """Whether `exc` means the database cannot be reached (not a bug, not bad input)."""
+    return isinstance(exc, DatabaseUnavailable) or isinstance(
+        as_morgan_error(exc), DatabaseUnavailable
+    )
 
 
 def _raised_inside(exc: BaseException, packages: tuple[str, ...]) -> bool:

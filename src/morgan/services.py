@@ -37,6 +37,7 @@ from morgan.settings import Settings
 from morgan.storage.blobs.base import BlobStore
 from morgan.storage.cache.base import Cache
 from morgan.storage.db import Database
+from morgan.storage.outbox import Outbox
 from morgan.storage.vectors import VectorIndex, backend_name, build_vector_index
 
 log = structlog.get_logger(__name__)
@@ -69,6 +70,8 @@ class Services:
     learning: LearningService | None = None
     learning_repos: LearningRepos | None = None
     learning_queue: LearningQueue | None = None
+    outbox: Outbox | None = None
+    """Chat writes queued while the database is down (morgan.storage.outbox)."""
     ingest_jobs: JobRegistry = field(default_factory=JobRegistry)
     background: set[asyncio.Task[Any]] = field(default_factory=set)
 
@@ -88,6 +91,7 @@ class Services:
             self.learning,
             self.learning_repos,
             self.learning_queue,
+            self.outbox,
         ):
             health = getattr(part, "health", None)
             if health is not None:
@@ -101,12 +105,14 @@ class Services:
                 out.append(r)
         return out
 
-    @staticmethod
-    def is_ready(components: list[ComponentHealth]) -> bool:
-        """Readiness means able to serve: the database answers. Every other dependency (Qdrant,
-        Ollama, Redis, S3, reranker) has a fallback, so its blip shows as `degraded` in
-        `/api/status` and must not take every replica out of the Service at once."""
-        return any(c.name == "database" and c.state == "up" for c in components)
+    def is_ready(self, components: list[ComponentHealth]) -> bool:
+        """Readiness means able to serve: the database answers, or it is down and the local
+        write queue still has room (chats answer, their writes wait). Every other dependency
+        (Qdrant, Ollama, Redis, S3, reranker) has a fallback, so its blip shows as `degraded`
+        in `/api/status` and must not take every replica out of the Service at once."""
+        if any(c.name == "database" and c.state == "up" for c in components):
+            return True
+        return self.outbox is not None and self.outbox.pending < self.outbox.max_entries
 
     def spawn(self, coro: Any) -> asyncio.Task[Any]:
         """Background work the server owns; cancelled cleanly on shutdown."""
@@ -125,6 +131,7 @@ class Services:
             task.cancel()
         await asyncio.gather(*self.background, return_exceptions=True)
         for name, closer in (
+            ("outbox", self.outbox.close if self.outbox is not None else None),
             ("vectors", self.vectors.close),
             ("cache", getattr(self.cache, "close", None)),
             ("blobs", getattr(self.blobs, "close", None)),
@@ -283,6 +290,8 @@ async def build_services(
     conversations = ConversationRepository(db)
     feelings = await build_emotion_empathy_learning(settings, db, embedder)
     retriever.boosts = feelings.learning_adapter.boosts
+    retriever.passage_cache = cache  # retrieval answers from the index while the database is down
+    outbox = build_outbox(settings)
     chat = ChatPipeline(
         conversations=conversations,
         retriever=retriever,
@@ -293,6 +302,7 @@ async def build_services(
         tone=feelings.empathy_adapter,
         learning=feelings.learning_adapter,
         safety=build_safety(settings, llm),
+        outbox=outbox,
     )
     chat.runtime_config = build_runtime_config(settings, db, llm)
     services = Services(
@@ -316,10 +326,20 @@ async def build_services(
         learning=feelings.learning,
         learning_repos=feelings.repos,
         learning_queue=feelings.queue,
+        outbox=outbox,
     )
+    if outbox is not None:
+        outbox.start()  # also flushes what a previous process queued
     if warm:
         await warm_up(embedder, llm, reranker, feelings.detector)
     return services
+
+
+def build_outbox(settings: Settings) -> Outbox | None:
+    """The durable local queue for chat writes while the database is down (None: off)."""
+    if settings.database.write_queue_max <= 0:
+        return None
+    return Outbox(settings.home / "outbox.sqlite3", max_entries=settings.database.write_queue_max)
 
 
 def build_runtime_config(settings: Settings, db: Database, llm: LLM) -> Any:

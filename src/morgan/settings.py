@@ -91,6 +91,9 @@ class DatabaseSettings(_Section):
     (MORGAN_DATABASE_POOL_TIMEOUT_S)."""
     echo: bool = False
     """Log every SQL statement (MORGAN_DATABASE_ECHO)."""
+    write_queue_max: int = 10_000
+    """While the database is down, chat turns wait in MORGAN_HOME/outbox.sqlite3, at most this
+    many writes (MORGAN_DATABASE_WRITE_QUEUE_MAX); 0: no queue, chats answer 503 instead."""
 
 
 class VectorSettings(_Section):

@@ -31,6 +31,10 @@ class TurnRecord:
     response_check: dict[str, Any] | None = None
     error: str | None = None
     emotion_ciphertext: bytes | None = None
+    user_message_id: uuid.UUID | None = None
+    """Ids and time chosen before the write, so a queued turn applies idempotently."""
+    assistant_message_id: uuid.UUID | None = None
+    at: datetime | None = None
 
 
 class ConversationRepository:
@@ -50,11 +54,29 @@ class ConversationRepository:
             raise NotFound(f"conversation {conversation_id} not found")
         return conv
 
-    async def create(self, user_id: uuid.UUID, title: str) -> Conversation:
-        conv = Conversation(user_id=user_id, title=_title(title))
+    async def create(
+        self,
+        user_id: uuid.UUID,
+        title: str,
+        *,
+        conversation_id: uuid.UUID | None = None,
+        at: datetime | None = None,
+    ) -> Conversation:
+        conv = new_conversation(user_id, title, conversation_id=conversation_id, at=at)
         async with self.db.transaction() as session:
             session.add(conv)
         return conv
+
+    async def create_once(
+        self, user_id: uuid.UUID, conversation_id: uuid.UUID, title: str, at: datetime
+    ) -> None:
+        """`create` that does nothing when the id exists (a queued write applied again)."""
+        async with self.db.session() as session:
+            exists = await session.scalar(
+                select(Conversation.id).where(Conversation.id == conversation_id)
+            )
+        if exists is None:
+            await self.create(user_id, title, conversation_id=conversation_id, at=at)
 
     async def list(
         self, user_id: uuid.UUID, *, limit: int = 50, offset: int = 0, search: str | None = None
@@ -141,8 +163,9 @@ class ConversationRepository:
         self, user_id: uuid.UUID, conversation_id: uuid.UUID, turn: TurnRecord
     ) -> tuple[Message, Message | None]:
         """User message, emotional state and assistant message (or the error) in one transaction."""
-        now = datetime.now(UTC)
+        now = turn.at or datetime.now(UTC)
         user_msg = Message(
+            **_with_id(turn.user_message_id),
             conversation_id=conversation_id,
             user_id=user_id,
             role="user",
@@ -167,6 +190,7 @@ class ConversationRepository:
                 )
             if turn.assistant_text is not None and turn.error is None:
                 assistant_msg = Message(
+                    **_with_id(turn.assistant_message_id),
                     conversation_id=conversation_id,
                     user_id=user_id,
                     role="assistant",
@@ -187,6 +211,21 @@ class ConversationRepository:
                 .values(updated_at=now)
             )
         return user_msg, assistant_msg
+
+    async def record_turn_once(
+        self, user_id: uuid.UUID, conversation_id: uuid.UUID, turn: TurnRecord
+    ) -> bool:
+        """`record_turn` for a queued turn: False (nothing written) when it is already stored."""
+        if turn.user_message_id is None:
+            raise ValueError("a queued turn carries its message ids")
+        async with self.db.session() as session:
+            exists = await session.scalar(
+                select(Message.id).where(Message.id == turn.user_message_id)
+            )
+        if exists is not None:
+            return False
+        await self.record_turn(user_id, conversation_id, turn)
+        return True
 
     async def count(self, user_id: uuid.UUID | None = None) -> int:
         async with self.db.session() as session:
@@ -210,6 +249,24 @@ def _matching(search: str | None) -> tuple[Any, ...]:
         .exists()
     )
     return (or_(Conversation.title.icontains(needle, autoescape=True), in_messages),)
+
+
+def new_conversation(
+    user_id: uuid.UUID,
+    title: str,
+    *,
+    conversation_id: uuid.UUID | None = None,
+    at: datetime | None = None,
+) -> Conversation:
+    """A conversation object not yet stored (the outbox stores it while the database is down)."""
+    conv = Conversation(**_with_id(conversation_id), user_id=user_id, title=_title(title))
+    if at is not None:
+        conv.created_at = conv.updated_at = at
+    return conv
+
+
+def _with_id(value: uuid.UUID | None) -> dict[str, uuid.UUID]:
+    return {} if value is None else {"id": value}
 
 
 def _title(text: str) -> str:

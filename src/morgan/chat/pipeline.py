@@ -18,8 +18,9 @@ from typing import Any
 import msgspec
 import structlog
 
-from morgan.chat.conversations import ConversationRepository, TurnRecord, history_pairs
+from morgan.chat.conversations import ConversationRepository, TurnRecord
 from morgan.chat.grounded import AnswerPlan, not_found_text, plan_answer, small_talk_reply
+from morgan.chat.journal import ConversationWrites
 from morgan.chat.ports import (
     EmotionPort,
     LearningPort,
@@ -71,6 +72,7 @@ from morgan.safety import (
     takes_over,
 )
 from morgan.storage.models import Conversation
+from morgan.storage.outbox import Outbox
 
 log = structlog.get_logger(__name__)
 
@@ -91,6 +93,7 @@ class ChatPipeline:
         tone: TonePort | None = None,
         learning: LearningPort | None = None,
         safety: SafetyResponder | None = None,
+        outbox: Outbox | None = None,
     ) -> None:
         self.conversations = conversations
         self.retriever = retriever
@@ -102,6 +105,10 @@ class ChatPipeline:
         self.learning = learning or NoLearning()
         # The crisis protocol by construction: always present, whatever else is wired.
         self.safety = safety or FixedSafetyResponder()
+        # The turn's writes; while the database is down, through the durable outbox.
+        self.writes = ConversationWrites(
+            conversations, outbox=outbox, cache=cache, learning=self.learning
+        )
         self.runtime_config: Any = None
         """morgan.runtime_config service: `morgan config set llm.*` read live per answer."""
 
@@ -115,6 +122,11 @@ class ChatPipeline:
         if final is None:  # an invariant of this class, kept under python -O
             raise RuntimeError("the answer stream ended without a done event")
         return final
+
+    async def check_conversation(self, user_id: uuid.UUID, conversation_id: uuid.UUID) -> None:
+        """404 before a stream starts when the conversation is not the user's (also while the
+        database is down, from the owner the cache remembers)."""
+        await self.writes.check_owner(user_id, conversation_id)
 
     async def stream(self, user_id: uuid.UUID, request: ChatRequest) -> AsyncIterator[StreamEvent]:
         """The chat path, step by step: history, crisis check, query embedding, retrieval with
@@ -234,7 +246,7 @@ class ChatPipeline:
         check = self.tone.check(text, tone, emotion_state)
         timings["total_ms"] = _ms(t_start)
         model_name = report.answered_by or self.llm.name
-        _, assistant = await self.conversations.record_turn(
+        message_id = await self.writes.record_turn(
             user_id,
             conversation.id,
             TurnRecord(
@@ -249,20 +261,15 @@ class ChatPipeline:
                 response_check=check,
                 emotion_ciphertext=self.emotion.encrypt_state(emotion_state),
             ),
+            degraded,
+            cited_documents=[
+                uuid.UUID(d) for d in cited_documents(text, msgspec.to_builtins(sources))
+            ],
         )
-        if assistant is None:  # an invariant of this class, kept under python -O
-            raise RuntimeError("the turn was stored without the answer")
         await self._remember(conversation.id, history, request.message, text)
-        self.learning.observe_turn(
-            user_id,
-            assistant.id,
-            request.message,
-            [uuid.UUID(d) for d in cited_documents(text, msgspec.to_builtins(sources))],
-            conversation.id,
-        )
         response = ChatResponse(
             conversation_id=conversation.id,
-            message_id=assistant.id,
+            message_id=message_id,
             text=text,
             emotion=emotion_out,
             sources=sources,
@@ -280,11 +287,10 @@ class ChatPipeline:
         self, user_id: uuid.UUID, request: ChatRequest, degraded: list[str]
     ) -> tuple[Conversation, list[tuple[str, str]]]:
         """The conversation (new or the user's own) and its recent window."""
-        if request.conversation_id is not None:
-            conversation = await self.conversations.get(user_id, request.conversation_id)
-        else:
-            conversation = await self.conversations.create(user_id, request.message)
-        history = await self._history(user_id, conversation.id)
+        conversation = await self.writes.open(
+            user_id, request.conversation_id, request.message, degraded
+        )
+        history = await self._history(user_id, conversation.id, degraded)
         if getattr(self.cache, "degraded", False):
             degraded.append("cache")  # Redis is down: the window came from the database
         return conversation, history
@@ -406,7 +412,7 @@ class ChatPipeline:
         reply = await self.safety.respond(message, crisis)
         timings["safety_ms"] = _ms(t)
         timings["total_ms"] = _ms(t_start)
-        _, assistant = await self.conversations.record_turn(
+        message_id = await self.writes.record_turn(
             user_id,
             conversation_id,
             TurnRecord(
@@ -421,9 +427,9 @@ class ChatPipeline:
                 response_check=reply.record(),
                 emotion_ciphertext=self.emotion.encrypt_state(emotion_state),
             ),
+            degraded,
+            learn=False,  # crisis turns never feed learning
         )
-        if assistant is None:  # an invariant of this class, kept under python -O
-            raise RuntimeError("the turn was stored without the answer")
         await self._remember(conversation_id, history, message, reply.text)
         log.info(
             "safety_response",
@@ -442,7 +448,7 @@ class ChatPipeline:
             data=DoneData(
                 response=ChatResponse(
                     conversation_id=conversation_id,
-                    message_id=assistant.id,
+                    message_id=message_id,
                     text=reply.text,
                     emotion=emotion_out,
                     sources=[],
@@ -456,17 +462,14 @@ class ChatPipeline:
         )
 
     async def _history(
-        self, user_id: uuid.UUID, conversation_id: uuid.UUID
+        self, user_id: uuid.UUID, conversation_id: uuid.UUID, degraded: list[str]
     ) -> list[tuple[str, str]]:
         key = f"conv:{conversation_id}:window"
         if self.cache is not None:
             cached = await self.cache.get_json(key)
             if cached is not None:
                 return [(r, c) for r, c in cached]
-        messages = await self.conversations.messages(
-            user_id, conversation_id, last=HISTORY_TURNS * 2
-        )
-        return history_pairs(messages)
+        return await self.writes.history(user_id, conversation_id, HISTORY_TURNS * 2, degraded)
 
     async def _remember(
         self,
@@ -485,8 +488,12 @@ class ChatPipeline:
     async def _record_failure(
         self, user_id: uuid.UUID, conversation_id: uuid.UUID, text: str, error: str
     ) -> None:
-        await self.conversations.record_turn(
-            user_id, conversation_id, TurnRecord(user_text=text, assistant_text=None, error=error)
+        await self.writes.record_turn(
+            user_id,
+            conversation_id,
+            TurnRecord(user_text=text, assistant_text=None, error=error),
+            [],
+            learn=False,
         )
         if self.cache is not None:
             await self.cache.delete(f"conv:{conversation_id}:window")

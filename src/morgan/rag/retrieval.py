@@ -18,11 +18,13 @@ from typing import Literal, Protocol
 import msgspec
 import structlog
 
+from morgan.errors import database_down
 from morgan.llm.base import Embedder
 from morgan.observability import timed
 from morgan.rag.documents import DocumentRepository
 from morgan.rag.fusion import reciprocal_rank_fusion
 from morgan.rag.sparse import SparseEncoder
+from morgan.storage.cache import Cache
 from morgan.storage.vectors import VectorIndex, VectorIndexUnavailable, VectorQuery
 
 log = structlog.get_logger(__name__)
@@ -35,6 +37,9 @@ SECTION_RRF_K = 10
 on the same sections, agreement near the top should dominate. On BEIR SciFact train (809
 queries, 1,000-document subset) nDCG@10 was 0.843 at k=60, 0.849 at 15, 0.851 at 10, 0.855 at 5
 (scripts/eval_retrieval.py; docs/benchmarks/retrieval.md)."""
+PASSAGE_TTL_S = 7 * 24 * 3600
+"""Passages read for an answer are kept in the cache this long, so that while the database is
+down retrieval still answers from the vector index with the passages recently seen."""
 
 
 class Passage(msgspec.Struct, kw_only=True):
@@ -89,7 +94,9 @@ class Retriever:
         boosts: BoostLookup | None = None,
         candidates_per_list: int = 40,
         rerank_depth: int = 20,
+        passage_cache: Cache | None = None,
     ) -> None:
+        self.passage_cache = passage_cache
         self.documents = documents
         self.vectors = vectors
         self.embedder = embedder
@@ -120,7 +127,7 @@ class Retriever:
         )
         best_hit = _representative_hits(lists)
         if self.boosts is not None and section_scores:
-            boosts = await self.boosts(user_id)
+            boosts = await self._boosts(user_id, result)
             if boosts:
                 for sid, hit in best_hit.items():
                     section_scores[sid] *= 1.0 + boosts.get(hit.document_id, 0.0)
@@ -133,7 +140,7 @@ class Retriever:
 
         depth = max(top_k, self.rerank_depth if (rerank and self.reranker) else top_k)
         head = ordered[:depth]
-        passages = await self._materialise(user_id, [(best_hit[s], sc) for s, sc in head])
+        passages = await self._passages(user_id, [(best_hit[s], sc) for s, sc in head], result)
         if rerank and self.reranker is not None and passages:
             t1 = time.perf_counter()
             try:
@@ -201,6 +208,40 @@ class Retriever:
                 )
             return lists
 
+    async def _boosts(
+        self, user_id: uuid.UUID, result: RetrievalResult
+    ) -> Mapping[uuid.UUID, float]:
+        """Learned boosts, or none when they cannot be read: they refine, never block."""
+        if self.boosts is None:
+            return {}
+        try:
+            return await self.boosts(user_id)
+        except Exception as exc:  # noqa: BLE001 - any failure only loses the refinement
+            log.warning("boosts_unavailable", error=str(exc)[:200])
+            if database_down(exc) and "database" not in result.degraded:
+                result.degraded.append("database")
+            return {}
+
+    async def _passages(
+        self, user_id: uuid.UUID, head: Sequence[tuple[_Hit, float]], result: RetrievalResult
+    ) -> list[Passage]:
+        """The rows behind the hits; while the database is down, the cached passages."""
+        if not head:
+            return []
+        cache = self.passage_cache
+        try:
+            passages = await self._materialise(user_id, head)
+        except Exception as exc:
+            if cache is None or not database_down(exc):
+                raise
+            log.warning("passages_from_cache", error=str(exc)[:200])
+            if "database" not in result.degraded:
+                result.degraded.append("database")
+            return await _cached_passages(cache, user_id, head)
+        if cache is not None:
+            await _cache_passages(cache, user_id, passages)
+        return passages
+
     async def _materialise(
         self, user_id: uuid.UUID, head: Sequence[tuple[_Hit, float]]
     ) -> list[Passage]:
@@ -239,6 +280,35 @@ class Retriever:
                 )
             )
         return passages
+
+
+def _passage_key(user_id: uuid.UUID, chunk_id: uuid.UUID) -> str:
+    return f"passage:{user_id}:{chunk_id}"
+
+
+async def _cache_passages(cache: Cache, user_id: uuid.UUID, passages: Sequence[Passage]) -> None:
+    try:
+        for p in passages:
+            await cache.set_json(
+                _passage_key(user_id, p.chunk_id), msgspec.to_builtins(p), ttl_s=PASSAGE_TTL_S
+            )
+    except Exception as exc:  # noqa: BLE001 - the copy is for outages; never fail an answer
+        log.warning("passages_not_cached", error=str(exc)[:200])
+
+
+async def _cached_passages(
+    cache: Cache, user_id: uuid.UUID, head: Sequence[tuple[_Hit, float]]
+) -> list[Passage]:
+    """The hits whose passages were read before; the others are dropped, as hits without
+    rows always are."""
+    out: list[Passage] = []
+    for hit, score in head:
+        passage = await cache.get_json(_passage_key(user_id, hit.chunk_id), Passage)
+        if passage is None:
+            continue
+        passage.score = round(score, 6)
+        out.append(passage)
+    return out
 
 
 def _representative_hits(lists: Sequence[Sequence[_Hit]]) -> dict[uuid.UUID, _Hit]:
