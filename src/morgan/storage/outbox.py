@@ -181,11 +181,14 @@ class Outbox:
 
     async def health(self) -> ComponentHealth:
         s = self.status()
-        state = "degraded" if s["pending"] or s["failed"] else "up"
-        detail = f"{s['pending']} writes queued for the database" if s["pending"] else None
+        parts = []
+        if s["pending"]:
+            parts.append(f"{s['pending']} writes queued for the database")
         if s["failed"]:
-            detail = f"{detail + '; ' if detail else ''}{s['failed']} refused by the database"
-        return ComponentHealth("write_queue", "sqlite", state, detail)
+            parts.append(f"{s['failed']} refused by the database")
+        return ComponentHealth(
+            "write_queue", "sqlite", "degraded" if parts else "up", "; ".join(parts)
+        )
 
     def failed_entries(self) -> list[tuple[int, str, str]]:
         """(seq, kind, error) of the entries the database refused, for `morgan doctor`."""
