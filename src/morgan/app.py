@@ -15,7 +15,7 @@ from litestar.openapi.plugins import ScalarRenderPlugin
 import morgan
 from morgan.api.chat import ChatController
 from morgan.api.config import ConfigController, debug
-from morgan.api.deps import get_current_user, get_services
+from morgan.api.deps import get_current_user
 from morgan.api.documents import DocumentController
 from morgan.api.emotion import EmotionController
 from morgan.api.health import live, metrics, ready, status
@@ -125,7 +125,6 @@ def create_app(
     )
     app = Litestar(
         route_handlers=[routes, uploads, openai],
-        dependencies={"services": Provide(get_services, sync_to_thread=False)},
         lifespan=[lifespan],
         exception_handlers=EXCEPTION_HANDLERS,  # type: ignore[arg-type]
         middleware=[

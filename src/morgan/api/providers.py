@@ -22,6 +22,7 @@ from morgan.api.deps import get_services
 from morgan.auth import AuthService
 from morgan.chat.conversations import ConversationRepository
 from morgan.chat.pipeline import ChatPipeline
+from morgan.chat.transcripts import Transcripts
 from morgan.components import HealthReport
 from morgan.emotion.base import EmotionDetector
 from morgan.emotion.repository import EmotionRepository
@@ -34,7 +35,6 @@ from morgan.rag.jobs import IngestJobs
 from morgan.runtime_config import RuntimeConfigService
 from morgan.runtime_config.debug import debug_report
 from morgan.settings import Settings
-from morgan.storage.cache.base import Cache
 
 DebugReport = Callable[[], Awaitable[dict[str, Any]]]
 
@@ -47,8 +47,9 @@ def _conversations(state: State) -> ConversationRepository:
     return get_services(state).conversations
 
 
-def _cache(state: State) -> Cache:
-    return get_services(state).cache
+def _transcripts(state: State) -> Transcripts:
+    services = get_services(state)
+    return Transcripts(services.conversations, services.cache)
 
 
 def _llm(state: State) -> LLM:
@@ -114,7 +115,7 @@ def _provide(fn: Callable[[State], Any]) -> Provide:
 
 chat = _provide(_chat)
 conversations = _provide(_conversations)
-cache = _provide(_cache)
+transcripts = _provide(_transcripts)
 llm = _provide(_llm)
 documents = _provide(_documents)
 ingest = _provide(_ingest)

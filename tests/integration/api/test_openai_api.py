@@ -16,7 +16,7 @@ import openai
 import pytest
 import uvicorn
 
-from morgan.api.openai import WhitespaceTrimmer
+from morgan.api.openai_stream import WhitespaceTrimmer
 from morgan.app import create_app
 from morgan.settings import load_settings
 from tests.e2e.conftest import STARTUP_TIMEOUT_S, free_port
