@@ -46,7 +46,7 @@ def create_app(
     # Rate limits and token revocations are shared by every replica when there is a Redis.
     shared = SharedRedis.from_cache_url(settings.cache.url)
     outage_ttl_s = settings.auth.outage_token_ttl_s
-    revocations = build_revocations(shared, outage_ttl_s)
+    revocations = build_revocations(shared, outage_ttl_s, settings.home)
 
     @asynccontextmanager
     async def lifespan(app: Litestar) -> AsyncIterator[None]:

@@ -10,15 +10,20 @@ database went down before the token was used again: `AuthService` announces ever
 disable to a `Revocations` (morgan.auth), and `recall` asks it whether anything was revoked
 since the entry's database check. `LocalRevocations` covers this process; `RedisRevocations`
 also writes a marker per token and per user in the cluster's Redis (morgan.shared_state), so
-`morgan users token revoke` run anywhere reaches every replica. When Redis cannot be asked
-during an outage, `recall` refuses (503): availability never outranks a revocation.
+`morgan users token revoke` run anywhere reaches every replica; `FileRevocations` does the
+same through a file in MORGAN_HOME for the embedded server and the CLI beside it. When Redis
+(or that file) cannot be read during an outage, `recall` refuses (503): availability never
+outranks a revocation.
 """
 
 from __future__ import annotations
 
+import contextlib
+import os
 import time
 import uuid
 from collections.abc import Callable, Sequence
+from pathlib import Path
 from typing import TypeVar
 
 import structlog
@@ -33,6 +38,8 @@ K = TypeVar("K")
 
 OUTAGE_TTL_S = 120.0
 MAX_ENTRIES = 10_000
+REVOCATIONS_FILE = "revocations"
+"""Under MORGAN_HOME: the embedded server's and the CLI's shared record (FileRevocations)."""
 MIN_MARKER_TTL_S = 3600.0
 """Revocation markers outlive every cache entry they could veto (entries live `ttl_s` from a
 check made before the revocation), with room for replicas configured with a longer TTL. A
@@ -126,10 +133,82 @@ class RedisRevocations:
         return any(value is not None and float(value) >= since for value in found)
 
 
+class FileRevocations:
+    """Embedded (no Redis): the CLI and the server share MORGAN_HOME, so revocations are
+    appended to a 0600 file there that the server reads only when it needs to (an outage)."""
+
+    MAX_BYTES = 256 * 1024
+
+    def __init__(self, path: Path, ttl_s: float = OUTAGE_TTL_S) -> None:
+        self.path = path
+        self.local = LocalRevocations(ttl_s)
+        self.marker_ttl_s = _marker_ttl(ttl_s)
+
+    def _markers(self) -> list[tuple[str, float, str]]:
+        """(kind, at, id) of every marker in the file; a missing file holds none."""
+        try:
+            text = self.path.read_text()
+        except FileNotFoundError:
+            return []
+        out = []
+        for line in text.splitlines():
+            kind, _, rest = line.partition(" ")
+            at, _, ident = rest.partition(" ")
+            with contextlib.suppress(ValueError):
+                out.append((kind, float(at), ident))
+        return out
+
+    def _append(self, lines: list[str]) -> bool:
+        try:
+            if self.path.is_file() and self.path.stat().st_size > self.MAX_BYTES:
+                self._compact()
+            fd = os.open(self.path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
+            with os.fdopen(fd, "a") as fh:
+                fh.write("".join(line + "\n" for line in lines))
+                fh.flush()
+                os.fsync(fh.fileno())
+        except OSError as exc:
+            log.warning("revocation_not_shared", path=str(self.path), error=str(exc)[:200])
+            return False
+        return True
+
+    def _compact(self) -> None:
+        oldest = time.time() - self.marker_ttl_s
+        kept = [f"{k} {at!r} {i}\n" for k, at, i in self._markers() if at >= oldest]
+        temporary = self.path.with_suffix(".tmp")
+        fd = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with os.fdopen(fd, "w") as fh:
+            fh.write("".join(kept))
+        os.replace(temporary, self.path)
+
+    async def tokens_revoked(self, token_hashes: Sequence[str], at: float) -> bool:
+        await self.local.tokens_revoked(token_hashes, at)
+        return not token_hashes or self._append([f"token {at!r} {h}" for h in token_hashes])
+
+    async def user_disabled(self, user_id: uuid.UUID, at: float) -> bool:
+        await self.local.user_disabled(user_id, at)
+        return self._append([f"user {at!r} {user_id}"])
+
+    async def revoked_since(self, token_hash: str, user_id: uuid.UUID, since: float) -> bool | None:
+        if await self.local.revoked_since(token_hash, user_id, since):
+            return True
+        try:
+            markers = self._markers()
+        except OSError:
+            return None  # cannot read MORGAN_HOME: cannot vouch for anything
+        wanted = {("token", token_hash), ("user", str(user_id))}
+        return any((kind, ident) in wanted and at >= since for kind, at, ident in markers)
+
+
 def build_revocations(
-    shared: SharedRedis | None, ttl_s: float = OUTAGE_TTL_S
-) -> LocalRevocations | RedisRevocations:
-    return LocalRevocations(ttl_s) if shared is None else RedisRevocations(shared, ttl_s)
+    shared: SharedRedis | None, ttl_s: float = OUTAGE_TTL_S, home: Path | None = None
+) -> LocalRevocations | RedisRevocations | FileRevocations:
+    """Redis in the cluster; else a file in MORGAN_HOME (embedded: CLI and server share it)."""
+    if shared is not None:
+        return RedisRevocations(shared, ttl_s)
+    if home is not None:
+        return FileRevocations(home / REVOCATIONS_FILE, ttl_s)
+    return LocalRevocations(ttl_s)
 
 
 class RecentTokens:

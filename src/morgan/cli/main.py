@@ -214,7 +214,7 @@ def _auth_admin(action: Any) -> Any:
         database = Database(settings.database.url)
         # Revocations also reach the servers' outage token caches (Redis in the cluster).
         shared = SharedRedis.from_cache_url(settings.cache.url)
-        revocations = build_revocations(shared, settings.auth.outage_token_ttl_s)
+        revocations = build_revocations(shared, settings.auth.outage_token_ttl_s, settings.home)
         try:
             await database.ensure_schema(migrate=False)
             result = await action(AuthService(database, revocations))

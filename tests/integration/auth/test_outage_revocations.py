@@ -20,7 +20,12 @@ import redis.asyncio as aioredis
 from click.testing import CliRunner
 
 from morgan.auth import AuthService, CurrentUser, Revocations
-from morgan.auth.outage import LocalRevocations, RecentTokens, RedisRevocations
+from morgan.auth.outage import (
+    LocalRevocations,
+    RecentTokens,
+    RedisRevocations,
+    build_revocations,
+)
 from morgan.cli.main import cli
 from morgan.settings import load_settings
 from morgan.shared_state import SharedRedis
@@ -107,36 +112,81 @@ def _closed_port() -> int:
         return int(s.getsockname()[1])
 
 
-@pytest.mark.redis
-async def test_revocations_reach_other_processes_through_redis(db: Database, db_url: str) -> None:
+@pytest.fixture(params=["file", pytest.param("redis", marks=pytest.mark.redis)])
+async def two_processes(
+    request: pytest.FixtureRequest, tmp_path: Path
+) -> AsyncIterator[tuple[Revocations, Revocations]]:
+    """The server's Revocations and another process's (the CLI, another replica), each its
+    own object: embedded they share MORGAN_HOME's file, in the cluster the Redis."""
+    if request.param == "file":
+        home = tmp_path / "home"
+        home.mkdir()
+        yield build_revocations(None, 60, home), build_revocations(None, 60, home)
+        return
     prefix = f"morgan-test-{uuid.uuid4().hex[:12]}:"
     async with _shared(prefix) as server_redis, _shared(prefix) as admin_redis:
-        server_side = RedisRevocations(server_redis, 60)
-        server_auth, recent = AuthService(db, server_side), RecentTokens(60, server_side)
-        _, ann_token = await server_auth.create_user("ann")
-        _, bob_token = await server_auth.create_user("bob")
-        _, carl_token = await server_auth.create_user("carl")
-        for token in (ann_token, bob_token, carl_token):
-            await _checked(server_auth, recent, token)
+        yield RedisRevocations(server_redis, 60), RedisRevocations(admin_redis, 60)
 
-        # Another process (the CLI, another replica): its own connection and Redis client.
-        other_db = Database(db_url)
-        try:
-            admin = AuthService(other_db, RedisRevocations(admin_redis, 60))
-            assert await admin.revoke_tokens("ann") == 1
-            await admin.set_active("bob", False)
-        finally:
-            await other_db.close()
-        assert await recent.recall(ann_token) is None
-        assert await recent.recall(bob_token) is None
-        assert await recent.recall(carl_token) is not None
 
-    # Redis unreachable while the database is down: nothing can be vouched for, so refuse.
-    async with _shared(prefix, f"redis://127.0.0.1:{_closed_port()}/0") as dead:
+async def test_revocations_reach_other_processes(
+    db: Database, db_url: str, two_processes: tuple[Revocations, Revocations]
+) -> None:
+    server_side, admin_side = two_processes
+    server_auth, recent = AuthService(db, server_side), RecentTokens(60, server_side)
+    _, ann_token = await server_auth.create_user("ann")
+    _, bob_token = await server_auth.create_user("bob")
+    _, carl_token = await server_auth.create_user("carl")
+    for token in (ann_token, bob_token, carl_token):
+        await _checked(server_auth, recent, token)
+
+    other_db = Database(db_url)  # another process: its own connection
+    try:
+        admin = AuthService(other_db, admin_side)
+        assert await admin.revoke_tokens("ann") == 1
+        await admin.set_active("bob", False)
+    finally:
+        await other_db.close()
+    assert await recent.recall(ann_token) is None
+    assert await recent.recall(bob_token) is None
+    assert await recent.recall(carl_token) is not None
+
+
+async def test_when_the_record_cannot_be_read_nothing_is_vouched_for(
+    db: Database, tmp_path: Path
+) -> None:
+    auth = AuthService(db)
+    _, token = await auth.create_user("carl")
+    # Redis unreachable while the database is down: refuse.
+    async with _shared("morgan-test:", f"redis://127.0.0.1:{_closed_port()}/0") as dead:
         blind = RecentTokens(60, RedisRevocations(dead, 60))
-        await _checked(server_auth, blind, carl_token)
-        assert await blind.recall(carl_token) is None
+        await _checked(auth, blind, token)
+        assert await blind.recall(token) is None
         assert dead.degraded
+    # The embedded record unreadable (MORGAN_HOME gone bad): refuse as well.
+    unreadable = tmp_path / "home"
+    unreadable.mkdir()
+    (unreadable / "revocations").mkdir()  # reading it fails with an OSError
+    blind = RecentTokens(60, build_revocations(None, 60, unreadable))
+    await _checked(auth, blind, token)
+    assert await blind.recall(token) is None
+
+
+async def test_an_embedded_server_hears_of_a_cli_revoke_through_morgan_home(
+    db_url: str, tmp_path: Path
+) -> None:
+    home = tmp_path / "home"
+    async with running_api(db_url, home) as api:
+        ann = await api.new_user("ann")
+        for token in (ann, api.token):
+            r = await api.client.get("/api/documents", headers=api.auth(token))
+            assert r.status_code == 200, r.text
+        recent: RecentTokens = api.client.app.state.recent_tokens
+        assert await api.on_app_loop(recent.recall, ann) is not None
+
+        env = {"MORGAN_HOME": str(home), "MORGAN_DATABASE_URL": db_url}
+        await asyncio.to_thread(_morgan, env, "users", "token", "revoke", "ann")
+        assert await api.on_app_loop(recent.recall, ann) is None  # what an outage would ask
+        assert await api.on_app_loop(recent.recall, api.token) is not None
 
 
 # -- the outage itself, with the real commands ----------------------------------------------
