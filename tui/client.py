@@ -16,6 +16,7 @@ from morgan.cli.client import (
     parse_stream_line,
     resolve_connection,
 )
+from morgan.http_failures import HttpFailure, classify
 
 ClientError: TypeAlias = CLIError
 """Raised for every failure; `.message` is written for the user, `.exit_code` says which kind."""
@@ -61,7 +62,7 @@ class AsyncMorganClient:
         return response.json() if response.content else None
 
     def _unreachable(self, exc: httpx.TransportError) -> ClientError:
-        if isinstance(exc, httpx.TimeoutException):
+        if classify(exc).timed_out:
             return ClientError(f"the Morgan server at {self.url} timed out", EXIT_UNREACHABLE)
         return ClientError(
             f"cannot reach the Morgan server at {self.url}; start it with `morgan serve`",
@@ -117,9 +118,9 @@ class AsyncMorganClient:
                 async for line in response.aiter_lines():
                     if line.strip():
                         yield parse_stream_line(line)
-        except httpx.RemoteProtocolError as exc:
-            raise ClientError(f"the server closed the stream early: {exc}", 5) from exc
         except httpx.TransportError as exc:
+            if classify(exc) is HttpFailure.PROTOCOL:
+                raise ClientError(f"the server closed the stream early: {exc}", 5) from exc
             raise self._unreachable(exc) from exc
 
 

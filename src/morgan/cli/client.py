@@ -21,6 +21,7 @@ import httpx
 import msgspec
 
 from morgan.chat.schemas import StreamEvent, decode_stream_event
+from morgan.http_failures import HttpFailure, classify
 from morgan.settings import Settings, SettingsError, load_settings
 
 EXIT_OK = 0
@@ -237,14 +238,19 @@ class MorganClient:
         while True:
             try:
                 response = self.http.request(method, path, **kwargs)
-            except httpx.ConnectError as exc:
-                raise CLIError(
-                    f"cannot reach the Morgan server at {self.url} ({exc}); start it with "
-                    "`morgan serve`",
-                    EXIT_UNREACHABLE,
-                ) from exc
-            except httpx.TimeoutException as exc:
-                raise CLIError(timeout_message(self.url, self.timeout), EXIT_UNREACHABLE) from exc
+            except httpx.HTTPError as exc:
+                failure = classify(exc)
+                if failure is HttpFailure.UNREACHABLE:
+                    raise CLIError(
+                        f"cannot reach the Morgan server at {self.url} ({exc}); start it with "
+                        "`morgan serve`",
+                        EXIT_UNREACHABLE,
+                    ) from exc
+                if failure.timed_out:
+                    raise CLIError(
+                        timeout_message(self.url, self.timeout), EXIT_UNREACHABLE
+                    ) from exc
+                raise
             wait = _retry_after(response) if retry_busy else None
             if wait is None or (
                 self.timeout is not None and time.monotonic() - started + wait > self.timeout
@@ -268,15 +274,18 @@ class MorganClient:
                 for line in response.iter_lines():
                     if line.strip():
                         yield parse_stream_line(line)
-        except httpx.ConnectError as exc:
-            raise CLIError(
-                f"cannot reach the Morgan server at {self.url}; start it with `morgan serve`",
-                EXIT_UNREACHABLE,
-            ) from exc
-        except httpx.TimeoutException as exc:
-            raise CLIError(timeout_message(self.url, self.timeout), EXIT_UNREACHABLE) from exc
-        except httpx.RemoteProtocolError as exc:
-            raise CLIError(f"the server closed the stream early: {exc}", EXIT_SERVER) from exc
+        except httpx.HTTPError as exc:
+            failure = classify(exc)
+            if failure is HttpFailure.UNREACHABLE:
+                raise CLIError(
+                    f"cannot reach the Morgan server at {self.url}; start it with `morgan serve`",
+                    EXIT_UNREACHABLE,
+                ) from exc
+            if failure.timed_out:
+                raise CLIError(timeout_message(self.url, self.timeout), EXIT_UNREACHABLE) from exc
+            if failure is HttpFailure.PROTOCOL:
+                raise CLIError(f"the server closed the stream early: {exc}", EXIT_SERVER) from exc
+            raise
 
 
 def parse_stream_line(line: str | bytes) -> StreamEvent:
@@ -289,7 +298,8 @@ def parse_stream_line(line: str | bytes) -> StreamEvent:
 
 def _retry_after(response: httpx.Response) -> float | None:
     """Seconds to wait before retrying a 503 (at capacity) or 429 (rate limited), else None."""
-    if response.status_code not in (429, 503):
+    failure = classify(response.status_code)
+    if failure is None or not failure.busy:
         return None
     try:
         return min(max(float(response.headers.get("retry-after", "")), 0.1), 30.0)
@@ -298,17 +308,18 @@ def _retry_after(response: httpx.Response) -> float | None:
 
 
 def check(response: httpx.Response) -> None:
-    if response.status_code < 400:
+    failure = classify(response.status_code)
+    if failure is None:
         return
     detail = _detail(response)
-    if response.status_code == 401:
+    if failure is HttpFailure.AUTH:
         hint = "" if detail.endswith(".") else "."
         raise CLIError(
             f"authentication failed: {detail}{hint} Pass --token, set MORGAN_TOKEN, or run the "
             "server once in embedded mode to create MORGAN_HOME/token.",
             EXIT_AUTH,
         )
-    if response.status_code in (400, 404, 409, 413, 422):
+    if failure is HttpFailure.REJECTED:
         raise CLIError(detail, EXIT_USAGE)
     raise CLIError(f"server error {response.status_code}: {detail}", EXIT_SERVER)
 

@@ -19,6 +19,8 @@ import httpx
 import structlog
 import yaml
 
+from morgan.http_failures import HttpFailure, classify
+
 log = structlog.get_logger(__name__)
 
 SERVICE_ACCOUNT_DIR = Path("/var/run/secrets/kubernetes.io/serviceaccount")
@@ -135,7 +137,7 @@ def _get_nodes(
             response = client.get(url, headers=headers)
     except httpx.HTTPError as exc:
         raise ClusterAccessError(f"cannot reach the API server at {server}: {exc}") from exc
-    if response.status_code in (401, 403):
+    if classify(response.status_code) in (HttpFailure.AUTH, HttpFailure.FORBIDDEN):
         raise ClusterAccessError(
             f"the API server refused to list {what} ({response.status_code}); the account "
             f"needs RBAC permission to list {what}"

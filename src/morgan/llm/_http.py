@@ -16,11 +16,11 @@ import httpx
 import msgspec
 import structlog
 
+from morgan.http_failures import HttpFailure, classify
 from morgan.llm.base import LLMUnavailable
 
 log = structlog.get_logger(__name__)
 
-_RETRYABLE_ERRORS = (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout)
 _PERMANENT = re.compile(r"\b(out of memory|oom)\b", re.IGNORECASE)
 """5xx bodies that a retry cannot fix; falling back at once is faster for the user."""
 
@@ -54,18 +54,17 @@ class RetryPolicy(msgspec.Struct, frozen=True):
 
 
 async def _raise_for_status(response: httpx.Response, backend: str) -> None:
-    if response.status_code < 400:
+    failure = classify(response.status_code)
+    if failure is None:
         return
     body = await response.aread()
-    raise _StatusError(
-        response.status_code, f"{backend}: HTTP {response.status_code}: {error_detail(body)}"
-    )
+    raise _StatusError(failure, f"{backend}: HTTP {response.status_code}: {error_detail(body)}")
 
 
 class _StatusError(LLMUnavailable):
-    def __init__(self, status: int, message: str) -> None:
+    def __init__(self, failure: HttpFailure, message: str) -> None:
         super().__init__(message)
-        self.status = status
+        self.failure = failure
 
 
 @asynccontextmanager
@@ -91,22 +90,23 @@ async def open_response(
         request = client.build_request(method, url, json=json, timeout=timeout, headers=headers)
         try:
             response = await client.send(request, stream=True)
-        except _RETRYABLE_ERRORS as exc:
-            if attempt < policy.retries:
-                await _backoff(backend, url, attempt, policy, repr(exc))
-                attempt += 1
-                continue
-            raise error_type(f"{backend}: cannot connect to {url}: {exc!r}") from exc
-        except httpx.TimeoutException as exc:
-            raise error_type(f"{backend}: timed out waiting for {url}") from exc
         except httpx.HTTPError as exc:
+            failure = classify(exc)
+            if failure.before_sending:
+                if attempt < policy.retries:
+                    await _backoff(backend, url, attempt, policy, repr(exc))
+                    attempt += 1
+                    continue
+                raise error_type(f"{backend}: cannot connect to {url}: {exc!r}") from exc
+            if failure.timed_out:
+                raise error_type(f"{backend}: timed out waiting for {url}") from exc
             raise error_type(f"{backend}: request to {url} failed: {exc!r}") from exc
         try:
             try:
                 await _raise_for_status(response, backend)
             except _StatusError as exc:
                 permanent = _PERMANENT.search(str(exc)) is not None
-                if exc.status >= 500 and not permanent and attempt < policy.retries:
+                if exc.failure.server_side and not permanent and attempt < policy.retries:
                     await response.aclose()
                     await _backoff(backend, url, attempt, policy, str(exc))
                     attempt += 1
@@ -146,9 +146,9 @@ async def request_json(
     ) as response:
         try:
             body = await response.aread()
-        except httpx.TimeoutException as exc:
-            raise error_type(f"{backend}: timed out reading {url}") from exc
         except httpx.HTTPError as exc:
+            if classify(exc).timed_out:
+                raise error_type(f"{backend}: timed out reading {url}") from exc
             raise error_type(f"{backend}: reading {url} failed: {exc!r}") from exc
     try:
         return msgspec.json.decode(body)

@@ -19,12 +19,11 @@ import httpx
 import msgspec
 
 from morgan.cli.client import EXIT_SERVER, EXIT_UNREACHABLE, EXIT_USAGE, CLIError
+from morgan.http_failures import classify
 from morgan.llm.base import LLMUnavailable
 from morgan.llm.ollama import OllamaLLM, OllamaModel, PullProgress
 
 T = TypeVar("T")
-
-_UNREACHABLE = (httpx.ConnectError, httpx.ConnectTimeout)
 
 
 def _ollama(url: str | None) -> tuple[OllamaLLM, list[str]]:
@@ -68,7 +67,8 @@ def _run(llm: OllamaLLM, action: Callable[[], Awaitable[T]]) -> T:
     try:
         return asyncio.run(go())
     except LLMUnavailable as exc:
-        if isinstance(exc.__cause__, _UNREACHABLE):
+        cause = exc.__cause__
+        if isinstance(cause, httpx.HTTPError) and classify(cause).before_sending:
             raise CLIError(
                 f"cannot reach Ollama at {llm.client.base_url} (is it running?): {exc}",
                 EXIT_UNREACHABLE,

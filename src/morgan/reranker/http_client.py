@@ -9,6 +9,7 @@ import msgspec
 import structlog
 
 from morgan.components import ComponentHealth
+from morgan.http_failures import classify
 from morgan.reranker.base import (
     InvalidRerankRequest,
     RerankerUnavailable,
@@ -61,14 +62,17 @@ class HttpReranker:
             response = await self._http().post(
                 "/rerank", content=body, headers={"content-type": "application/json"}
             )
-        except httpx.TimeoutException as error:
-            raise RerankerUnavailable(
-                f"reranker at {self.base_url} did not answer within {self.timeout_s}s"
-            ) from error
-        except httpx.TransportError as error:
-            raise RerankerUnavailable(
-                f"cannot reach reranker at {self.base_url}: {error!r}"
-            ) from error
+        except httpx.HTTPError as error:
+            failure = classify(error)
+            if failure.timed_out:
+                raise RerankerUnavailable(
+                    f"reranker at {self.base_url} did not answer within {self.timeout_s}s"
+                ) from error
+            if failure.transport:
+                raise RerankerUnavailable(
+                    f"cannot reach reranker at {self.base_url}: {error!r}"
+                ) from error
+            raise
         if response.status_code == 422:
             raise InvalidRerankRequest(_detail(response))
         if response.status_code != 200:
