@@ -24,6 +24,7 @@ from morgan.emotion.affect import build_result
 from morgan.emotion.base import EmotionModelError, EmotionResult
 from morgan.emotion.labels import GOEMOTIONS_LABELS
 from morgan.observability import timed
+from morgan.onnx_models import find_onnx_file, load_tokenizer, open_session
 
 log = structlog.get_logger(__name__)
 
@@ -65,13 +66,7 @@ def map_label(name: str) -> str | None:
 
 
 def _find_onnx(model_dir: Path) -> Path:
-    for candidate in (model_dir / "model.onnx", model_dir / "onnx" / "model.onnx"):
-        if candidate.exists():
-            return candidate
-    found = sorted(model_dir.glob("*.onnx"))
-    if found:
-        return found[0]
-    raise EmotionModelError(f"no .onnx file in {model_dir}")
+    return find_onnx_file(model_dir, any_onnx=True, what="emotion model", error=EmotionModelError)
 
 
 class OnnxEmotionDetector:
@@ -106,9 +101,6 @@ class OnnxEmotionDetector:
             self._error = ""
 
     def _load(self) -> None:
-        import onnxruntime as ort
-        from transformers import AutoTokenizer
-
         onnx_path = _find_onnx(self.model_dir)
         config = json.loads((self.model_dir / "config.json").read_text())
         positions = int(config.get("max_position_embeddings", self._max_tokens))
@@ -139,11 +131,12 @@ class OnnxEmotionDetector:
         if not self._multi_label:
             self._thresholds[:] = 1.01  # softmax: only the top label
         os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
-        self._tokenizer = AutoTokenizer.from_pretrained(self.model_dir, local_files_only=True)
-        options = ort.SessionOptions()
-        options.intra_op_num_threads = self._threads
-        options.inter_op_num_threads = 1
-        session = ort.InferenceSession(str(onnx_path), options, providers=["CPUExecutionProvider"])
+        self._tokenizer = load_tokenizer(
+            self.model_dir, what="emotion model", error=EmotionModelError
+        )
+        session = open_session(
+            onnx_path, intra_op_threads=self._threads, inter_op_threads=1, error=EmotionModelError
+        )
         self._input_names = {i.name for i in session.get_inputs()}
         self._session = session
         log.info(

@@ -28,6 +28,7 @@ from typing import Any, Literal
 import structlog
 
 from morgan.components import ComponentHealth
+from morgan.onnx_models import load_tokenizer_file, open_session
 
 log = structlog.get_logger(__name__)
 
@@ -123,31 +124,23 @@ class MiniLMEmbedder:
         return self.threads or default_threads()
 
     def _load_tokenizers(self) -> None:
-        from tokenizers import Tokenizer
-
-        path = str(self.model_dir / "tokenizer.json")
-        counter = Tokenizer.from_file(path)
+        counter = load_tokenizer_file(self.model_dir, what="MiniLM model")
         counter.no_truncation()
         counter.no_padding()
-        tokenizer = Tokenizer.from_file(path)
+        tokenizer = load_tokenizer_file(self.model_dir, what="MiniLM model")
         tokenizer.no_padding()
         tokenizer.enable_truncation(max_length=self.max_length)
         self._counter, self._tokenizer = counter, tokenizer
 
     def _load_onnx(self) -> None:
-        import onnxruntime as ort
-
         path = self.onnx_path()
         if not path.is_file():
             export_onnx(self.model_dir, path)
-        options = ort.SessionOptions()
-        options.intra_op_num_threads = self._threads()
-        options.inter_op_num_threads = 1
-        options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
-        # No spin-waiting between ops: on a shared CPU spinning threads steal the cores the
-        # event loop and other requests need.
-        options.add_session_config_entry("session.intra_op.allow_spinning", "0")
-        self._session = ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
+        # ONNX Runtime's default optimisation level (all); no spin-waiting between ops (see
+        # morgan.onnx_models.open_session).
+        self._session = open_session(
+            path, intra_op_threads=self._threads(), inter_op_threads=1, spinning=False
+        )
         self.engine = "onnxruntime"
 
     def _load_torch(self) -> None:

@@ -145,10 +145,11 @@ def load_minilm_tokenizer(model_dir: Path | None = None) -> HuggingFaceTokenCoun
     Uses `tokenizers` directly: the same tokenizer.json AutoTokenizer would load, without
     importing transformers (seconds of start-up).
     """
-    from tokenizers import Tokenizer
+    from morgan.onnx_models import load_tokenizer_file
 
-    path = (model_dir or minilm_model_dir()) / "tokenizer.json"
-    return HuggingFaceTokenCounter(Tokenizer.from_file(str(path)))
+    return HuggingFaceTokenCounter(
+        load_tokenizer_file(model_dir or minilm_model_dir(), what="MiniLM model")
+    )
 
 
 # Sentences come from the one splitter in morgan.text (`sentence_spans`).

@@ -16,26 +16,23 @@ from typing import Any
 import numpy as np
 import structlog
 
+from morgan.onnx_models import MODEL_FILE_CANDIDATES, find_onnx_file, load_tokenizer, open_session
 from morgan.reranker.base import RerankerModelError
 
 log = structlog.get_logger(__name__)
 
-MODEL_FILE_CANDIDATES = ("model.onnx", "onnx/model.onnx")
+__all__ = ["MODEL_FILE_CANDIDATES", "OnnxCrossEncoder", "find_model_file"]
 _KNOWN_INPUTS = ("input_ids", "attention_mask", "token_type_ids")
 _NUMPY_INT_TYPES = {"tensor(int64)": np.int64, "tensor(int32)": np.int32}
 
 
 def find_model_file(model_dir: str | Path) -> Path:
     """The ONNX file inside `model_dir`, or a `RerankerModelError` that says what is missing."""
-    directory = Path(model_dir).expanduser()
-    if not directory.is_dir():
-        raise RerankerModelError(f"reranker model directory does not exist: {directory}")
-    for candidate in MODEL_FILE_CANDIDATES:
-        if (directory / candidate).is_file():
-            return directory / candidate
-    raise RerankerModelError(
-        f"no ONNX model in {directory}: looked for {' and '.join(MODEL_FILE_CANDIDATES)} "
-        "(export the cross-encoder with optimum or torch.onnx.export)"
+    return find_onnx_file(
+        model_dir,
+        what="reranker model",
+        hint="export the cross-encoder with optimum or torch.onnx.export",
+        error=RerankerModelError,
     )
 
 
@@ -238,31 +235,15 @@ class OnnxCrossEncoder:
         return _Loaded(session, tokenizer, input_types, output_name, max_length, providers)
 
     def _load_tokenizer(self) -> Any:
-        from transformers import AutoTokenizer
-
-        try:
-            tokenizer = AutoTokenizer.from_pretrained(str(self.model_dir))
-        except Exception as error:  # transformers raises many kinds for a bad folder
-            raise RerankerModelError(
-                f"cannot load the tokenizer from {self.model_dir}: {error}"
-            ) from error
-        if not getattr(tokenizer, "is_fast", False):
-            raise RerankerModelError(
-                f"the tokenizer in {self.model_dir} is not a fast tokenizer (tokenizer.json "
-                "missing?); offsets are needed to cut long queries"
-            )
-        return tokenizer
+        # Fast only: offsets are needed to cut long queries.
+        return load_tokenizer(
+            self.model_dir, fast=True, what="reranker model", error=RerankerModelError
+        )
 
     def _load_session(self, model_file: Path) -> Any:
-        import onnxruntime
-
-        options = onnxruntime.SessionOptions()
-        if self.intra_op_threads is not None:
-            options.intra_op_num_threads = self.intra_op_threads
-        providers = self.requested_providers or default_providers()
-        try:
-            return onnxruntime.InferenceSession(
-                str(model_file), sess_options=options, providers=providers
-            )
-        except Exception as error:  # onnxruntime raises its own untyped errors
-            raise RerankerModelError(f"cannot load ONNX model {model_file}: {error}") from error
+        return open_session(
+            model_file,
+            providers=self.requested_providers or default_providers(),
+            intra_op_threads=self.intra_op_threads,
+            error=RerankerModelError,
+        )
