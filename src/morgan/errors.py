@@ -219,4 +219,15 @@ def _validation_detail(exc: ValidationException) -> str:
     return f"{key}{first['message']}"
 
 
+# Why not Litestar's `ProblemDetailsPlugin` (litestar.plugins.problem_details, 2.25), measured
+# against this handler on the same routes: (1) its converters get the exception only, not the
+# request, so a body cannot carry `instance` or `request_id`, nor the response `x-request-id`;
+# (2) with `enable_for_all_http_exceptions` a 404 is `{"status", "title", "detail"}` without
+# `type`/`code`, a validation error puts the field errors under `extra` with the detail "Bad
+# Request" (ours: `errors` and "n: Expected `int`, got `str`"); (3) a `MorganError` is not an
+# `HTTPException`: a 429 became a plain-JSON 500 (no `Retry-After`); (4) it registers an
+# app-level `HTTPException` handler, which Litestar picks (by MRO) over the OpenAI
+# controller's own `Exception` handler, so `/v1` 404s and 400s would lose OpenAI's
+# `{"error": ...}` shape. Matching all of that means a custom `exception_handler` and mapping
+# for every type: this handler again, behind the plugin. So Morgan keeps its own.
 EXCEPTION_HANDLERS = {Exception: problem_details_handler}
