@@ -384,3 +384,23 @@ async def test_close_during_the_build_stops_the_child(
         assert await again.count() == 60 and (await again.stats()).indexed_points == 60
     finally:
         await again.close()
+
+
+async def test_a_build_that_cannot_start_serves_unbuilt(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    pts = points(60, seed=9)
+    writer = EdgeVectorIndex(tmp_path / "v", dimension=DIM, optimize_at=None)
+    await writer.ensure_collection()
+    await writer.upsert(pts)
+    await writer.close()
+    monkeypatch.setattr(sys, "executable", str(tmp_path / "no-python"))  # spawning fails
+    index = EdgeVectorIndex(tmp_path / "v", dimension=DIM, optimize_at=50)
+    await index.ensure_collection()
+    try:
+        await index.wait_built()
+        assert (await index.health()).state == "up"
+        assert await index.count(pts[0].user_id) == 60
+        assert (await index.stats()).indexed_points == 0
+    finally:
+        await index.close()

@@ -204,7 +204,15 @@ class EdgeVectorIndex:
             return
         # On the loop's thread: the child's death signal follows the thread that starts it.
         points, last_seconds = due
-        self._build = await child_build.start(self.path, points=points, last_seconds=last_seconds)
+        try:
+            self._build = await child_build.start(
+                self.path, points=points, last_seconds=last_seconds
+            )
+        except OSError as exc:  # no child (no processes left?): serve unbuilt, exact
+            log.error("vector_index_build_not_started_serving_brute_force", error=str(exc))
+            await self._submit(self._open_unbuilt)
+            self._built.set()
+            return
         self._error = "building"
         log.warning(
             "vector_index_building_in_child",
@@ -248,6 +256,9 @@ class EdgeVectorIndex:
         log.info("vector_index_opened", backend=self.backend, path=str(self.path), points=points)
         return None
 
+    def _open_unbuilt(self) -> None:
+        self._shard = open_shard(self.path, self.dimension)
+
     async def _reopen_after(self, build: child_build.Build) -> None:
         """Once the child exits, open the shard, built or not (a failed build loses nothing)."""
         code = await build.process.wait()
@@ -261,11 +272,8 @@ class EdgeVectorIndex:
                 note="every point stays searchable (exact, slower); the next start builds again",
             )
 
-        def reopen() -> None:
-            self._shard = open_shard(self.path, self.dimension)
-
         try:
-            await self._submit(reopen)
+            await self._submit(self._open_unbuilt)
         except Exception as exc:  # noqa: BLE001 - shown in health; the process keeps serving
             self._error = f"reopening after the build: {type(exc).__name__}: {exc}"[:300]
             log.error("vector_index_reopen_failed", error=self._error)
