@@ -5,9 +5,10 @@ uid cannot go (a pyenv Python under /root, mode 0700, while the tests run as roo
 CI clone. So the parts of the "image" are assembled once per test session in a folder under the
 system temp dir that every uid can read: the interpreter's prefix (binary, libpython, stdlib),
 the virtualenv (its `pyvenv.cfg` home, interpreter links and script shebangs re-pointed at the
-copy) and the sources it installs in editable mode (`src/`, `tui/`, `alembic/`). Files are hard
-links where the filesystem allows (a few seconds, no space), copies otherwise and for any file
-that others cannot read, so the originals' permissions are never changed.
+copy) and, where that uid cannot reach this checkout, the sources it installs in editable
+mode (`src/`, `tui/`, `alembic/`; otherwise the live ones, so edits made mid-session count).
+Files are hard links where the filesystem allows (a few seconds, no space), copies otherwise
+and for any file that others cannot read, so the originals' permissions are never changed.
 
 `Image.translate` maps this checkout's paths (what run_workload.IMAGE_ENV names) to the copy's;
 `Image.env` adds what the copied interpreter needs to find its libpython.
@@ -64,22 +65,33 @@ def reachable_by_others(path: Path) -> bool:
 @functools.cache
 def pod_image() -> Image:
     """Built at the first call of the session, removed when the interpreter exits."""
-    base = Path(tempfile.gettempdir())
-    if not reachable_by_others(base):
-        raise RuntimeError(f"{base} is not traversable by other uids; set TMPDIR to one that is")
-    root = Path(tempfile.mkdtemp(prefix="morgan-pod-image-", dir=base))
+    root = Path(tempfile.mkdtemp(prefix="morgan-pod-image-", dir=_base_dir()))
     atexit.register(shutil.rmtree, root, ignore_errors=True)
     root.chmod(0o755)
     python_root, libdir = _copy_interpreter(root / "python")
     venv = root / "venv"
     _copy_venv(venv, python_root)
-    app = root / "app"
-    app.mkdir(mode=0o755)
-    for name in SOURCES:
-        if (REPO / name).exists():
-            _mirror(REPO / name, app / name)
-    _repoint_editable(venv, app)
+    sources = [REPO / name for name in SOURCES if (REPO / name).exists()]
+    if all(reachable_by_others(path) for path in sources):
+        app = REPO  # live sources: an edit made during the session is what the pods run
+    else:  # e.g. a CI clone under /root: a snapshot the pods' uid can read
+        app = root / "app"
+        app.mkdir(mode=0o755)
+        for path in sources:
+            _mirror(path, app / path.name)
+        _repoint_editable(venv, app)
     return Image(root=root, venv=venv, app=app, libdir=libdir)
+
+
+def _base_dir() -> Path:
+    """A folder every uid can traverse, on the venv's filesystem when one is (hard links
+    instead of copying ~1 GB when /tmp is a tmpfs)."""
+    candidates = [Path(tempfile.gettempdir()), Path("/var/tmp"), Path("/dev/shm")]
+    usable = [c for c in candidates if c.is_dir() and reachable_by_others(c)]
+    if not usable:
+        raise RuntimeError("no temp folder other uids can traverse; set TMPDIR to one")
+    device = os.stat(VENV).st_dev
+    return next((c for c in usable if os.stat(c).st_dev == device), usable[0])
 
 
 def _mirror(src: Path, dst: Path, *, skip: frozenset[str] = frozenset()) -> None:

@@ -11,8 +11,9 @@ become loopback addresses of local processes, whole values that name a service w
 twin (the Qdrant server) get a local equivalent, and container ports are moved to free local
 ports (in env values and args that name them) so runs can sit side by side.
 
-Not covered without an API server: scheduling and placement, `lookup` of existing Secrets,
-Service DNS and kube-proxy, PVC binding, readOnlyRootFilesystem, probes' kubelet timing.
+Not covered without an API server: scheduling and placement, `lookup` of existing Secrets
+(test_chart_secrets.py runs it against a stand-in API), Service DNS and kube-proxy, PVC
+binding, readOnlyRootFilesystem, probes' kubelet timing.
 """
 
 from __future__ import annotations
