@@ -18,6 +18,7 @@ import structlog
 
 from morgan.auth import AuthService
 from morgan.chat.conversations import ConversationRepository
+from morgan.chat.feedback import AnswerFeedback
 from morgan.chat.pipeline import ChatPipeline
 from morgan.components import ComponentHealth
 from morgan.emotion.base import EmotionDetector
@@ -72,6 +73,8 @@ class Services:
     learning_queue: LearningQueue | None = None
     outbox: Outbox | None = None
     """Chat writes queued while the database is down (morgan.storage.outbox)."""
+    feedback: AnswerFeedback | None = None
+    """Feedback on answers (None where learning is off: the API answers 503)."""
     ingest_jobs: JobRegistry = field(default_factory=JobRegistry)
     background: set[asyncio.Task[Any]] = field(default_factory=set)
 
@@ -327,6 +330,9 @@ async def build_services(
         learning_repos=feelings.repos,
         learning_queue=feelings.queue,
         outbox=outbox,
+        feedback=None
+        if feelings.learning is None
+        else AnswerFeedback(conversations, feelings.learning, outbox=outbox),
     )
     if outbox is not None:
         outbox.start()  # also flushes what a previous process queued

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import uuid
-from datetime import UTC, datetime
 from typing import TypeVar
 
 import msgspec
@@ -12,10 +11,8 @@ from litestar.status_codes import HTTP_201_CREATED, HTTP_204_NO_CONTENT
 
 from morgan.api import providers
 from morgan.auth import CurrentUser
-from morgan.chat.conversations import ConversationRepository
-from morgan.errors import BadRequest, DependencyUnavailable, NotFound
-from morgan.learning import Feedback
-from morgan.learning.feedback import cited_documents
+from morgan.chat.feedback import AnswerFeedback, FeedbackRequest, new_feedback_id
+from morgan.errors import DependencyUnavailable, NotFound
 from morgan.learning.repositories import PreferenceRepository
 from morgan.learning.service import LearningService
 from morgan.validation import MAX_COMMENT, MAX_FEEDBACK_ID, check_optional, check_text
@@ -44,6 +41,9 @@ class FeedbackOut(msgspec.Struct):
     rating: int
     recorded: bool
     boosts: dict[str, float]
+    queued: bool = False
+    """The database is down: the feedback waits in the local queue and is recorded when it
+    returns (`recorded` is false until then)."""
 
 
 class PreferenceOut(msgspec.Struct):
@@ -59,53 +59,30 @@ class LearningController(Controller):
     dependencies = {
         "learning": providers.learning,
         "preferences": providers.preferences,
-        "conversations": providers.conversations,
+        "feedback": providers.feedback,
     }
 
     @post("/api/feedback", status_code=HTTP_201_CREATED)
     async def feedback(
-        self,
-        data: FeedbackIn,
-        learning: LearningService | None,
-        conversations: ConversationRepository,
-        user: CurrentUser,
+        self, data: FeedbackIn, feedback: AnswerFeedback | None, user: CurrentUser
     ) -> FeedbackOut:
-        service = _on(learning)
-        convs = conversations
-        if data.message_id is not None:
-            message = await convs.get_message(user.id, data.message_id)
-        elif data.conversation_id is not None:
-            msgs = await convs.messages(user.id, data.conversation_id)
-            answers = [m for m in msgs if m.role == "assistant"]
-            if not answers:
-                raise NotFound("that conversation has no answer to rate yet")
-            message = answers[-1]
-        else:
-            message = await convs.last_assistant_message(user.id)  # type: ignore[assignment]
-            if message is None:
-                raise NotFound("there is no answer to rate yet; ask something first")
-        if message.role != "assistant":
-            raise BadRequest("feedback rates Morgan's answers; that message is the user's")
-        documents = cited_documents(message.content, message.sources or [])
-        feedback_id = data.id or uuid.uuid4().hex
-        outcome = await service.record_feedback(
-            str(user.id),
-            Feedback(
-                id=feedback_id,
-                answer_id=str(message.id),
-                at=datetime.now(UTC),
-                rating=data.rating,  # type: ignore[arg-type]
-                document_ids=documents,
-                answer_length_words=len(message.content.split()),
+        result = await _on(feedback).rate(
+            FeedbackRequest(
+                user_id=user.id,
+                id=data.id or new_feedback_id(),
+                rating=data.rating,
+                message_id=data.message_id,
+                conversation_id=data.conversation_id,
                 comment=data.comment,
-            ),
+            )
         )
         return FeedbackOut(
-            id=feedback_id,
-            message_id=message.id,
+            id=result.id,
+            message_id=result.message_id,
             rating=data.rating,
-            recorded=outcome.recorded,
-            boosts={b.document_id: round(b.value, 4) for b in outcome.boosts},
+            recorded=result.recorded,
+            boosts=result.boosts,
+            queued=result.queued,
         )
 
     @get("/api/preferences")

@@ -21,6 +21,7 @@ from litestar.di import Provide
 from morgan.api.deps import get_services
 from morgan.auth import AuthService
 from morgan.chat.conversations import ConversationRepository
+from morgan.chat.feedback import AnswerFeedback
 from morgan.chat.pipeline import ChatPipeline
 from morgan.chat.transcripts import Transcripts
 from morgan.components import HealthReport
@@ -84,6 +85,10 @@ def _learning(state: State) -> LearningService | None:
     return get_services(state).learning
 
 
+def _feedback(state: State) -> AnswerFeedback | None:
+    return get_services(state).feedback
+
+
 def _preferences(state: State) -> PreferenceRepository | None:
     repos = get_services(state).learning_repos
     return None if repos is None else repos.preferences
@@ -124,6 +129,7 @@ embedder = _provide(_embedder)
 emotion_detector = _provide(_emotion_detector)
 emotion_repository = _provide(_emotion_repository)
 learning = _provide(_learning)
+feedback = _provide(_feedback)
 preferences = _provide(_preferences)
 runtime_config = _provide(_runtime_config)
 health = _provide(_health)

@@ -27,7 +27,7 @@ import msgspec
 import structlog
 
 from morgan.components import ComponentHealth
-from morgan.errors import DependencyUnavailable, as_morgan_error
+from morgan.errors import DependencyUnavailable, MorganError, as_morgan_error
 
 log = structlog.get_logger(__name__)
 
@@ -241,6 +241,8 @@ def _refused(exc: BaseException) -> bool:
     or the entry cannot be read: retrying cannot help."""
     from sqlalchemy import exc as sa
 
+    if isinstance(exc, MorganError) and 400 <= exc.status_code < 500:
+        return True  # e.g. the rated answer or the conversation is gone by now
     return isinstance(
         exc, sa.IntegrityError | sa.DataError | msgspec.DecodeError | msgspec.ValidationError
     ) or (isinstance(exc, ValueError) and "no applier registered" in str(exc))

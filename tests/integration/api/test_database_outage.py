@@ -179,6 +179,11 @@ async def test_chats_answer_while_the_database_is_down_and_land_in_it_after(
             assert "database" in body["degraded"], body
             assert body["text"]
             answered.append(body)
+        # Feedback on an answer given during the outage waits in the queue too.
+        rated = {"rating": 5, "message_id": str(answered[0]["message_id"]), "id": "fb-outage-1"}
+        fb = await api.client.post("/api/feedback", json=rated, headers=api.auth())
+        assert fb.status_code == 201, fb.text
+        assert fb.json()["queued"] is True and fb.json()["recorded"] is False
         # Retrieval still answered from the vector index (with the passages read before).
         assert answered[0]["sources"], answered[0]
         assert "85 degrees" in str(answered[0]["text"])
@@ -211,6 +216,10 @@ async def test_chats_answer_while_the_database_is_down_and_land_in_it_after(
             assert str(body["message_id"]) in stored, (body, stored)
             assert stored[str(body["message_id"])]["content"] == body["text"]
             assert "database" in stored[str(body["message_id"])]["degraded"]
+        # The queued feedback was recorded by the flush: the same id again records nothing.
+        again = await api.client.post("/api/feedback", json=rated, headers=api.auth())
+        assert again.status_code == 201, again.text
+        assert again.json()["recorded"] is False and again.json()["queued"] is False
         # The conversation opened before the outage holds every turn, in order, once.
         turns = (
             await api.client.get(f"/api/conversations/{conversation}/messages", headers=api.auth())
@@ -226,6 +235,8 @@ async def test_a_restart_mid_outage_flushes_what_the_last_process_queued(
     home = tmp_path / "home"
     async with running_api(outage.url, home, MORGAN_DATABASE_POOL_TIMEOUT_S="2") as api:
         outage.api = api
+        seen = await api.client.get("/api/status", headers=api.auth())  # the token is known
+        assert seen.status_code == 200, seen.text
         await outage.stop()
         queued = await _chat(api, "note this while the database is away")
         assert queued.status_code == 200, queued.text
