@@ -12,7 +12,7 @@ import time
 import uuid
 from collections.abc import AsyncGenerator, AsyncIterator, Sequence
 from contextlib import aclosing
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import msgspec
@@ -59,7 +59,7 @@ from morgan.llm.base import (
     embed_reporting,
     stream_reporting,
 )
-from morgan.llm.budget import fit_to_budget
+from morgan.llm.budget import BudgetResult, fit_to_budget
 from morgan.llm.extractive import NOT_FOUND, ExtractiveLLM
 from morgan.llm.grounding import Grounder
 from morgan.rag.evidence import render_answer
@@ -131,65 +131,82 @@ class ChatPipeline:
     async def stream(self, user_id: uuid.UUID, request: ChatRequest) -> AsyncIterator[StreamEvent]:
         """The chat path, step by step: history, crisis check, query embedding, retrieval with
         emotion, tone and answer plan, generation through the Grounder, the stored turn."""
-        t_start = time.perf_counter()
-        timings: dict[str, float] = {}
-        degraded: list[str] = []
+        turn = _Turn(user_id=user_id, request=request)
+        turn.conversation, turn.history = await self._open(user_id, request, turn.degraded)
+        turn.timings["history_ms"] = _ms(turn.t_start)
 
-        conversation, history = await self._open(user_id, request, degraded)
-        timings["history_ms"] = _ms(t_start)
-
-        crisis = detect_crisis(request.message)
-        if not takes_over(crisis):  # "no" to "Are you safe right now?" is still a crisis
-            crisis = continues_crisis(request.message, last_reply(history)) or crisis
-        if takes_over(crisis):  # the safety response instead of an answer (morgan.safety)
-            if crisis is None:  # an invariant of this class, kept under python -O
-                raise RuntimeError("the safety reply needs a crisis signal")
+        crisis = _crisis_signal(request.message, turn.history)
+        if crisis is not None:  # the safety response instead of an answer (morgan.safety)
             async for event in self._safety_reply(
                 user_id,
                 request.message,
-                conversation.id,
-                history,
+                turn.conversation.id,
+                turn.history,
                 crisis,
-                timings,
-                degraded,
-                t_start,
+                turn.timings,
+                turn.degraded,
+                turn.t_start,
             ):
                 yield event
             return
 
-        t = time.perf_counter()
-        query_vector = await self._embed_query(request.message, degraded)
-        timings["embed_ms"] = _ms(t)
-
-        t = time.perf_counter()
-        passages, dense_scores, emotion_out, emotion_state = await self._retrieve_and_feel(
-            user_id, conversation.id, request, query_vector, degraded, timings
-        )
-        timings["retrieve_emotion_ms"] = _ms(t)
-
-        tone = await self.tone.decide(user_id, emotion_state, history, request.message)
-        # Grounded or silent (morgan.chat.grounded): evidence first, decided before generating.
-        plan = plan_answer(request.message, passages, rag=request.rag, dense=dense_scores)
-        if not plan.cites and plan.mode != "open":
-            passages = []  # small talk and chat are never presented with citations
-        sources = _sources_out(passages, plan)
-        evidence = [EvidenceOut(**msgspec.structs.asdict(e)) for e in plan.evidence]
+        await self._understand(turn)
         yield MetaEvent(
             data=MetaData(
-                conversation_id=conversation.id,
-                sources=sources,
-                emotion=emotion_out,
-                tone=tone.tone,
-                evidence=evidence,
+                conversation_id=turn.conversation.id,
+                sources=turn.sources,
+                emotion=turn.emotion_out,
+                tone=turn.tone.tone,
+                evidence=turn.evidence,
             )
         )
+        generation = await self._plan_generation(turn)
+        # aclosing: a client that goes away closes the inner steps too (and so the backend).
+        async with aclosing(self._generate_turn(turn, generation)) as tokens:
+            async for event in tokens:
+                yield event
+        async with aclosing(self._conclude(turn, generation)) as rest:
+            async for event in rest:
+                yield event
 
+    async def _understand(self, turn: _Turn) -> None:
+        """Query embedding, retrieval beside emotion, tone, and the answer plan (grounded or
+        silent, morgan.chat.grounded: evidence first, decided before generating)."""
+        request = turn.request
+        t = time.perf_counter()
+        query_vector = await self._embed_query(request.message, turn.degraded)
+        turn.timings["embed_ms"] = _ms(t)
+
+        t = time.perf_counter()
+        (
+            passages,
+            dense_scores,
+            turn.emotion_out,
+            turn.emotion_state,
+        ) = await self._retrieve_and_feel(
+            turn.user_id, turn.conversation.id, request, query_vector, turn.degraded, turn.timings
+        )
+        turn.timings["retrieve_emotion_ms"] = _ms(t)
+
+        turn.tone = await self.tone.decide(
+            turn.user_id, turn.emotion_state, turn.history, request.message
+        )
+        turn.plan = plan_answer(request.message, passages, rag=request.rag, dense=dense_scores)
+        if not turn.plan.cites and turn.plan.mode != "open":
+            passages = []  # small talk and chat are never presented with citations
+        turn.passages = passages
+        turn.sources = _sources_out(passages, turn.plan)
+        turn.evidence = [EvidenceOut(**msgspec.structs.asdict(e)) for e in turn.plan.evidence]
+
+    async def _plan_generation(self, turn: _Turn) -> _Generation:
+        """The prompt within the model's budget, and whether the model is asked at all."""
         budget = fit_to_budget(
-            await self._generation_request(request, tone, history, passages, plan),
+            await self._generation_request(
+                turn.request, turn.tone, turn.history, turn.passages, turn.plan
+            ),
             self.llm.count_tokens,
             self.llm.context_window,
         )
-        gen_request = budget.request
         if budget.trimmed:
             log.info(
                 "prompt_trimmed",
@@ -197,88 +214,106 @@ class ChatPipeline:
                 dropped_history=budget.dropped_history,
                 budget=budget.budget_tokens,
             )
-        report = FallbackReport()
-        # Only sentences the Grounder releases are shown (and streamed): no echoed question,
-        # fake turns, system-prompt text or unsupported claims (morgan.llm.grounding).
-        grounder = Grounder(
-            gen_request.sources, question=request.message, system=gen_request.system
+        mode = turn.plan.mode
+        return _Generation(
+            budget=budget,
+            # Only sentences the Grounder releases are shown (and streamed): no echoed
+            # question, fake turns, system-prompt text or unsupported claims.
+            grounder=Grounder(
+                budget.request.sources,
+                question=turn.request.message,
+                system=budget.request.system,
+            ),
+            asked=mode in ("open", "small_talk", "chat")
+            or (mode == "grounded" and not isinstance(self.llm, ExtractiveLLM)),
         )
-        generate = plan.mode in ("open", "small_talk", "chat") or (
-            plan.mode == "grounded" and not isinstance(self.llm, ExtractiveLLM)
-        )
-        outcome = _Outcome(started=time.perf_counter())
-        if generate:
+
+    async def _generate_turn(
+        self, turn: _Turn, generation: _Generation
+    ) -> AsyncGenerator[StreamEvent, None]:
+        """The model's released words; a client that goes away leaves a cancelled turn."""
+        outcome = generation.outcome
+        if generation.asked:
             try:
                 async with aclosing(
-                    self._generate(gen_request, grounder, report, outcome)
+                    self._generate(
+                        generation.budget.request, generation.grounder, generation.report, outcome
+                    )
                 ) as tokens:
                     async for event in tokens:
                         yield event
             except (asyncio.CancelledError, GeneratorExit):
                 await asyncio.shield(
                     self._record_failure(
-                        user_id, conversation.id, request.message, "cancelled by client"
+                        turn.user_id,
+                        turn.conversation.id,
+                        turn.request.message,
+                        "cancelled by client",
                     )
                 )
                 raise
-        timings["generate_ms"] = _ms(outcome.started)
+        turn.timings["generate_ms"] = _ms(outcome.started)
         if outcome.first_token_ms is not None:
-            timings["first_token_ms"] = outcome.first_token_ms
-        if report.degraded and "llm" not in degraded:
-            degraded.append("llm")
+            turn.timings["first_token_ms"] = outcome.first_token_ms
+        if generation.report.degraded and "llm" not in turn.degraded:
+            turn.degraded.append("llm")
 
-        error = outcome.error
+    async def _conclude(
+        self, turn: _Turn, generation: _Generation
+    ) -> AsyncGenerator[StreamEvent, None]:
+        """The answer text (the evidence when the model said nothing supported), the stored
+        turn and the done event; an error after part of an answer was shown ends the stream."""
+        request, conversation_id = turn.request, turn.conversation.id
+        grounder, outcome, error = generation.grounder, generation.outcome, generation.outcome.error
         if error is not None and grounder.text:
             # Part of an answer was shown; another backend's words cannot be spliced on.
-            await self._record_failure(user_id, conversation.id, request.message, error)
-            yield ErrorEvent(data=ErrorData(detail=error, conversation_id=conversation.id))
+            await self._record_failure(turn.user_id, conversation_id, request.message, error)
+            yield ErrorEvent(data=ErrorData(detail=error, conversation_id=conversation_id))
             return
         text = grounder.text
-        if generate and (error is not None or not outcome.generated_any) and "llm" not in degraded:
+        failed = error is not None or not outcome.generated_any
+        if generation.asked and failed and "llm" not in turn.degraded:
             log.warning("llm_empty_or_failed", error=error)
-            degraded.append("llm")  # an empty or failed generation is never a success
+            turn.degraded.append("llm")  # an empty or failed generation is never a success
         if not text:
-            # Evidence first: when the model said nothing the sources support, the
-            # evidence sentences are the answer.
-            text = _silent_answer(plan, passages, request.message, tone)
+            text = _silent_answer(turn.plan, turn.passages, request.message, turn.tone)
             for piece in _words([text]):
                 yield TokenEvent(data=TokenData(text=piece))
-        check = self.tone.check(text, tone, emotion_state)
-        timings["total_ms"] = _ms(t_start)
-        model_name = report.answered_by or self.llm.name
+        check = self.tone.check(text, turn.tone, turn.emotion_state)
+        turn.timings["total_ms"] = _ms(turn.t_start)
+        model_name = generation.report.answered_by or self.llm.name
+        sources = msgspec.to_builtins(turn.sources)
         message_id = await self.writes.record_turn(
-            user_id,
-            conversation.id,
+            turn.user_id,
+            conversation_id,
             TurnRecord(
                 user_text=request.message,
                 assistant_text=text,
                 model=model_name,
-                prompt_tokens=budget.prompt_tokens,
+                prompt_tokens=generation.budget.prompt_tokens,
                 completion_tokens=self.llm.count_tokens(text) if text else 0,
-                timings=timings,
-                sources=msgspec.to_builtins(sources),
-                degraded=degraded,
+                timings=turn.timings,
+                sources=sources,
+                degraded=turn.degraded,
                 response_check=check,
-                emotion_ciphertext=self.emotion.encrypt_state(emotion_state),
+                emotion_ciphertext=self.emotion.encrypt_state(turn.emotion_state),
             ),
-            degraded,
-            cited_documents=[
-                uuid.UUID(d) for d in cited_documents(text, msgspec.to_builtins(sources))
-            ],
+            turn.degraded,
+            cited_documents=[uuid.UUID(d) for d in cited_documents(text, sources)],
         )
-        await self._remember(conversation.id, history, request.message, text)
+        await self._remember(conversation_id, turn.history, request.message, text)
         response = ChatResponse(
-            conversation_id=conversation.id,
+            conversation_id=conversation_id,
             message_id=message_id,
             text=text,
-            emotion=emotion_out,
-            sources=sources,
-            degraded=degraded,
-            timings=timings,
+            emotion=turn.emotion_out,
+            sources=turn.sources,
+            degraded=turn.degraded,
+            timings=turn.timings,
             model=model_name,
             removed_citations=grounder.removed_citations,
-            tone=tone.tone,
-            evidence=evidence,
+            tone=turn.tone.tone,
+            evidence=turn.evidence,
             dropped_sentences=grounder.dropped,
         )
         yield DoneEvent(data=DoneData(response=response))
@@ -497,6 +532,45 @@ class ChatPipeline:
         )
         if self.cache is not None:
             await self.cache.delete(f"conv:{conversation_id}:window")
+
+
+@dataclass(slots=True)
+class _Turn:
+    """One chat turn's state, filled step by step by `ChatPipeline.stream`."""
+
+    user_id: uuid.UUID
+    request: ChatRequest
+    t_start: float = field(default_factory=time.perf_counter)
+    timings: dict[str, float] = field(default_factory=dict)
+    degraded: list[str] = field(default_factory=list)
+    conversation: Conversation = field(init=False)
+    history: list[tuple[str, str]] = field(default_factory=list)
+    passages: list[Passage] = field(default_factory=list)
+    emotion_out: Any = None
+    emotion_state: Any = None
+    tone: Tone = field(init=False)
+    plan: AnswerPlan = field(init=False)
+    sources: list[SourceOut] = field(default_factory=list)
+    evidence: list[EvidenceOut] = field(default_factory=list)
+
+
+@dataclass(slots=True)
+class _Generation:
+    budget: BudgetResult
+    grounder: Grounder
+    asked: bool
+    """Whether the model is asked (else the evidence, small talk or not-found text answers)."""
+    report: FallbackReport = field(default_factory=FallbackReport)
+    outcome: _Outcome = field(default_factory=lambda: _Outcome(started=time.perf_counter()))
+
+
+def _crisis_signal(message: str, history: list[tuple[str, str]]) -> CrisisSignal | None:
+    """The signal when the safety response takes over ("no" to "Are you safe right now?" is
+    still a crisis), else None."""
+    crisis = detect_crisis(message)
+    if not takes_over(crisis):
+        crisis = continues_crisis(message, last_reply(history)) or crisis
+    return crisis if takes_over(crisis) else None
 
 
 @dataclass(slots=True)
