@@ -173,6 +173,10 @@ class AuthSettings(_Section):
     emotion_old_keys: str = ""
     """Comma-separated base64 keys that still decrypt older rows after a rotation
     (MORGAN_AUTH_EMOTION_OLD_KEYS); new rows always use the current key."""
+    outage_token_ttl_s: float = 120.0
+    """While the database is down, a token checked against it in the last this-many seconds
+    still authenticates (unless revoked or its user disabled since); 0 = none does
+    (MORGAN_AUTH_OUTAGE_TOKEN_TTL_S)."""
 
 
 class SafetySettings(_Section):
@@ -183,10 +187,6 @@ class SafetySettings(_Section):
     IE, AU, NZ, DE, FR, NL, another EU code, or en_GB-style tags; empty = the international
     list (MORGAN_SAFETY_LOCALE)."""
     personalise: bool = False
-    outage_token_ttl_s: float = 120.0
-    """While the database is down, a token checked against it in the last this-many seconds
-    still authenticates (unless revoked or its user disabled since); 0 = none does
-    (MORGAN_AUTH_OUTAGE_TOKEN_TTL_S)."""
     """Let the LLM reword the safety response; its text is shown only if it passes the safety
     check, else the fixed response is (MORGAN_SAFETY_PERSONALISE)."""
 

@@ -90,13 +90,12 @@ class ChatController(Controller):
         data: ChatRequest,
         request: Request[Any, Any, Any],
         chat: ChatPipeline,
-        conversations: ConversationRepository,
         user: CurrentUser,
     ) -> Stream:
         events = chat.stream(user.id, data)
         # Validate ownership of the conversation before streaming starts, so 404 is a status.
         if data.conversation_id is not None:
-            await conversations.get(user.id, data.conversation_id)
+            await chat.check_conversation(user.id, data.conversation_id)
         if "text/event-stream" in request.headers.get("accept", ""):
             return Stream(_sse(events), media_type="text/event-stream")
         return Stream(_ndjson(events), media_type="application/x-ndjson")
