@@ -9,13 +9,16 @@ Ownership of an existing conversation is checked by the database; while it is do
 owner remembered in the cache when the conversation was last opened. A conversation neither
 can vouch for answers 503: one user's window is never served to another.
 
-While entries wait, new writes queue behind them (after one flush attempt), so a turn never
-reaches the database before the conversation it belongs to.
+A conversation with writes still queued keeps queueing its turns until the outbox has applied
+them (a turn never reaches the database before its conversation, and its turns stay in order);
+every other conversation writes to the database directly as soon as it answers. Requests never
+wait for the queue to drain: the outbox's background loop drains it.
 """
 
 from __future__ import annotations
 
 import uuid
+from collections import Counter
 from collections.abc import Sequence
 from dataclasses import replace
 from datetime import UTC, datetime
@@ -38,8 +41,6 @@ from morgan.storage.outbox import Outbox
 log = structlog.get_logger(__name__)
 
 OWNER_TTL_S = 7 * 24 * 3600
-FLUSH_IN_REQUEST = 50
-"""A request flushes at most this many waiting entries itself; the background loop the rest."""
 DEGRADED = "database"
 
 
@@ -72,9 +73,18 @@ class ConversationWrites:
         self.outbox = outbox
         self.cache = cache
         self.learning = learning or NoLearning()
+        # Conversations with writes still queued: their next turns queue behind them (a turn
+        # never reaches the database before its conversation); every other one goes direct.
+        self._queued: Counter[uuid.UUID] = Counter()
         if outbox is not None:
-            outbox.register("conversation", QueuedConversation, self._apply_conversation)
-            outbox.register("turn", QueuedTurn, self._apply_turn)
+            outbox.register(
+                "conversation", QueuedConversation, self._apply_conversation, self._settled
+            )
+            outbox.register("turn", QueuedTurn, self._apply_turn, self._settled)
+            for entry in outbox.waiting("conversation"):
+                self._queued[entry.id] += 1
+            for entry in outbox.waiting("turn"):
+                self._queued[entry.conversation_id] += 1
 
     async def open(
         self,
@@ -86,10 +96,10 @@ class ConversationWrites:
         """The user's conversation (new when `conversation_id` is None); 404 for another
         user's id; while the database is down, from the outbox and the cache."""
         try:
-            if await self._writes_waiting():
-                raise DatabaseUnavailable("earlier writes are still queued")
             if conversation_id is None:
                 conversation = await self.conversations.create(user_id, title)
+            elif conversation_id in self._queued:
+                raise DatabaseUnavailable("this conversation's earlier writes are still queued")
             else:
                 conversation = await self.conversations.get(user_id, conversation_id)
         except Exception as exc:
@@ -103,6 +113,8 @@ class ConversationWrites:
     async def check_owner(self, user_id: uuid.UUID, conversation_id: uuid.UUID) -> None:
         """404 unless the conversation is the user's (before a stream starts)."""
         try:
+            if conversation_id in self._queued:
+                raise DatabaseUnavailable("this conversation's earlier writes are still queued")
             await self.conversations.get(user_id, conversation_id)
         except Exception as exc:
             if self.outbox is None or not database_down(exc):
@@ -136,19 +148,20 @@ class ConversationWrites:
         when there is no answer). Learning observes it once it is in the database."""
         turn = _with_ids(turn)
         try:
-            if await self._writes_waiting():
-                raise DatabaseUnavailable("earlier writes are still queued")
+            if conversation_id in self._queued:
+                raise DatabaseUnavailable("this conversation's earlier writes are still queued")
             await self.conversations.record_turn(user_id, conversation_id, turn)
         except Exception as exc:
             if self.outbox is None or not database_down(exc):
                 raise
-            await self.outbox.append(
+            _mark(degraded)  # before queueing: the stored answer says so too
+            await self._queue(
                 "turn",
                 QueuedTurn(
                     user_id, conversation_id, turn, learn, cited_documents=list(cited_documents)
                 ),
+                conversation_id,
             )
-            _mark(degraded)
         else:
             if learn:
                 self._observe(user_id, conversation_id, turn, cited_documents)
@@ -156,12 +169,25 @@ class ConversationWrites:
 
     # -- offline --------------------------------------------------------------------------
 
-    async def _writes_waiting(self) -> bool:
-        """Entries wait: try to flush them first; True when some still wait."""
-        if self.outbox is None or not self.outbox.pending:
-            return False
-        await self.outbox.flush(limit=FLUSH_IN_REQUEST)
-        return bool(self.outbox.pending)
+    async def _queue(
+        self, kind: str, entry: QueuedConversation | QueuedTurn, key: uuid.UUID
+    ) -> None:
+        if self.outbox is None:  # callers check; kept under python -O
+            raise RuntimeError("no outbox")
+        self._queued[key] += 1  # before the await: a concurrent turn queues behind it
+        try:
+            await self.outbox.append(kind, entry)
+        except BaseException:
+            self._forget(key)
+            raise
+
+    def _settled(self, entry: QueuedConversation | QueuedTurn) -> None:
+        self._forget(entry.id if isinstance(entry, QueuedConversation) else entry.conversation_id)
+
+    def _forget(self, key: uuid.UUID) -> None:
+        self._queued[key] -= 1
+        if self._queued[key] <= 0:
+            del self._queued[key]
 
     async def _open_offline(
         self, user_id: uuid.UUID, conversation_id: uuid.UUID | None, title: str
@@ -173,9 +199,10 @@ class ConversationWrites:
             return new_conversation(user_id, "", conversation_id=conversation_id)
         now = datetime.now(UTC)
         conversation = new_conversation(user_id, title, conversation_id=uuid.uuid4(), at=now)
-        await self.outbox.append(
+        await self._queue(
             "conversation",
             QueuedConversation(conversation.id, user_id, conversation.title, now),
+            conversation.id,
         )
         return conversation
 

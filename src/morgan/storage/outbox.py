@@ -42,6 +42,7 @@ class WriteQueueFull(DependencyUnavailable):
 class _Kind:
     type: type[Any]
     apply: Callable[[Any], Awaitable[None]]
+    settled: Callable[[Any], None] | None = None
 
 
 class Outbox:
@@ -78,10 +79,24 @@ class Outbox:
         self._pending = self._count("entries")
 
     def register(
-        self, kind: str, payload_type: type[Any], apply: Callable[[Any], Awaitable[None]]
+        self,
+        kind: str,
+        payload_type: type[Any],
+        apply: Callable[[Any], Awaitable[None]],
+        settled: Callable[[Any], None] | None = None,
     ) -> None:
-        """`apply(payload)` writes one entry to the database; it must be idempotent."""
-        self._kinds[kind] = _Kind(payload_type, apply)
+        """`apply(payload)` writes one entry to the database; it must be idempotent.
+        `settled(payload)` is told when an entry leaves the queue (applied or refused)."""
+        self._kinds[kind] = _Kind(payload_type, apply, settled)
+
+    def waiting(self, kind: str) -> list[Any]:
+        """The queued payloads of `kind`, oldest first (a new process rebuilds its view)."""
+        spec = self._kinds[kind]
+        with self._lock:
+            rows = self._conn.execute(
+                "SELECT payload FROM entries WHERE kind = ? ORDER BY seq", (kind,)
+            ).fetchall()
+        return [msgspec.json.decode(bytes(r[0]), type=spec.type) for r in rows]
 
     @property
     def pending(self) -> int:
@@ -115,10 +130,12 @@ class Outbox:
                     break
                 seq, kind_name, data, _ = head
                 kind = self._kinds.get(kind_name)
+                payload: Any = None
                 try:
                     if kind is None:
                         raise ValueError(f"no applier registered for {kind_name!r}")
-                    await kind.apply(msgspec.json.decode(data, type=kind.type))
+                    payload = msgspec.json.decode(data, type=kind.type)
+                    await kind.apply(payload)
                 except Exception as exc:  # noqa: BLE001 - classified just below
                     if not _refused(exc):
                         # Down, starting up, or anything unclear: keep it, in order, and
@@ -128,8 +145,10 @@ class Outbox:
                         break
                     log.error("database_write_refused", kind=kind_name, seq=seq, error=_short(exc))
                     await asyncio.to_thread(self._fail, seq, _short(exc))
+                    _settle(kind, payload)
                     continue
                 await asyncio.to_thread(self._delete, seq)
+                _settle(kind, payload)
                 applied += 1
         if applied:
             log.info("database_writes_flushed", applied=applied, pending=self._pending)
@@ -234,6 +253,11 @@ class Outbox:
             self._conn.execute("DELETE FROM entries WHERE seq = ?", (seq,))
             self._conn.execute("COMMIT")
             self._pending = max(0, self._pending - 1)
+
+
+def _settle(kind: _Kind | None, payload: Any) -> None:
+    if kind is not None and kind.settled is not None and payload is not None:
+        kind.settled(payload)
 
 
 def _refused(exc: BaseException) -> bool:
