@@ -7,7 +7,10 @@ a fresh PostgreSQL database (created for the session on the local server, droppe
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
+import shutil
+import tempfile
 import uuid
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
@@ -15,6 +18,7 @@ from pathlib import Path
 import pytest
 
 from morgan.storage.db import Database
+from tests.fixtures.own_postgres import OwnPostgres
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
@@ -37,6 +41,21 @@ async def _pg_admin(sql: str) -> None:
         await conn.execute(sql)
     finally:
         await conn.close()
+
+
+@pytest.fixture
+def own_pg() -> Iterator[OwnPostgres]:
+    """A PostgreSQL of the test's own, on a free port, for fault tests that stop it."""
+    base = Path(tempfile.mkdtemp(prefix="morgan-pg-"))
+    base.chmod(0o755)  # the postgres user must reach its data folder
+    pg = OwnPostgres(base / "pg").init()
+    pg.start()
+    try:
+        yield pg
+    finally:
+        with contextlib.suppress(RuntimeError):  # already stopped by the test
+            pg.stop()
+        shutil.rmtree(base, ignore_errors=True)
 
 
 @pytest.fixture(scope="session")

@@ -9,9 +9,6 @@ disk or mount holding it goes away.
 
 from __future__ import annotations
 
-import contextlib
-import shutil
-import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -21,20 +18,6 @@ from tests.fixtures.own_postgres import OwnPostgres
 from tests.integration.api.conftest import Api, running_api
 
 pytestmark = [pytest.mark.slow]
-
-
-@pytest.fixture
-def own_pg() -> Iterator[OwnPostgres]:
-    base = Path(tempfile.mkdtemp(prefix="morgan-pg-"))
-    base.chmod(0o755)  # the postgres user must reach its data folder
-    pg = OwnPostgres(base / "pg").init()
-    pg.start()
-    try:
-        yield pg
-    finally:
-        with contextlib.suppress(RuntimeError):  # already stopped by the test
-            pg.stop()
-        shutil.rmtree(base, ignore_errors=True)
 
 
 def _is_503_problem(r) -> None:  # type: ignore[no-untyped-def]

@@ -7,12 +7,10 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import shutil
 import socket
-import tempfile
 import time
 import uuid
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
@@ -190,20 +188,6 @@ async def test_an_embedded_server_hears_of_a_cli_revoke_through_morgan_home(
 
 
 # -- the outage itself, with the real commands ----------------------------------------------
-
-
-@pytest.fixture
-def own_pg() -> Iterator[OwnPostgres]:
-    base = Path(tempfile.mkdtemp(prefix="morgan-pg-"))
-    base.chmod(0o755)  # the postgres user must reach its data folder
-    pg = OwnPostgres(base / "pg").init()
-    pg.start()
-    try:
-        yield pg
-    finally:
-        with contextlib.suppress(RuntimeError):  # already stopped by the test
-            pg.stop()
-        shutil.rmtree(base, ignore_errors=True)
 
 
 def _morgan(env: dict[str, str], *args: str) -> str:
