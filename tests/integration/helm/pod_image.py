@@ -64,7 +64,19 @@ def reachable_by_others(path: Path) -> bool:
 
 @functools.cache
 def pod_image() -> Image:
-    """Built at the first call of the session, removed when the interpreter exits."""
+    """Built at the first call of the session, removed when the interpreter exits.
+
+    Built under umask 022: an app started earlier in the session set the process umask to
+    077 (`morgan.home.secure_home`), which would make every folder made here 0700, whatever
+    `mkdir(mode=...)` asks, and the pods' uid could not enter them."""
+    previous = os.umask(0o022)
+    try:
+        return _build_pod_image()
+    finally:
+        os.umask(previous)
+
+
+def _build_pod_image() -> Image:
     root = Path(tempfile.mkdtemp(prefix="morgan-pod-image-", dir=_base_dir()))
     atexit.register(shutil.rmtree, root, ignore_errors=True)
     root.chmod(0o755)

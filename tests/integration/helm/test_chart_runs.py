@@ -64,6 +64,15 @@ S3_USER_SECRET = "local-s3"
 API_KEY = "sk-local-test"
 
 
+@pytest.fixture(scope="module", autouse=True)
+def _pod_umask() -> Iterator[None]:
+    """Folders the pods' uid must enter are made under umask 022, as a kubelet makes them: an
+    app started earlier in the session left the process umask at 077 (`secure_home`)."""
+    previous = os.umask(0o022)
+    yield
+    os.umask(previous)
+
+
 @pytest.fixture(scope="module")
 def tiny_reranker() -> Iterator[Path]:
     from tests.unit.reranker.conftest import load_builder
