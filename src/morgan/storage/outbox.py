@@ -118,12 +118,12 @@ class Outbox:
         log.info("database_write_queued", kind=kind, seq=seq, pending=self._pending)
         return seq
 
-    async def flush(self, limit: int | None = None) -> int:
-        """Apply queued entries in order until the queue is empty, the database is still
-        down, or `limit` were applied; returns how many were applied."""
+    async def flush(self) -> int:
+        """Apply queued entries in order until the queue is empty or the database is still
+        down; returns how many were applied."""
         applied = 0
         async with self._flush_lock:
-            while limit is None or applied < limit:
+            while True:
                 head = await asyncio.to_thread(self._head)
                 if head is None:
                     self._last_error = None
