@@ -324,6 +324,7 @@ async def build_services(
         conversations=conversations,
         chat=chat,
         runtime_config=chat.runtime_config,
+        ingest_jobs=JobRegistry(at_once=settings.server.ingest_concurrency),
         emotion_detector=feelings.detector,
         emotion_repository=feelings.emotion_repository,
         learning=feelings.learning,

@@ -20,6 +20,7 @@ import msgspec
 import structlog
 
 from morgan.llm.base import Embedder
+from morgan.llm.priority import background_work
 from morgan.rag.chunking import chunk_document
 from morgan.rag.documents import DocumentRepository
 from morgan.rag.extract import ErrorCode, ExtractionError, extract
@@ -260,7 +261,9 @@ class IngestService:
         dense: dict[str, Sequence[float]] = {}
         for start in range(0, len(distinct), EMBED_BATCH):
             part = distinct[start : start + EMBED_BATCH]
-            dense.update(zip(part, await self.embedder.embed(part), strict=True))
+            with background_work():  # a chat arriving meanwhile goes first (llm.priority)
+                vectors = await self.embedder.embed(part)
+            dense.update(zip(part, vectors, strict=True))
             await progress("embedding", total * len(dense) // len(distinct), total)
         for start in range(0, total, EMBED_BATCH):
             end = min(start + EMBED_BATCH, total)

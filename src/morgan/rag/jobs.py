@@ -14,6 +14,7 @@ import hashlib
 import threading
 import time
 import uuid
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 import structlog
@@ -32,10 +33,23 @@ CANCELLED = {
 
 
 class JobRegistry:
-    """The jobs this process runs, so a cancel can reach the task and its worker thread."""
+    """The jobs this process runs, so a cancel can reach the task and its worker thread.
 
-    def __init__(self) -> None:
+    At most `at_once` jobs run at a time (MORGAN_INGEST_CONCURRENCY, as for uploads that
+    wait); the rest stay `queued`. Ingestion is CPU-bound on the embedded default, so more at
+    once adds no throughput, only contention: 32 files sent by `morgan ingest` used to run as
+    32 concurrent jobs and slowed every chat on the server (docs/BENCHMARKS.md)."""
+
+    def __init__(self, at_once: int = 2) -> None:
         self._running: dict[uuid.UUID, tuple[asyncio.Task[None], threading.Event]] = {}
+        self.at_once = max(1, at_once)
+        self._slots: asyncio.Semaphore | None = None  # made on first use, inside the loop
+
+    async def _in_turn(self, job: Callable[[], Awaitable[None]]) -> None:
+        if self._slots is None:
+            self._slots = asyncio.Semaphore(self.at_once)
+        async with self._slots:  # a cancel while queued ends here: nothing ran
+            await job()
 
     def start(
         self,
@@ -50,8 +64,10 @@ class JobRegistry:
     ) -> None:
         cancel = threading.Event()
         task = services.spawn(
-            run_ingest_job(
-                services, user_id, job_id, source, filename, data, cancel=cancel, force=force
+            self._in_turn(
+                lambda: run_ingest_job(
+                    services, user_id, job_id, source, filename, data, cancel=cancel, force=force
+                )
             )
         )
         self._running[job_id] = (task, cancel)

@@ -3,12 +3,17 @@ safetensors exported locally), for padded batches, truncated and duplicate texts
 
 from __future__ import annotations
 
+import asyncio
+import os
+import sys
+import threading
 from pathlib import Path
 
 import numpy as np
 import pytest
 
 from morgan.llm.minilm import MiniLMEmbedder
+from morgan.llm.priority import BACKGROUND_NICE, background_work
 
 TEXTS = [
     "The default weight value is 50.",
@@ -66,3 +71,55 @@ def test_batching_does_not_change_a_vector(
 def test_token_counts_are_not_truncated(engines: tuple[MiniLMEmbedder, MiniLMEmbedder]) -> None:
     onnx, _ = engines
     assert onnx.count_tokens("word " * 600) == 600
+
+
+def _computing_threads(onnx: MiniLMEmbedder, monkeypatch: pytest.MonkeyPatch) -> list[tuple]:
+    """(thread name, nice value) of every ONNX run from now on."""
+    seen: list[tuple] = []
+    forward = onnx._forward
+
+    def recording(ids, mask):  # type: ignore[no-untyped-def]
+        tid = threading.get_native_id()
+        seen.append((threading.current_thread().name, os.getpriority(os.PRIO_PROCESS, tid)))
+        return forward(ids, mask)
+
+    monkeypatch.setattr(onnx, "_forward", recording)
+    return seen
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="nice is per thread on Linux")
+def test_background_batches_run_on_lowest_priority_threads(
+    engines: tuple[MiniLMEmbedder, MiniLMEmbedder], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Ingestion's batches compute on niced threads, a chat's query on the caller's thread at
+    the caller's priority: the query takes a core from an ingest batch at once."""
+    onnx, _ = engines
+    seen = _computing_threads(onnx, monkeypatch)
+    normal = os.getpriority(os.PRIO_PROCESS, threading.get_native_id())
+    query = onnx.embed_array([TEXTS[1]])
+    assert seen == [(threading.current_thread().name, normal)]
+    seen.clear()
+    with background_work():
+        ingested = onnx.embed_array(TEXTS)
+    assert seen and all(name.startswith("minilm-background") for name, _ in seen), seen
+    assert {nice for _, nice in seen} == {BACKGROUND_NICE}
+    assert os.getpriority(os.PRIO_PROCESS, threading.get_native_id()) == normal
+    assert float((ingested[1] * query[0]).sum()) >= 0.99999  # the same vectors either way
+    assert np.allclose(ingested, onnx.embed_array(TEXTS), atol=1e-6)
+
+
+async def test_background_mark_reaches_the_embedding_thread(
+    engines: tuple[MiniLMEmbedder, MiniLMEmbedder], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """`embed()` hops to a worker thread; the mark set by the ingesting task goes with it,
+    and does not leak to a concurrent chat's call."""
+    onnx, _ = engines
+    seen = _computing_threads(onnx, monkeypatch)
+
+    async def ingest() -> None:
+        with background_work():
+            await onnx.embed(TEXTS[:3])
+
+    await asyncio.gather(ingest(), onnx.embed([TEXTS[0]]))
+    background = [name for name, _ in seen if name.startswith("minilm-background")]
+    assert len(background) >= 1 and len(seen) - len(background) == 1, seen
