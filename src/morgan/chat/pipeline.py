@@ -62,6 +62,7 @@ from morgan.llm.base import (
 from morgan.llm.budget import BudgetResult, fit_to_budget
 from morgan.llm.extractive import NOT_FOUND, ExtractiveLLM
 from morgan.llm.grounding import Grounder
+from morgan.llm.priority import foreground_work
 from morgan.rag.evidence import render_answer
 from morgan.rag.retrieval import Passage, Retriever
 from morgan.safety import (
@@ -130,7 +131,15 @@ class ChatPipeline:
 
     async def stream(self, user_id: uuid.UUID, request: ChatRequest) -> AsyncIterator[StreamEvent]:
         """The chat path, step by step: history, crisis check, query embedding, retrieval with
-        emotion, tone and answer plan, generation through the Grounder, the stored turn."""
+        emotion, tone and answer plan, generation through the Grounder, the stored turn.
+
+        While it runs, ingestion's background embedding waits (morgan.llm.priority)."""
+        with foreground_work():
+            async with aclosing(self._steps(user_id, request)) as events:
+                async for event in events:
+                    yield event
+
+    async def _steps(self, user_id: uuid.UUID, request: ChatRequest) -> AsyncIterator[StreamEvent]:
         turn = _Turn(user_id=user_id, request=request)
         turn.conversation, turn.history = await self._open(user_id, request, turn.degraded)
         turn.timings["history_ms"] = _ms(turn.t_start)

@@ -108,10 +108,17 @@ class EmbeddingHeadDetector:
         if embedding is None or len(embedding) != MINILM_DIMENSION:
             if embedding is not None:
                 log.warning("emotion.embedding.wrong_dimension", got=len(embedding))
+            if self._head is not None and isinstance(self._embedder, MiniLMEmbedder):
+                # One thread hop for embedding and head: on a busy machine every hop is a
+                # wake-up that can wait for a core.
+                return await asyncio.to_thread(self._embed_and_detect, self._embedder, text)
             embedding = (await self.embed([text]))[0]
         elif self._head is None:
             await asyncio.to_thread(self.warm_up)
         return await asyncio.to_thread(self.result_from_embedding, text, embedding)
+
+    def _embed_and_detect(self, embedder: MiniLMEmbedder, text: str) -> EmotionResult:
+        return self.result_from_embedding(text, embedder.embed_array([text])[0])
 
     async def health(self) -> ComponentHealth:
         if self._error:

@@ -35,7 +35,7 @@ from typing import Any, Literal
 import structlog
 
 from morgan.components import ComponentHealth
-from morgan.llm.priority import in_background, lower_thread_priority
+from morgan.llm.priority import in_background, lower_thread_priority, yield_to_foreground
 from morgan.onnx_models import load_tokenizer_file, open_session
 
 log = structlog.get_logger(__name__)
@@ -45,6 +45,10 @@ EXPORT_VERSION = 1
 """Bump when the exported graph changes, so cached exports are redone."""
 
 Engine = Literal["auto", "onnx", "torch"]
+
+BACKGROUND_RUN_TOKENS = 512
+"""Padded tokens per background (ingestion) run: two 256-token chunks, ~90 ms of one core
+here; each run first waits for answers in progress (`morgan.llm.priority`)."""
 
 
 def minilm_model_dir() -> Path:
@@ -199,11 +203,15 @@ class MiniLMEmbedder:
         vectors = np.empty((len(unique), MINILM_DIMENSION), dtype=np.float32)
         background = in_background()
         pool = self._pools.get(background)
-        # Enough batches to keep every thread busy, none larger than `batch_size`.
+        # Enough batches to keep every thread busy, none larger than `batch_size`; background
+        # runs short enough (~45 ms of a core) that a chat waits little for them to yield.
         size = max(1, min(self.batch_size, -(-len(unique) // self._threads())))
-        batches = _length_buckets([len(e.ids) for e in encodings], size)
+        lengths = [len(e.ids) for e in encodings]
+        batches = _length_buckets(lengths, size, BACKGROUND_RUN_TOKENS if background else None)
 
         def run(batch: list[int]) -> None:
+            if background:
+                yield_to_foreground()
             ids, mask = _padded([encodings[i] for i in batch])
             vectors[batch] = self._forward(ids, mask)
 
@@ -248,10 +256,13 @@ class MiniLMEmbedder:
         return ComponentHealth("embeddings", self.name, "up", self.engine)
 
 
-def _length_buckets(lengths: Sequence[int], batch_size: int) -> list[list[int]]:
+def _length_buckets(
+    lengths: Sequence[int], batch_size: int, max_tokens: int | None = None
+) -> list[list[int]]:
     """Indices sorted by token length, cut into batches of at most `batch_size` whose longest
     text is at most 25 % (or 8 tokens) longer than the shortest: padding is wasted compute,
-    and one document's chunks range from 20 to 256 tokens."""
+    and one document's chunks range from 20 to 256 tokens. With `max_tokens`, a batch also
+    holds at most that many padded tokens (one text at least): a short run."""
     order = sorted(range(len(lengths)), key=lengths.__getitem__)
     batches: list[list[int]] = []
     for i in order:
@@ -259,6 +270,7 @@ def _length_buckets(lengths: Sequence[int], batch_size: int) -> list[list[int]]:
             batches
             and len(batches[-1]) < batch_size
             and lengths[i] <= max(lengths[batches[-1][0]] * 1.25, lengths[batches[-1][0]] + 8)
+            and (max_tokens is None or (len(batches[-1]) + 1) * lengths[i] <= max_tokens)
         ):
             batches[-1].append(i)
         else:

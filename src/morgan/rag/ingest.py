@@ -265,12 +265,8 @@ class IngestService:
                 vectors = await self.embedder.embed(part)
             dense.update(zip(part, vectors, strict=True))
             await progress("embedding", total * len(dense) // len(distinct), total)
-        for start in range(0, total, EMBED_BATCH):
-            end = min(start + EMBED_BATCH, total)
-            points = await asyncio.to_thread(
-                self._points, document, rows[start:end], texts[start:end], dense
-            )
-            await self.vectors.upsert(points)
+        points = await asyncio.to_thread(self._points, document, rows, texts, dense)
+        await self.vectors.upsert(points)  # one call: the backend batches, then flushes once
 
     def _points(
         self,

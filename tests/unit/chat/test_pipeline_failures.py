@@ -35,6 +35,7 @@ from morgan.llm.errors import EmbedderUnavailable
 from morgan.llm.extractive import ExtractiveLLM
 from morgan.llm.fallback import FallbackLLM
 from morgan.llm.fallback_embedder import FallbackEmbedder
+from morgan.llm.priority import answers_in_progress
 from morgan.rag.documents import DocumentRepository
 from morgan.rag.retrieval import Retriever
 from morgan.rag.sparse import SparseEncoder
@@ -163,6 +164,7 @@ async def test_generation_failing_mid_stream_is_an_error_event_and_a_failed_turn
     assert isinstance(events[-1], ErrorEvent)
     assert not any(isinstance(e, DoneEvent) for e in events)
     assert "engine crashed" in events[-1].data.detail
+    assert answers_in_progress() == 0  # a failed answer holds background work back no more
     conversation_id = events[0].data.conversation_id
     assert events[-1].data.conversation_id == conversation_id
     # The user's message is kept with the error; half an answer is never stored.
@@ -184,7 +186,9 @@ async def test_client_cancel_records_the_turn_as_cancelled(
     assert isinstance(meta, MetaEvent)
     first = await anext(stream)
     assert isinstance(first, TokenEvent)
+    assert answers_in_progress() == 1  # ingestion's background runs wait meanwhile
     await stream.aclose()  # what the server does when the client goes away
+    assert answers_in_progress() == 0
 
     assert llm.closed, "the backend's stream is closed, so it stops decoding"
     assert await _stored(database, user_id, meta.data.conversation_id) == [

@@ -18,3 +18,13 @@ def test_buckets_cover_every_text_once_and_bound_padding() -> None:
 def test_equal_lengths_fill_whole_batches() -> None:
     assert [len(b) for b in _length_buckets([10] * 70, batch_size=32)] == [32, 32, 6]
     assert _length_buckets([], batch_size=32) == []
+
+
+def test_a_token_budget_keeps_runs_short() -> None:
+    lengths = [256, 250, 240, 20, 20, 20, 20, 20, 20, 300]
+    batches = _length_buckets(lengths, batch_size=32, max_tokens=512)
+    assert sorted(i for batch in batches for i in batch) == list(range(len(lengths)))
+    for batch in batches:
+        longest = max(lengths[i] for i in batch)
+        assert len(batch) == 1 or len(batch) * longest <= 512
+    assert [9] in batches  # a text over the budget still runs, alone

@@ -12,9 +12,12 @@ import pytest
 
 from morgan.llm.priority import (
     BACKGROUND_NICE,
+    answers_in_progress,
     background_work,
+    foreground_work,
     in_background,
     lower_thread_priority,
+    yield_to_foreground,
 )
 
 
@@ -55,3 +58,15 @@ async def test_the_mark_is_per_task_and_travels_to_threads() -> None:
 
     (inside, after), chatting = await asyncio.gather(ingest(), chat())
     assert (inside, after, chatting) == (True, False, False)
+
+
+def test_background_runs_wait_while_an_answer_is_in_progress() -> None:
+    with foreground_work():
+        assert answers_in_progress() == 1
+        assert yield_to_foreground(max_wait_s=0) is False  # would wait: an answer runs
+        results: list[bool] = []
+        waiter = threading.Thread(target=lambda: results.append(yield_to_foreground(30)))
+        waiter.start()
+    waiter.join(timeout=30)  # released by the answer's end, not by the 30 s cap
+    assert results == [True] and answers_in_progress() == 0
+    assert yield_to_foreground(max_wait_s=0) is True

@@ -28,6 +28,8 @@ from morgan.storage.vectors import (
 log = structlog.get_logger(__name__)
 
 SCROLL_PAGE = 512
+UPSERT_BATCH = 256
+"""Points per upsert request: a large document is several requests of about 1 MB each."""
 
 
 class QdrantServerIndex:
@@ -72,13 +74,13 @@ class QdrantServerIndex:
         log.info("vector_collection_created", collection=self.collection, backend=self.backend)
 
     async def upsert(self, points: Sequence[VectorPoint]) -> None:
-        if not points:
-            return
-        await self._call(
-            self.client.upsert(
-                self.collection, points=[_point_struct(p) for p in points], wait=True
+        for start in range(0, len(points), UPSERT_BATCH):  # bounded request bodies
+            part = points[start : start + UPSERT_BATCH]
+            await self._call(
+                self.client.upsert(
+                    self.collection, points=[_point_struct(p) for p in part], wait=True
+                )
             )
-        )
 
     async def delete_document(self, user_id: uuid.UUID, document_id: uuid.UUID) -> None:
         await self._call(
