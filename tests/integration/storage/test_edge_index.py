@@ -404,3 +404,35 @@ async def test_a_build_that_cannot_start_serves_unbuilt(
         assert (await index.stats()).indexed_points == 0
     finally:
         await index.close()
+
+
+async def test_dense_search_is_exact_up_to_a_size_then_uses_the_graph(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Up to `exact_up_to` points a dense search scans exactly (no recall lost to HNSW);
+    beyond, it uses the graph with ACORN. Sparse searches carry no dense parameters."""
+    import qdrant_edge
+
+    sent: list[tuple[str, object]] = []
+    real = qdrant_edge.QueryRequest
+
+    def recording(**kwargs: object) -> object:
+        params = kwargs.get("params")
+        sent.append((type(kwargs["query"]).__name__, params and params.exact))  # type: ignore[attr-defined]
+        return real(**kwargs)
+
+    monkeypatch.setattr(qdrant_edge, "QueryRequest", recording)
+    pts = points(30, seed=11)
+    queries = [
+        VectorQuery.dense_query(pts[1].dense, granularity="medium", limit=3),
+        VectorQuery.sparse_query([1000], [1.0], granularity="medium", limit=3),
+    ]
+    for exact_up_to, exact in ((30, True), (29, False)):
+        index = EdgeVectorIndex(tmp_path / "v", dimension=DIM, exact_up_to=exact_up_to)
+        await index.ensure_collection()
+        await index.upsert(pts)
+        sent.clear()
+        dense_hits, sparse_hits = await index.search(pts[1].user_id, queries)
+        assert dense_hits[0].chunk_id == pts[1].chunk_id and sparse_hits
+        assert [e for _, e in sent] == [exact, None], sent
+        await index.close()

@@ -127,6 +127,21 @@ async def test_upsert_replaces_same_id_and_counts(index: VectorIndex) -> None:
     assert (await index.stats()).points == 13
 
 
+async def test_a_whole_document_in_one_upsert_lands_whole(index: VectorIndex) -> None:
+    """Ingestion sends a document's points in one call; each backend cuts it into its own
+    batches (Edge updates, server requests), and every point is searchable afterwards."""
+    rng = np.random.default_rng(5)
+    user, document = uuid.uuid4(), uuid.uuid4()
+    points = make_points(user, document, 600, rng)  # over Edge's 64 and the server's 256
+    await index.upsert(points)
+    assert await index.count(user) == 600
+    last = points[-1]
+    (hits,) = await index.search(
+        user, [VectorQuery.dense_query(last.dense, granularity=last.granularity, limit=1)]
+    )
+    assert hits[0].chunk_id == last.chunk_id
+
+
 async def test_deletes_touch_only_their_target(index: VectorIndex) -> None:
     rng = np.random.default_rng(4)
     alice, bob = uuid.uuid4(), uuid.uuid4()
