@@ -182,7 +182,8 @@ async def sweep(shipped: Any, exact: Any, user_id: Any, vectors: list[list[float
 
     if not hasattr(shipped, "search_ef"):
         return {}
-    keep = (shipped.search_ef, shipped.acorn)
+    keep = (shipped.search_ef, shipped.acorn, shipped.exact_up_to)
+    shipped.exact_up_to = 0  # the graph at every level, also where the engine scans exactly
     out: dict[str, Any] = {}
     for ef in (64, 128, 256):
         for acorn in (False, True):
@@ -200,7 +201,7 @@ async def sweep(shipped: Any, exact: Any, user_id: Any, vectors: list[list[float
                 "dense3_p50_ms": round(common.percentile(times, 0.5), 1),
                 "dense3_p95_ms": round(common.percentile(times, 0.95), 1),
             }
-    shipped.search_ef, shipped.acorn = keep
+    shipped.search_ef, shipped.acorn, shipped.exact_up_to = keep
     return out
 
 

@@ -60,9 +60,10 @@ at 50k (hybrid p50 176 vs 214 ms, one loaded run) but 3.5x more at 150k unindexe
 machine). docs/BENCHMARKS.md, "Vector engine"."""
 HNSW_M = 16
 HNSW_EF_CONSTRUCT = 128
-SEARCH_EF = 128
-"""With ACORN: dense recall@10 0.986 at 50k and 0.975 at 200k (user x granularity filters);
-without ACORN 0.921 / 0.849, and 0.961 / 0.936 even at ef 256."""
+SEARCH_EF = 256
+"""With ACORN: dense recall@10 0.983 at 200k (ef 128: 0.975; user x granularity filters);
+without ACORN 0.936 even at ef 256. The graph serves only above `EXACT_UP_TO`, where a
+hybrid question took 39 ms p95 at ef 128 on a quiet machine: room for the wider beam."""
 EXACT_UP_TO = 60_000
 """Up to this many points in the shard, dense searches are exact (filtered brute force over
 the payload index) even where the HNSW graph is built: on full SciFact train (40k chunks)
