@@ -139,7 +139,9 @@ class ChatPipeline:
                 async for event in events:
                     yield event
 
-    async def _steps(self, user_id: uuid.UUID, request: ChatRequest) -> AsyncIterator[StreamEvent]:
+    async def _steps(
+        self, user_id: uuid.UUID, request: ChatRequest
+    ) -> AsyncGenerator[StreamEvent, None]:
         turn = _Turn(user_id=user_id, request=request)
         turn.conversation, turn.history = await self._open(user_id, request, turn.degraded)
         turn.timings["history_ms"] = _ms(turn.t_start)
