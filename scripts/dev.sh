@@ -47,6 +47,25 @@ print(next(d for d in deps if d.replace("_", "-").lower().startswith("llama-cpp-
 PY
 }
 
+# llama.cpp's native (-march=native) x86 build enables AMX, whose kernels segfault on the first
+# decode on some Xeons (llama.cpp#20824): build for AVX2 there unless CMAKE_ARGS says otherwise.
+if [ "$(uname -m)" = x86_64 ] && [ -z "${CMAKE_ARGS:-}" ]; then
+  export CMAKE_ARGS="-DGGML_NATIVE=OFF -DGGML_AVX=ON -DGGML_AVX2=ON -DGGML_FMA=ON -DGGML_F16C=ON -DGGML_BMI2=ON"
+fi
+
+# A llama-cpp-python that crashes here (a wheel pip cached from a native build, say) is built
+# again from source with CMAKE_ARGS; `morgan.llm.engine_check` decodes in a child process.
+verify_llm() {
+  "$VENV/bin/python" -c "import llama_cpp" >/dev/null 2>&1 || return 0
+  if "$VENV/bin/python" -m morgan.llm.engine_check >/dev/null 2>&1; then
+    return 0
+  fi
+  say "llama-cpp-python crashes on this CPU; building it again from source ($CMAKE_ARGS)"
+  pip_install --force-reinstall --no-cache-dir --no-deps "$(llama_requirement)"
+  "$VENV/bin/python" -m morgan.llm.engine_check >/dev/null 2>&1 \
+    || say "llama-cpp-python still does not decode here; the embedded LLM stays off"
+}
+
 # Compile llama-cpp-python in the background, detached from the server, logging to
 # MORGAN_HOME/install.log (last line `done` or `failed`); the running server picks the
 # embedded LLM up when it becomes importable and answers extractively until then.
@@ -66,7 +85,10 @@ build_llm_in_background() {
   req=$(llama_requirement)
   say "building $req in the background (8-13 min on 2 cores; needs a C/C++ compiler and" \
     "cmake; log: $log); answers are extractive until the embedded LLM is ready"
-  setsid bash -c '"$1/bin/pip" install "$2" >"$3" 2>&1 && echo done >>"$3" || echo failed >>"$3"' \
+  setsid bash -c '"$1/bin/pip" install "$2" >"$3" 2>&1 \
+      && { "$1/bin/python" -m morgan.llm.engine_check >>"$3" 2>&1 \
+           || "$1/bin/pip" install --force-reinstall --no-cache-dir --no-deps "$2" >>"$3" 2>&1; } \
+      && echo done >>"$3" || echo failed >>"$3"' \
     _ "$VENV" "$req" "$log" </dev/null >/dev/null 2>&1 &
   echo $! >"$pidfile"
 }
@@ -109,6 +131,7 @@ case "${1:-}" in
     shift
     ensure_venv
     "$VENV/bin/pip" install --quiet -e ".[test]"
+    verify_llm
     ensure_services
     bash scripts/fetch_helm.sh "$ROOT/.tools" >/dev/null
     export PATH="$ROOT/.tools:$PATH"

@@ -24,6 +24,7 @@ from typing import Any
 import structlog
 
 from morgan.components import ComponentHealth
+from morgan.llm import engine_check
 from morgan.llm.base import Generation, GenerationRequest, LLMUnavailable
 from morgan.llm.errors import LLMStreamInterrupted
 from morgan.llm.prompts import completion_stops, render_completion_prompt
@@ -56,6 +57,13 @@ def bundled_model_path(cache_dir: str | Path | None = None) -> Path:
         ) from exc
     target = None if cache_dir is None else Path(cache_dir) / bundle.MODEL_NAME
     return Path(bundle.assemble(target))
+
+
+def check_cache_file() -> Path:
+    """Where the verdict of `engine_check` on the installed llama.cpp build is kept."""
+    import platformdirs
+
+    return Path(platformdirs.user_cache_dir("morgan", appauthor=False)) / "llama-check.json"
 
 
 def default_threads() -> int:
@@ -124,6 +132,10 @@ class EmbeddedGGUFLLM:
                 raise LLMUnavailable(f"{self.name}: {self._load_error}") from exc
             try:
                 path = self._model_path or bundled_model_path(self._cache_dir)
+                # A build that crashes on this CPU would kill the server: ask a child first.
+                problem = engine_check.cached_check(path, check_cache_file())
+                if problem:
+                    raise LLMUnavailable(f"{self.name}: {problem}")
                 llama = Llama(
                     str(path),
                     n_ctx=self._n_ctx,
