@@ -436,3 +436,31 @@ async def test_dense_search_is_exact_up_to_a_size_then_uses_the_graph(
         assert dense_hits[0].chunk_id == pts[1].chunk_id and sparse_hits
         assert [e for _, e in sent] == [exact, None], sent
         await index.close()
+
+
+async def test_a_search_does_not_wait_behind_a_write(tmp_path: Path) -> None:
+    """Writes run in order on one thread, searches on another: a chat's search is answered
+    while an ingest's update or flush (an fsync) holds the write thread."""
+    import asyncio
+    import threading
+
+    index = EdgeVectorIndex(tmp_path / "v", dimension=DIM)
+    await index.ensure_collection()
+    pts = points(12, seed=3)
+    await index.upsert(pts)
+    release = threading.Event()
+    held = asyncio.ensure_future(index._run(lambda s: release.wait(60)))  # a long write
+    try:
+        (hits,) = await index.search(
+            pts[0].user_id,
+            [VectorQuery.dense_query(pts[0].dense, granularity=pts[0].granularity, limit=1)],
+        )
+        assert hits[0].chunk_id == pts[0].chunk_id
+        assert await index.count(pts[0].user_id) == 12
+        assert not held.done(), "the write thread was free after all: the test shows nothing"
+    finally:
+        release.set()
+        await held
+    await index.upsert(points(3, seed=4))  # writes still go through, in order
+    assert await index.count() == 15
+    await index.close()

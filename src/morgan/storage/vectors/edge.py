@@ -2,8 +2,9 @@
 
 What the measurements (docs/BENCHMARKS.md, "Vector engine") say to respect:
 
-* every Edge call holds the GIL for its whole duration, so each runs on one dedicated
-  thread (`_run`): the event loop turns between calls, and calls never overlap;
+* every Edge call holds the GIL for most of its duration, so none runs on the event loop:
+  writes run in order on one thread, searches on another (`_run`), so the loop turns
+  between calls and a search never queues behind a write's flush (an fsync, ~25 ms);
 * `optimize()` (the HNSW build) freezes the process for seconds to minutes, so it never runs
   in the serving process: new points are searched by filtered brute force (exact), and once
   `OPTIMIZE_AT` points have arrived since the last build, start-up builds the graph in a child
@@ -203,6 +204,7 @@ class EdgeVectorIndex:
         self._shard: Any = None
         self._error = "not opened yet"
         self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="qdrant-edge")
+        self._reads = ThreadPoolExecutor(max_workers=1, thread_name_prefix="qdrant-edge-read")
         self._closed = False
         self._build: child_build.Build | None = None
         self._watch: asyncio.Task[None] | None = None
@@ -318,6 +320,7 @@ class EdgeVectorIndex:
             log.warning("vector_index_build_stopped", note="the next start-up builds again")
             await child_build.stop(build)
         try:
+            await asyncio.to_thread(self._reads.shutdown, wait=True)  # no search in flight
             await self._submit(close_sync)
         finally:
             self._executor.shutdown(wait=False)
@@ -402,7 +405,7 @@ class EdgeVectorIndex:
                 request["params"] = exact_params if exact else graph_params
             return s.query_batch(e.QueryBatchRequest([e.QueryRequest(**r) for r in requests]))
 
-        results = await self._run(query_batch)
+        results = await self._run(query_batch, read=True)
         for slot, points in zip(slots, results, strict=True):
             out[slot] = [_hit(p) for p in points]
         return out
@@ -410,7 +413,7 @@ class EdgeVectorIndex:
     async def count(self, user_id: uuid.UUID | None = None) -> int:
         e = _edge()
         request = e.CountRequest(exact=True, filter=_filter(user_id) if user_id else None)
-        return int(await self._run(lambda s: s.count(request)))
+        return int(await self._run(lambda s: s.count(request), read=True))
 
     async def optimize(self) -> bool:
         return bool(await self._run(lambda s: optimize_shard(s, self.path)))
@@ -432,17 +435,19 @@ class EdgeVectorIndex:
                 },
             )
 
-        return await self._run(read)
+        return await self._run(read, read=True)
 
     # -- plumbing --------------------------------------------------------------------------
-    async def _submit(self, fn: Callable[[], T]) -> T:
+    async def _submit(self, fn: Callable[[], T], *, read: bool = False) -> T:
         loop = asyncio.get_running_loop()
         try:
-            return await loop.run_in_executor(self._executor, fn)
+            return await loop.run_in_executor(self._reads if read else self._executor, fn)
         except RuntimeError as exc:  # executor shut down: the index was closed
             raise VectorIndexUnavailable(f"vector index closed: {exc}") from exc
 
-    async def _run(self, fn: Callable[[Any], T]) -> T:
+    async def _run(self, fn: Callable[[Any], T], *, read: bool = False) -> T:
+        """`fn(shard)` off the event loop: on the write thread (in order), or with `read` on
+        the search thread (Edge serves searches while an update or flush runs)."""
         build = self._build
         if build is not None:
             raise VectorIndexBuilding(
@@ -458,7 +463,7 @@ class EdgeVectorIndex:
             return fn(shard)
 
         try:
-            return await self._submit(call)
+            return await self._submit(call, read=read)
         except VectorIndexUnavailable:
             raise
         except Exception as exc:
