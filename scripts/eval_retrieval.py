@@ -58,6 +58,11 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     )
     p.add_argument("--systems", default="morgan,bm25,dense", help="comma-separated subset")
     p.add_argument("--candidates", type=int, help="override Retriever.candidates_per_list")
+    p.add_argument(
+        "--dense-variants",
+        action="store_true",
+        help="also run morgan with the Edge index's graph at ef 128/256/512 and exact search",
+    )
     p.add_argument("--quiet", action="store_true", help="no progress bars")
     p.add_argument(
         "--prime-only",
@@ -156,6 +161,65 @@ async def ingest_corpus(
     return doc_map, stats
 
 
+async def run_queries(
+    services: Any,
+    user_id: Any,
+    data: common.BeirData,
+    doc_map: dict[str, list[str]],
+    mode: str,
+    progress: Any,
+    label: str,
+) -> tuple[dict[str, float], list[float]]:
+    """Every query through `Retriever.retrieve`: the scores of the run and its latencies."""
+    run: dict[str, list[str]] = {}
+    times: list[float] = []
+    task = progress.add_task(f"queries [{label}]", total=len(data.queries))
+    for qid, text in data.queries.items():
+        t0 = time.perf_counter()
+        retrieved = await services.retriever.retrieve(user_id, text, top_k=10, mode=mode)
+        times.append((time.perf_counter() - t0) * 1000)
+        ranked = [b for doc, _ in retrieved.document_scores for b in doc_map.get(str(doc), [])]
+        run[qid] = ranked[:100]
+        progress.advance(task)
+    return common.score_run(run, data.qrels), times
+
+
+DENSE_VARIANTS = {
+    "graph_ef128": {"exact_up_to": 0, "search_ef": 128},
+    "graph_ef256": {"exact_up_to": 0, "search_ef": 256},
+    "graph_ef512": {"exact_up_to": 0, "search_ef": 512},
+    "exact": {"exact_up_to": 1 << 62},
+}
+
+
+async def dense_variants(
+    services: Any, user_id: Any, data: common.BeirData, doc_map: dict[str, list[str]], progress: Any
+) -> dict[str, Any]:
+    """The hybrid run again under other dense search settings of the same shipped Edge index
+    (HNSW + ACORN at several ef, and exact search), after the same single ingest."""
+    index = services.vectors
+    if not hasattr(index, "exact_up_to"):
+        return {}
+    keep = {name: getattr(index, name) for name in ("exact_up_to", "search_ef")}
+    out: dict[str, Any] = {}
+    try:
+        for name, settings in DENSE_VARIANTS.items():
+            for attr, value in settings.items():
+                setattr(index, attr, value)
+            score, times = await run_queries(
+                services, user_id, data, doc_map, "hybrid", progress, f"morgan, {name}"
+            )
+            out[name] = {
+                **score,
+                "p50_ms": round(common.percentile(times, 0.5), 1),
+                "p95_ms": round(common.percentile(times, 0.95), 1),
+            }
+    finally:
+        for attr, value in keep.items():
+            setattr(index, attr, value)
+    return out
+
+
 async def evaluate(args: argparse.Namespace) -> dict[str, Any]:
     common.quiet_logs()
     data = common.load_beir(
@@ -203,27 +267,13 @@ async def evaluate(args: argparse.Namespace) -> dict[str, Any]:
                     await embedder.prime(list(data.queries.values()))
                 latencies: dict[str, list[float]] = {}
                 for system in systems:
-                    run: dict[str, list[str]] = {}
-                    times: list[float] = []
-                    task = progress.add_task(f"queries [{system}]", total=len(data.queries))
-                    for qid, text in data.queries.items():
-                        t0 = time.perf_counter()
-                        retrieved = await services.retriever.retrieve(
-                            user.id,
-                            text,
-                            top_k=10,
-                            mode=MODES[system],  # type: ignore[arg-type]
-                        )
-                        times.append((time.perf_counter() - t0) * 1000)
-                        ranked = [
-                            b
-                            for doc, _ in retrieved.document_scores
-                            for b in doc_map.get(str(doc), [])
-                        ]
-                        run[qid] = ranked[:100]
-                        progress.advance(task)
-                    result[system] = common.score_run(run, data.qrels)
-                    latencies[system] = times
+                    result[system], latencies[system] = await run_queries(
+                        services, user.id, data, doc_map, MODES[system], progress, system
+                    )
+                if args.dense_variants:
+                    result["dense_variants"] = await dense_variants(
+                        services, user.id, data, doc_map, progress
+                    )
         finally:
             await services.close()
     result.update(
@@ -264,6 +314,12 @@ def print_table(result: dict[str, Any]) -> None:
                 *(f"{m[k]:.4f}" for k in ("ndcg@10", "recall@10", "recall@100", "mrr@10")),
                 f"{result['latency_ms'][system]['p50']:.1f}",
             )
+    for name, m in result.get("dense_variants", {}).items():
+        table.add_row(
+            f"morgan, dense {name}",
+            *(f"{m[k]:.4f}" for k in ("ndcg@10", "recall@10", "recall@100", "mrr@10")),
+            f"{m['p50_ms']:.1f}",
+        )
     Console().print(table)
 
 
